@@ -1,0 +1,219 @@
+"""The WSGI application: moto's server app wrapped with the emulator's layers.
+
+Per AWS request: identify it, sleep the configured latency, draw random faults,
+apply the token bucket, let the service handlers check or answer it, forward the
+rest to moto in-process, let the handlers post-process, and log it.
+"""
+
+import io
+import json
+import re
+import sys
+import threading
+import time
+
+from . import errors, request
+from .errors import AwsError
+from .log import EventLog
+from .ratelimit import FaultInjector, RateLimiter
+
+_XML_CODE = re.compile(rb"<Code>([^<]+)</Code>")
+
+
+class Context:
+    """One request as the handlers see it."""
+
+    def __init__(self, emulator, info, account, environ, body):
+        self.emulator = emulator
+        self.info = info
+        self.account = account
+        self.environ = environ
+        self.body = body
+
+    @property
+    def params(self):
+        return self.info.params
+
+    @property
+    def operation(self):
+        return self.info.operation
+
+
+class Emulator:
+    def __init__(self, settings):
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            create_backend_app,
+        )
+
+        self.settings = settings
+        self.log = EventLog()
+        self.limiter = RateLimiter()
+        self.faults = FaultInjector()
+        self.lock = threading.RLock()
+        self.moto_app = DomainDispatcherApplication(create_backend_app)
+        # Handlers are imported here, their moto backends only on first use.
+        from .controltower import ControlTower
+        from .organizations import OrganizationsRules
+        from .stacksets import StackSets
+
+        self.organizations = OrganizationsRules(self)
+        self.controltower = ControlTower(self)
+        self.stacksets = StackSets(self)
+        self.handlers = {
+            "organizations": self.organizations,
+            "controltower": self.controltower,
+            "cloudformation": self.stacksets,
+        }
+
+    # ----------------------------------------------------------------- WSGI
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_lzemu/"):
+            from .control import handle_control
+
+            status, payload = handle_control(self, environ)
+            return self._respond(
+                start_response, status, [("Content-Type", "application/json")],
+                json.dumps(payload).encode(),
+            )
+        if path.startswith("/moto-api"):
+            return self.moto_app(environ, start_response)
+
+        body = self._read_body(environ)
+        info = request.describe(environ, body, self.controltower.operation_for_path)
+        account = self.account_for(info)
+        ct_busy = self.controltower.busy()
+        ctx = Context(self, info, account, environ, body)
+
+        status, headers, out = self._handle(ctx)
+        error_code = self._error_code(status, headers, out)
+        self.log.record(account, info.service, info.operation, info.mutating,
+                        status, error_code, ct_busy)
+        if ct_busy and info.mutating and info.service in ("organizations", "cloudformation"):
+            self.log.violation(
+                "mutation_while_controltower_busy",
+                f"{info.key} by account {account} while Control Tower was busy "
+                f"({self.controltower.busy_reason() or 'activity'}); status {status}",
+            )
+        return self._respond(start_response, status, headers, out)
+
+    # ------------------------------------------------------------ internals
+    def _handle(self, ctx):
+        info = ctx.info
+        snap = self.settings.snapshot()
+        latency = snap["latency_ms"].get(info.key, snap["latency_ms"].get("default", 0))
+        if latency:
+            time.sleep(float(latency) / 1000.0)
+        try:
+            fault = self.faults.draw(snap["faults"], self.settings.version)
+            if fault == "throttle":
+                raise errors.throttle_error(info.service)
+            if fault == "server_error":
+                raise errors.server_error(info.service)
+            if not self.limiter.allow(snap["rate_limits"], self.settings.version,
+                                      ctx.account, info.key):
+                raise errors.throttle_error(info.service)
+            handler = self.handlers.get(info.service)
+            with self.lock:
+                if handler is not None:
+                    answer = handler.before(ctx)
+                    if answer is not None:
+                        return self._json_answer(ctx, answer)
+                status, headers, out = self._forward(ctx)
+                if handler is not None:
+                    handler.after(ctx, status, out)
+                return status, headers, out
+        except AwsError as err:
+            return errors.render(info, err)
+
+    def _json_answer(self, ctx, answer):
+        """A handler answered itself: (status, payload) or (status, headers, bytes)."""
+        if len(answer) == 3:
+            return answer
+        status, payload = answer
+        ctype = "application/json" if ctx.info.protocol == "rest-json" else "application/x-amz-json-1.1"
+        return status, [("Content-Type", ctype)], json.dumps(payload, default=str).encode()
+
+    def _forward(self, ctx):
+        environ = dict(ctx.environ)
+        environ["wsgi.input"] = io.BytesIO(ctx.body)
+        environ["CONTENT_LENGTH"] = str(len(ctx.body))
+        captured = {}
+
+        def start_response(status, headers, exc_info=None):
+            captured["status"] = int(status.split(" ", 1)[0])
+            captured["headers"] = list(headers)
+            return lambda data: None
+
+        result = self.moto_app(environ, start_response)
+        try:
+            out = b"".join(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
+        return captured["status"], headers, out
+
+    def forward_internal(self, ctx):
+        """Let a handler call moto for the current request and look at the answer."""
+        return self._forward(ctx)
+
+    @staticmethod
+    def _read_body(environ):
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        body = environ["wsgi.input"].read(length) if length > 0 else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        return body
+
+    @staticmethod
+    def _error_code(status, headers, out):
+        if status < 400:
+            return None
+        for key, value in headers:
+            if key.lower() == "x-amzn-errortype":
+                return value.split(":", 1)[0]
+        try:
+            data = json.loads(out)
+            code = data.get("__type") or data.get("code") or data.get("Code")
+            if code:
+                return code.rsplit("#", 1)[-1]
+        except (ValueError, AttributeError):
+            pass
+        match = _XML_CODE.search(out or b"")
+        return match.group(1).decode() if match else f"HTTP{status}"
+
+    @staticmethod
+    def _respond(start_response, status, headers, out):
+        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 409: "Conflict",
+                  429: "Too Many Requests", 500: "Internal Server Error"}.get(status, "Status")
+        headers = list(headers) + [("Content-Length", str(len(out)))]
+        start_response(f"{status} {reason}", headers)
+        return [out]
+
+    def account_for(self, info):
+        if info.account_header:
+            return info.account_header
+        from moto.iam.models import get_account_id_from
+
+        return get_account_id_from(info.access_key or "AKIAEXAMPLE")
+
+    # ---------------------------------------------------------------- reset
+    def reset(self):
+        from moto.moto_api._internal.models import moto_api_backend
+
+        with self.lock:
+            moto_api_backend.reset()
+            orgs = sys.modules.get("moto.organizations.models")
+            if orgs is not None:
+                orgs.organizations_backends.master_accounts.clear()
+            self.settings.reset()
+            self.limiter.reset()
+            self.faults.reset()
+            self.log.clear()
+            self.organizations.reset()
+            self.controltower.reset()
+            self.stacksets.reset()

@@ -1,0 +1,47 @@
+"""The /_lzemu/ control endpoints (JSON in, JSON out)."""
+
+import json
+
+
+def _body(environ):
+    raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0) or -1)
+    if not raw:
+        return {}
+    return json.loads(raw)
+
+
+def handle_control(emulator, environ):
+    method = environ.get("REQUEST_METHOD", "GET")
+    path = environ.get("PATH_INFO", "").rstrip("/")
+    try:
+        if path == "/_lzemu/health":
+            return 200, {"ok": True}
+        if path == "/_lzemu/reset" and method == "POST":
+            emulator.reset()
+            return 200, {"reset": True}
+        if path == "/_lzemu/log" and method == "GET":
+            return 200, emulator.log.entries()
+        if path == "/_lzemu/violations" and method == "GET":
+            return 200, emulator.log.violations()
+        if path == "/_lzemu/log/clear" and method == "POST":
+            emulator.log.clear()
+            return 200, {"cleared": True}
+        if path == "/_lzemu/settings":
+            if method == "GET":
+                return 200, emulator.settings.snapshot()
+            if method == "POST":
+                return 200, emulator.settings.update(_body(environ))
+        if path == "/_lzemu/controltower" and method == "GET":
+            return 200, emulator.controltower.status()
+        if path == "/_lzemu/controltower/activity" and method == "POST":
+            req = _body(environ)
+            return 200, emulator.controltower.start_activity(
+                req.get("kind", "landing_zone_update"),
+                float(req.get("seconds", 5)),
+                req.get("target"),
+            )
+    except ValueError as err:
+        return 400, {"error": str(err)}
+    except KeyError as err:
+        return 404, {"error": f"not found: {err}"}
+    return 404, {"error": f"no control endpoint {method} {path}"}

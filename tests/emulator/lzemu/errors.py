@@ -1,0 +1,71 @@
+"""AWS error responses in each protocol's wire format."""
+
+import json
+import uuid
+from xml.sax.saxutils import escape
+
+# Each service's throttling error, as the AWS SDKs classify it as retryable.
+_THROTTLE = {
+    "organizations": (400, "TooManyRequestsException"),
+    "controltower": (429, "ThrottlingException"),
+    "guardduty": (429, "TooManyRequestsException"),
+    "securityhub": (429, "TooManyRequestsException"),
+}
+_SERVER_ERROR = {
+    "organizations": (500, "ServiceException"),
+    "controltower": (500, "InternalServerException"),
+}
+
+
+class AwsError(Exception):
+    """Raised by emulator handlers; rendered in the caller's protocol."""
+
+    def __init__(self, code, message, status=400, **extra):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.extra = extra
+
+
+def render(info, err):
+    """Return (status, headers, body) for ``err`` in the protocol of ``info``."""
+    request_id = str(uuid.uuid4())
+    if info.protocol == "query":
+        body = (
+            '<ErrorResponse xmlns="https://{svc}.amazonaws.com/doc/">'
+            "<Error><Type>{kind}</Type><Code>{code}</Code><Message>{msg}</Message></Error>"
+            "<RequestId>{rid}</RequestId></ErrorResponse>"
+        ).format(
+            svc=info.service,
+            kind="Receiver" if err.status >= 500 else "Sender",
+            code=escape(err.code),
+            msg=escape(err.message),
+            rid=request_id,
+        )
+        headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)]
+        return err.status, headers, body.encode()
+    if info.protocol == "rest-json":
+        payload = {"message": err.message, **err.extra}
+        content_type = "application/json"
+    else:
+        payload = {"__type": err.code, "Message": err.message, **err.extra}
+        content_type = "application/x-amz-json-1.1"
+    headers = [
+        ("Content-Type", content_type),
+        ("x-amzn-ErrorType", err.code),
+        ("x-amzn-RequestId", request_id),
+    ]
+    return err.status, headers, json.dumps(payload).encode()
+
+
+def throttle_error(service):
+    status, code = _THROTTLE.get(service, (400, "Throttling"))
+    if service not in _THROTTLE and service not in ("cloudformation", "sts", "iam"):
+        code = "ThrottlingException"
+    return AwsError(code, "Rate exceeded", status)
+
+
+def server_error(service):
+    status, code = _SERVER_ERROR.get(service, (500, "InternalFailure"))
+    return AwsError(code, "We encountered an internal error. Please try again.", status)

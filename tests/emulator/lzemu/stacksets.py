@@ -1,0 +1,15 @@
+"""StackSets that take time (filled in below)."""
+
+
+class StackSets:
+    def __init__(self, emulator):
+        self.emulator = emulator
+
+    def reset(self):
+        pass
+
+    def before(self, ctx):
+        return None
+
+    def after(self, ctx, status, out):
+        pass

@@ -1,0 +1,191 @@
+"""The wrapper itself: start-up, log, settings, latency, rate limits, faults, reset."""
+
+import json
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import botocore.exceptions
+import pytest
+
+from conftest import HERE, MANAGEMENT
+
+
+def test_start_script_prints_port_and_serves_quickly(tmp_path):
+    port_file = tmp_path / "port"
+    started = time.monotonic()
+    proc = subprocess.Popen([str(HERE / "start.sh"), "--port", "0", "--port-file", str(port_file)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = proc.stdout.readline().strip()
+        elapsed = time.monotonic() - started
+        assert line.startswith("LZEMU_PORT=")
+        port = int(line.split("=", 1)[1])
+        assert port > 0
+        assert port_file.read_text().strip() == str(port)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_lzemu/health") as resp:
+            assert json.load(resp) == {"ok": True}
+        assert elapsed < 3.0, f"warm start took {elapsed:.2f}s"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_log_records_service_operation_account_and_result(emu):
+    orgs = emu.client("organizations")
+    orgs.create_organization(FeatureSet="ALL")
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        orgs.describe_policy(PolicyId="p-doesnotexist")
+    assert err.value.response["Error"]["Code"] == "PolicyNotFoundException"
+    emu.client("sts").get_caller_identity()
+    emu.client("cloudformation").list_stack_sets()
+
+    log = emu.log()
+    ops = [(e["service"], e["operation"], e["mutating"], e["status"], e["error_code"]) for e in log]
+    assert ops == [
+        ("organizations", "CreateOrganization", True, 200, None),
+        ("organizations", "DescribePolicy", False, 400, "PolicyNotFoundException"),
+        ("sts", "GetCallerIdentity", False, 200, None),
+        ("cloudformation", "ListStackSets", False, 200, None),
+    ]
+    assert all(e["account"] == MANAGEMENT and e["ct_busy"] is False for e in log)
+    assert log[0]["time"].endswith("Z")
+
+    emu.post("/_lzemu/log/clear")
+    assert emu.log() == []
+
+
+def test_assume_role_switches_account(emu, org):
+    orgs, _ = org
+    account = orgs.create_account(Email="dev@example.com", AccountName="dev")[
+        "CreateAccountStatus"]["AccountId"]
+    creds = emu.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
+        RoleSessionName="lzctl")["Credentials"]
+    sts = emu.client("sts", key=creds["AccessKeyId"], secret=creds["SecretAccessKey"],
+                     token=creds["SessionToken"])
+    assert sts.get_caller_identity()["Account"] == account
+    assert emu.client("sts", account=account).get_caller_identity()["Account"] == account
+    assert [e["account"] for e in emu.log()][-2:] == [account, account]
+
+
+def test_settings_deep_merge_and_reset(emu):
+    before = emu.get("/_lzemu/settings")
+    assert before["limits"]["scp_max_size"] == 10240
+    assert before["rate_limits"] == {"default": None}  # the test session switched them off
+    after = emu.post("/_lzemu/settings", {"limits": {"scp_max_attachments": 5},
+                                          "latency_ms": {"organizations:ListRoots": 5}})
+    assert after["limits"]["scp_max_attachments"] == 5
+    assert after["limits"]["scp_max_size"] == 10240
+    assert after["latency_ms"] == {"default": 0, "organizations:ListRoots": 5}
+    emu.post("/_lzemu/reset")
+    assert emu.get("/_lzemu/settings") == before
+
+
+def test_published_organizations_rates_are_the_startup_defaults(tmp_path):
+    from lzemu.settings import Settings
+
+    rates = Settings().get("rate_limits")
+    assert rates["organizations:AttachPolicy"] == {"rate": 2.0, "burst": 3}
+    assert rates["organizations:ListTargetsForPolicy"] == {"rate": 5.0, "burst": 8}
+    assert Settings({"rate_limits": None}).get("rate_limits") == {"default": None}
+    trimmed = Settings({"rate_limits": {"organizations:AttachPolicy": None}}).get("rate_limits")
+    assert "organizations:AttachPolicy" not in trimmed
+    assert "organizations:DetachPolicy" in trimmed
+
+
+def test_latency_delays_one_operation(emu, org):
+    orgs, _ = org
+    emu.post("/_lzemu/settings", {"latency_ms": {"organizations:ListRoots": 300}})
+    started = time.monotonic()
+    orgs.list_roots()
+    slow = time.monotonic() - started
+    started = time.monotonic()
+    orgs.describe_organization()
+    fast = time.monotonic() - started
+    assert slow >= 0.3
+    assert fast < 0.3
+
+
+def test_burst_of_attach_policy_is_throttled_with_retryable_error(emu, org):
+    orgs, root = org
+    emu.post("/_lzemu/settings", {"rate_limits": {"organizations:AttachPolicy": {"rate": 2, "burst": 3}}})
+    ous = [orgs.create_organizational_unit(ParentId=root, Name=f"ou{i}")["OrganizationalUnit"]["Id"]
+           for i in range(20)]
+    policy = orgs.create_policy(Name="p", Description="d", Type="SERVICE_CONTROL_POLICY",
+                                Content='{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:*","Resource":"*"}]}')["Policy"]["PolicySummary"]["Id"]
+    codes = []
+    retryable = []
+    for ou in ous:
+        try:
+            orgs.attach_policy(PolicyId=policy, TargetId=ou)
+            codes.append("ok")
+        except botocore.exceptions.ClientError as err:
+            codes.append(err.response["Error"]["Code"])
+            assert err.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+            # botocore's own classification of retryable throttling errors
+            from botocore.retries.standard import ThrottledRetryableChecker
+            from botocore.retries.standard import RetryContext
+
+            ctx = RetryContext(attempt_number=1, parsed_response=err.response)
+            retryable.append(ThrottledRetryableChecker().is_retryable(ctx))
+    assert codes.count("ok") >= 3
+    assert codes.count("TooManyRequestsException") >= 10
+    assert set(codes) == {"ok", "TooManyRequestsException"}
+    assert all(retryable) and retryable
+    log = [e for e in emu.log() if e["operation"] == "AttachPolicy"]
+    assert sum(e["error_code"] == "TooManyRequestsException" for e in log) == codes.count("TooManyRequestsException")
+
+
+def test_sdk_retries_through_throttling(emu, org):
+    orgs, root = org
+    emu.post("/_lzemu/settings", {"rate_limits": {"organizations:ListRoots": {"rate": 20, "burst": 1}}})
+    patient = emu.client("organizations", retries=10)
+    for _ in range(5):
+        assert patient.list_roots()["Roots"][0]["Id"] == root
+    throttled = [e for e in emu.log() if e["error_code"] == "TooManyRequestsException"]
+    assert throttled, "expected at least one throttled attempt the SDK retried"
+
+
+def test_cloudformation_throttling_is_query_protocol_throttling(emu):
+    emu.post("/_lzemu/settings", {"rate_limits": {"cloudformation:ListStackSets": {"rate": 0.01, "burst": 1}}})
+    cfn = emu.client("cloudformation")
+    cfn.list_stack_sets()
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        cfn.list_stack_sets()
+    assert err.value.response["Error"]["Code"] == "Throttling"
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_random_faults_are_seeded_and_counted(emu, org):
+    orgs, _ = org
+    emu.post("/_lzemu/settings", {"faults": {"throttle_rate": 0.3, "server_error_rate": 0.3, "seed": 7}})
+
+    def run():
+        results = []
+        for _ in range(30):
+            try:
+                orgs.list_roots()
+                results.append("ok")
+            except botocore.exceptions.ClientError as err:
+                results.append(err.response["Error"]["Code"])
+        return results
+
+    first = run()
+    emu.post("/_lzemu/settings", {"faults": {"seed": 8}})
+    emu.post("/_lzemu/settings", {"faults": {"seed": 7}})
+    second = run()
+    assert first == second
+    assert {"ok", "TooManyRequestsException", "ServiceException"} <= set(first)
+    emu.post("/_lzemu/settings", {"faults": {"throttle_rate": 0, "server_error_rate": 0}})
+    orgs.list_roots()
+
+
+def test_reset_clears_moto_state_and_log(emu, org):
+    orgs, _ = org
+    emu.post("/_lzemu/reset")
+    assert emu.log() == []
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        orgs.describe_organization()
+    assert err.value.response["Error"]["Code"] == "AWSOrganizationsNotInUseException"
