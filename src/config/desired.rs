@@ -1,0 +1,44 @@
+//! What a valid configuration asks for.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::model::ControlTowerMode;
+use crate::model::{OrgState, OuPath};
+use crate::policy::limits::Limits;
+
+/// The `organization` block after validation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrganizationSettings {
+    /// Home region.
+    pub home_region: String,
+    /// Governed regions.
+    pub governed_regions: Vec<String>,
+    /// Expected management account id.
+    pub management_account: String,
+    /// Control Tower expectation.
+    pub control_tower: ControlTowerMode,
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Desired {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// sha256 of the file's bytes.
+    pub digest: String,
+    /// The organization block.
+    pub organization: OrganizationSettings,
+    /// Limits in force.
+    pub limits: Limits,
+    /// Whether managed objects the file no longer names are deleted.
+    pub prune: bool,
+    /// OUs, accounts and policies as the file wants them (no ids).
+    pub state: OrgState,
+    /// OUs to rename in place: new path → previous name.
+    pub renames: BTreeMap<OuPath, String>,
+    /// Whether any account declares tags (then account tags are read).
+    pub uses_account_tags: bool,
+}

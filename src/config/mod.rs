@@ -1,0 +1,23 @@
+//! The landing-zone file: loading, validation, and the desired state it describes.
+
+mod desired;
+mod diagnostic;
+pub mod model;
+mod ou_tree;
+pub mod regions;
+pub mod source;
+mod targets;
+mod validate;
+
+pub use desired::{Desired, OrganizationSettings};
+pub use diagnostic::{closest, Diagnostic, Diagnostics};
+pub use model::ControlTowerMode;
+pub use targets::resolve_target;
+
+use std::path::Path;
+
+/// Reads, parses and validates a landing-zone file. Every problem is reported at
+/// once; nothing here talks to AWS.
+pub fn load(path: &Path) -> Result<Desired, Diagnostics> {
+    validate::load(path)
+}

@@ -1,0 +1,781 @@
+//! Checks a configuration file and builds the desired state, collecting every
+//! problem with its position instead of stopping at the first.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use super::desired::{Desired, OrganizationSettings};
+use super::diagnostic::{closest, Diagnostic, Diagnostics};
+use super::model::{known_keys, ConfigFile, LimitsConfig, UnknownKeys};
+use super::ou_tree::{flatten, FlatOu};
+use super::regions;
+use super::source::{join_index, join_key, SourceMap};
+use super::targets::resolve_target;
+use crate::model::path::MAX_OU_DEPTH;
+use crate::model::{
+    Account, OrgState, Ou, OuPath, Policy, PolicyKind, Target, MANAGED_DESCRIPTION_PREFIX,
+};
+use crate::policy::document::minify;
+use crate::policy::limits::Limits;
+use crate::policy::template::{ParamProblem, Template, TemplateError};
+
+/// Prefixes of names Control Tower owns; lzctl never creates or changes them.
+pub const CONTROL_TOWER_POLICY_PREFIXES: &[&str] = &["aws-guardrails-", "AWSControlTower"];
+
+struct Checker<'a> {
+    map: &'a SourceMap,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Checker<'_> {
+    fn error(&mut self, field: &str, message: impl Into<String>, hint: Option<String>) {
+        self.diagnostics.push(Diagnostic {
+            location: self.map.locate(field),
+            field: field.to_string(),
+            message: message.into(),
+            hint,
+        });
+    }
+
+    fn error_at_value(&mut self, field: &str, message: impl Into<String>, hint: Option<String>) {
+        self.diagnostics.push(Diagnostic {
+            location: self.map.locate_value(field),
+            field: field.to_string(),
+            message: message.into(),
+            hint,
+        });
+    }
+
+    fn unknown_keys(&mut self, base: &str, unknown: &UnknownKeys, known: &[&str]) {
+        for key in unknown.keys() {
+            let field = join_key(base, key);
+            if base.is_empty() {
+                if let Some((_, why)) = known_keys::NOT_YET.iter().find(|(k, _)| k == key) {
+                    self.error(
+                        &field,
+                        format!("`{key}` is not supported yet"),
+                        Some(why.to_string()),
+                    );
+                    continue;
+                }
+            }
+            let hint = match closest(key, known.iter().copied()) {
+                Some(c) => format!("did you mean `{c}`? known keys here: {}", known.join(", ")),
+                None => format!("known keys here: {}", known.join(", ")),
+            };
+            self.error(&field, format!("unknown key `{key}`"), Some(hint));
+        }
+    }
+}
+
+pub(super) fn load(path: &Path) -> Result<Desired, Diagnostics> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let map = SourceMap::parse(path, "");
+        Diagnostics {
+            diagnostics: vec![Diagnostic {
+                location: map.locate(""),
+                field: String::new(),
+                message: format!("cannot read the configuration: {e}"),
+                hint: Some("pass the landing-zone file with -c FILE".into()),
+            }],
+        }
+    })?;
+    let map = SourceMap::parse(path, &text);
+    let mut checker = Checker {
+        map: &map,
+        diagnostics: Vec::new(),
+    };
+    for dup in map.duplicate_keys.clone() {
+        checker.error(
+            &dup,
+            "key appears twice in one mapping",
+            Some("remove or merge one of them".into()),
+        );
+    }
+    let file: ConfigFile = match serde_yaml::from_str(&text) {
+        Ok(f) => f,
+        Err(e) => {
+            if checker.diagnostics.is_empty() {
+                let (line, column) = e
+                    .location()
+                    .map(|l| (l.line(), l.column()))
+                    .unwrap_or((1, 1));
+                checker.diagnostics.push(Diagnostic {
+                    location: super::source::Location {
+                        file: path.to_path_buf(),
+                        line,
+                        column,
+                    },
+                    field: String::new(),
+                    message: format!("not a valid landing-zone file: {e}"),
+                    hint: Some(
+                        "check the YAML syntax and the type of the value at this position".into(),
+                    ),
+                });
+            }
+            return Err(Diagnostics {
+                diagnostics: checker.diagnostics,
+            });
+        }
+    };
+    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let desired = check(&mut checker, &file, &base_dir, path, &text);
+    if checker.diagnostics.is_empty() {
+        Ok(desired)
+    } else {
+        let mut diagnostics = checker.diagnostics;
+        diagnostics.sort_by_key(|d| (d.location.file.clone(), d.location.line, d.location.column));
+        Err(Diagnostics { diagnostics })
+    }
+}
+
+fn check(c: &mut Checker, file: &ConfigFile, base_dir: &Path, path: &Path, text: &str) -> Desired {
+    c.unknown_keys("", &file.unknown, known_keys::TOP);
+    match file.version {
+        Some(1) => {}
+        Some(v) => c.error_at_value(
+            "version",
+            format!("version {v} is not supported"),
+            Some("use `version: 1`".into()),
+        ),
+        None => c.error(
+            "version",
+            "missing `version`",
+            Some("add `version: 1` at the top".into()),
+        ),
+    }
+    let organization = check_organization(c, file);
+    let limits = check_limits(c, &file.settings.limits);
+    c.unknown_keys("settings", &file.settings.unknown, known_keys::SETTINGS);
+
+    let ous = check_ous(c, file);
+    let accounts = check_accounts(c, file, &ous);
+    let mut state = OrgState {
+        ous: ous
+            .iter()
+            .map(|(p, f)| {
+                (
+                    p.clone(),
+                    Ou {
+                        id: None,
+                        tags: f.tags.clone(),
+                    },
+                )
+            })
+            .collect(),
+        accounts,
+        ..OrgState::default()
+    };
+    state.policies = check_policies(c, file, base_dir, &organization, &limits, &state);
+    state.enabled_policy_types = state.policies.values().map(|p| p.kind).collect();
+    check_attachment_caps(c, &state, &limits);
+
+    let renames = ous
+        .iter()
+        .filter_map(|(p, f)| f.renamed_from.clone().map(|old| (p.clone(), old)))
+        .collect();
+    Desired {
+        path: path.to_path_buf(),
+        digest: crate::digest::sha256_hex(text.as_bytes()),
+        organization,
+        limits,
+        prune: file.prune,
+        uses_account_tags: state.accounts.values().any(|a| !a.tags.is_empty()),
+        state,
+        renames,
+    }
+}
+
+fn check_organization(c: &mut Checker, file: &ConfigFile) -> OrganizationSettings {
+    let mut settings = OrganizationSettings {
+        home_region: String::new(),
+        governed_regions: Vec::new(),
+        management_account: String::new(),
+        control_tower: Default::default(),
+    };
+    let Some(org) = &file.organization else {
+        c.error(
+            "organization",
+            "missing `organization` block",
+            Some("add organization: { home_region, governed_regions, management_account }".into()),
+        );
+        return settings;
+    };
+    c.unknown_keys("organization", &org.unknown, known_keys::ORGANIZATION);
+    settings.control_tower = org.control_tower;
+    match &org.home_region {
+        Some(r) => {
+            check_region(c, "organization.home_region", r);
+            settings.home_region = r.clone();
+        }
+        None => c.error(
+            "organization",
+            "missing `organization.home_region`",
+            Some("for example `home_region: ap-northeast-1`".into()),
+        ),
+    }
+    if org.governed_regions.is_empty() {
+        c.error(
+            "organization",
+            "`organization.governed_regions` is empty",
+            Some("list the regions workloads may use".into()),
+        );
+    }
+    for (i, r) in org.governed_regions.iter().enumerate() {
+        check_region(c, &join_index("organization.governed_regions", i), r);
+    }
+    if !settings.home_region.is_empty()
+        && !org.governed_regions.is_empty()
+        && !org.governed_regions.contains(&settings.home_region)
+    {
+        c.error_at_value(
+            "organization.home_region",
+            "the home region is not among the governed regions",
+            Some("add it to governed_regions".into()),
+        );
+    }
+    settings.governed_regions = org.governed_regions.clone();
+    match &org.management_account {
+        Some(id) if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) => {
+            settings.management_account = id.clone()
+        }
+        Some(id) => c.error_at_value(
+            "organization.management_account",
+            format!("`{id}` is not a 12-digit account id"),
+            Some(
+                "quote it so YAML keeps leading zeros: management_account: \"012345678901\"".into(),
+            ),
+        ),
+        None => c.error(
+            "organization",
+            "missing `organization.management_account`",
+            Some("lzctl refuses to run against any organization but the one named here".into()),
+        ),
+    }
+    settings
+}
+
+fn check_region(c: &mut Checker, field: &str, region: &str) {
+    if !regions::is_known(region) {
+        let hint = closest(region, regions::KNOWN_REGIONS.iter().copied())
+            .map(|r| format!("did you mean `{r}`?"))
+            .unwrap_or_else(|| "use a region code such as ap-northeast-1".into());
+        c.error_at_value(field, format!("unknown region `{region}`"), Some(hint));
+    }
+}
+
+fn check_limits(c: &mut Checker, cfg: &LimitsConfig) -> Limits {
+    c.unknown_keys("settings.limits", &cfg.unknown, known_keys::LIMITS);
+    let d = Limits::default();
+    let mut limits = Limits {
+        scp_max_size: cfg.scp_max_size.unwrap_or(d.scp_max_size),
+        scp_max_attachments: cfg.scp_max_attachments.unwrap_or(d.scp_max_attachments),
+        rcp_max_size: cfg.rcp_max_size.unwrap_or(d.rcp_max_size),
+        rcp_max_attachments: cfg.rcp_max_attachments.unwrap_or(d.rcp_max_attachments),
+        tag_max_size: cfg.tag_max_size.unwrap_or(d.tag_max_size),
+        tag_max_attachments: cfg.tag_max_attachments.unwrap_or(d.tag_max_attachments),
+    };
+    for (name, value) in [
+        ("scp_max_attachments", &mut limits.scp_max_attachments),
+        ("rcp_max_attachments", &mut limits.rcp_max_attachments),
+        ("tag_max_attachments", &mut limits.tag_max_attachments),
+    ] {
+        if *value == 0 {
+            c.error_at_value(
+                &format!("settings.limits.{name}"),
+                "must be at least 1",
+                None,
+            );
+            *value = 1;
+        }
+    }
+    limits
+}
+
+fn is_valid_ou_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && !name.contains('/')
+        && !name.chars().any(char::is_control)
+}
+
+fn check_ous(c: &mut Checker, file: &ConfigFile) -> BTreeMap<OuPath, FlatOu> {
+    let company_parent = file
+        .company_parent
+        .clone()
+        .unwrap_or_else(|| "Companies".into());
+    let environments = file.environments.clone().unwrap_or_default();
+    let flat = flatten(&file.organizational_units, &company_parent, &environments);
+    let mut out: BTreeMap<OuPath, FlatOu> = BTreeMap::new();
+    for ou in flat {
+        if ou.from_environments {
+            // only the environment list is at fault; nothing else to check on the node
+        } else if let Some(unknown) = unknown_of(file, &ou.path) {
+            c.unknown_keys(&ou.field, &unknown, known_keys::OU);
+        }
+        let name = ou.path.name().to_string();
+        if !is_valid_ou_name(&name) {
+            c.error(
+                &ou.field,
+                format!("`{name}` is not a valid OU name"),
+                Some("1-128 characters, no `/`".into()),
+            );
+        }
+        if ou.path.depth() == 1 && name == "Root" {
+            c.error(
+                &ou.field,
+                "an OU may not be called `Root` at the top level",
+                Some("`Root` names the organization root in targets".into()),
+            );
+        }
+        if ou.path.depth() > MAX_OU_DEPTH {
+            c.error(
+                &ou.field,
+                format!(
+                    "OU `{}` is {} levels deep; AWS allows {MAX_OU_DEPTH}",
+                    ou.path,
+                    ou.path.depth()
+                ),
+                Some("flatten the tree".into()),
+            );
+        }
+        if let Some(old) = &ou.renamed_from {
+            if !is_valid_ou_name(old) {
+                c.error(
+                    &format!("{}.renamed_from", ou.field),
+                    format!("`{old}` is not a valid OU name"),
+                    None,
+                );
+            }
+        }
+        if let Some(first) = out.get(&ou.path) {
+            let hint = if ou.from_environments || first.from_environments {
+                Some("the company's environments already create this OU; remove it from `children` or from the environments list".into())
+            } else {
+                Some("each OU path may be declared once".into())
+            };
+            c.error(
+                &ou.field,
+                format!(
+                    "duplicate OU path `{}` (first declared at {})",
+                    ou.path,
+                    c.map.locate(&first.field)
+                ),
+                hint,
+            );
+            continue;
+        }
+        out.insert(ou.path.clone(), ou);
+    }
+    if !environments.is_empty()
+        && !out.contains_key(&OuPath::parse(&company_parent).unwrap_or_default())
+    {
+        c.error("environments", format!("`environments` is set but the company parent OU `{company_parent}` is not declared"), Some("declare it under organizational_units, or set `company_parent`".into()));
+    }
+    out
+}
+
+/// The unknown keys of the OU node at `path`.
+fn unknown_of(file: &ConfigFile, path: &OuPath) -> Option<UnknownKeys> {
+    let mut nodes = &file.organizational_units;
+    let mut found = None;
+    for segment in path.segments() {
+        let node = nodes.get(segment)?;
+        found = Some(&node.0);
+        nodes = &node.0.children;
+    }
+    found.map(|n| n.unknown.clone())
+}
+
+fn is_valid_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    (6..=64).contains(&email.len())
+        && !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !email
+            .chars()
+            .any(|ch| ch.is_whitespace() || ch.is_control())
+}
+
+fn check_accounts(
+    c: &mut Checker,
+    file: &ConfigFile,
+    ous: &BTreeMap<OuPath, FlatOu>,
+) -> BTreeMap<String, Account> {
+    let mut accounts = BTreeMap::new();
+    let mut names: HashMap<String, String> = HashMap::new();
+    let mut emails: HashMap<String, String> = HashMap::new();
+    for (i, a) in file.accounts.iter().enumerate() {
+        let field = join_index("accounts", i);
+        c.unknown_keys(&field, &a.unknown, known_keys::ACCOUNT);
+        let name = match &a.name {
+            Some(n) if !n.trim().is_empty() && n.len() <= 50 => n.clone(),
+            Some(n) => {
+                c.error_at_value(
+                    &format!("{field}.name"),
+                    format!("`{n}` is not a valid account name"),
+                    Some("1-50 characters".into()),
+                );
+                continue;
+            }
+            None => {
+                c.error(
+                    &field,
+                    "account without `name`",
+                    Some("every account needs a unique name".into()),
+                );
+                continue;
+            }
+        };
+        if let Some(first) = names.get(&name) {
+            c.error_at_value(
+                &format!("{field}.name"),
+                format!(
+                    "duplicate account name `{name}` (first at {})",
+                    c.map.locate(first)
+                ),
+                Some("account names identify accounts; make them unique".into()),
+            );
+        } else {
+            names.insert(name.clone(), format!("{field}.name"));
+        }
+        let email = match &a.email {
+            Some(e) if is_valid_email(e) => {
+                let key = e.to_ascii_lowercase();
+                if let Some(first) = emails.get(&key) {
+                    c.error_at_value(
+                        &format!("{field}.email"),
+                        format!(
+                            "duplicate account email `{e}` (first at {})",
+                            c.map.locate(first)
+                        ),
+                        Some("AWS requires a distinct root email per account".into()),
+                    );
+                } else {
+                    emails.insert(key, format!("{field}.email"));
+                }
+                e.clone()
+            }
+            Some(e) => {
+                c.error_at_value(
+                    &format!("{field}.email"),
+                    format!("`{e}` is not a valid email address"),
+                    Some("6-64 characters, like aws+name@example.co.jp".into()),
+                );
+                String::new()
+            }
+            None => {
+                c.error(
+                    &field,
+                    format!("account `{name}` has no `email`"),
+                    Some("CreateAccount needs the root email".into()),
+                );
+                String::new()
+            }
+        };
+        let ou = match &a.ou {
+            Some(text) => match OuPath::try_from(text.clone()) {
+                Ok(p) if p.is_root() || ous.contains_key(&p) => p,
+                _ => {
+                    let paths: Vec<String> = ous.keys().map(ToString::to_string).collect();
+                    let hint = closest(text, paths.iter().map(String::as_str))
+                        .map(|p| format!("did you mean `{p}`?"))
+                        .unwrap_or_else(|| {
+                            "use a path declared under organizational_units, or `Root`".into()
+                        });
+                    c.error_at_value(
+                        &format!("{field}.ou"),
+                        format!("account `{name}` is in unknown OU `{text}`"),
+                        Some(hint),
+                    );
+                    OuPath::root()
+                }
+            },
+            None => {
+                c.error(
+                    &field,
+                    format!("account `{name}` has no `ou`"),
+                    Some("give the OU path, e.g. `ou: Companies/SompoJapan/prod`".into()),
+                );
+                OuPath::root()
+            }
+        };
+        accounts.insert(
+            name,
+            Account {
+                id: None,
+                email,
+                ou,
+                tags: a.tags.clone(),
+            },
+        );
+    }
+    accounts
+}
+
+fn check_policies(
+    c: &mut Checker,
+    file: &ConfigFile,
+    base_dir: &Path,
+    org: &OrganizationSettings,
+    limits: &Limits,
+    state: &OrgState,
+) -> BTreeMap<String, Policy> {
+    let mut policies = BTreeMap::new();
+    for (name, p) in &file.policies {
+        let field = join_key("policies", name);
+        c.unknown_keys(&field, &p.unknown, known_keys::POLICY);
+        if CONTROL_TOWER_POLICY_PREFIXES
+            .iter()
+            .any(|pre| name.starts_with(pre))
+            || name == "FullAWSAccess"
+        {
+            c.error(
+                &field,
+                format!("`{name}` is a name owned by AWS or Control Tower"),
+                Some("lzctl never changes those policies; choose another name".into()),
+            );
+            continue;
+        }
+        if name.is_empty() || name.len() > 128 {
+            c.error(&field, "policy names are 1-128 characters", None);
+        }
+        let kind = match p.kind.as_deref().map(PolicyKind::from_short_name) {
+            Some(Some(k)) => k,
+            Some(None) => {
+                c.error_at_value(
+                    &format!("{field}.type"),
+                    format!("unknown policy type `{}`", p.kind.as_deref().unwrap_or("")),
+                    Some("use scp, rcp or tag".into()),
+                );
+                continue;
+            }
+            None => {
+                c.error(
+                    &field,
+                    format!("policy `{name}` has no `type`"),
+                    Some("add `type: scp` (or rcp, tag)".into()),
+                );
+                continue;
+            }
+        };
+        let Some(template_rel) = &p.template else {
+            c.error(
+                &field,
+                format!("policy `{name}` has no `template`"),
+                Some("point `template` at a JSON file under scp/".into()),
+            );
+            continue;
+        };
+        let mut targets = BTreeSet::new();
+        if p.targets.is_empty() {
+            c.error(
+                &field,
+                format!("policy `{name}` has no `targets`"),
+                Some("list where it is attached, e.g. [Root]".into()),
+            );
+        }
+        for (i, expr) in p.targets.iter().enumerate() {
+            match resolve_target(expr, &state.ous, &state.accounts) {
+                Ok(found) => targets.extend(found),
+                Err(message) => {
+                    c.error_at_value(
+                        &join_index(&format!("{field}.targets"), i),
+                        message,
+                        Some(
+                            "use Root, an OU path such as Companies/*/prod, or an account name"
+                                .into(),
+                        ),
+                    );
+                }
+            }
+        }
+        let Some(content) =
+            render_policy(c, &field, base_dir.join(template_rel), p, kind, org, limits)
+        else {
+            continue;
+        };
+        let description = format!(
+            "{MANAGED_DESCRIPTION_PREFIX}{}",
+            p.description.clone().unwrap_or_else(|| name.clone())
+        );
+        policies.insert(
+            name.clone(),
+            Policy {
+                id: None,
+                kind,
+                description,
+                content,
+                targets,
+                aws_managed: false,
+            },
+        );
+    }
+    policies
+}
+
+fn render_policy(
+    c: &mut Checker,
+    field: &str,
+    template_path: PathBuf,
+    p: &super::model::PolicyConfig,
+    kind: PolicyKind,
+    org: &OrganizationSettings,
+    limits: &Limits,
+) -> Option<String> {
+    let template_field = format!("{field}.template");
+    let template = match Template::load(&template_path) {
+        Ok(t) => t,
+        Err(TemplateError::Read { path, source }) => {
+            c.error_at_value(
+                &template_field,
+                format!("cannot read template {}: {source}", path.display()),
+                Some("paths are relative to the configuration file".into()),
+            );
+            return None;
+        }
+        Err(e) => {
+            c.error_at_value(
+                &template_field,
+                e.to_string(),
+                Some("fix the template file".into()),
+            );
+            return None;
+        }
+    };
+    if let Some(declared) = &template.policy_type {
+        if declared != kind.short_name() {
+            c.error_at_value(
+                &format!("{field}.type"),
+                format!(
+                    "template {} is a `{declared}` template but the policy is `{}`",
+                    template_path.display(),
+                    kind.short_name()
+                ),
+                Some(format!("set `type: {declared}`")),
+            );
+        }
+    }
+    let given: BTreeMap<String, serde_json::Value> = p
+        .params
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                serde_json::to_value(v).unwrap_or(serde_json::Value::Null),
+            )
+        })
+        .collect();
+    let params = match template.resolve_params(&given, &org.governed_regions) {
+        Ok(params) => params,
+        Err(problems) => {
+            for problem in problems {
+                match problem {
+                    ParamProblem::Missing { name, expected } => c.error(
+                        &format!("{field}.params"),
+                        format!("missing template parameter `{name}` ({expected})"),
+                        Some(describe_param(&template, &name)),
+                    ),
+                    ParamProblem::Mistyped { name, expected } => c.error_at_value(
+                        &format!("{field}.params.{name}"),
+                        format!("template parameter `{name}` must be {expected}"),
+                        Some(describe_param(&template, &name)),
+                    ),
+                    ParamProblem::Unknown { name, declared } => {
+                        let hint = match closest(&name, declared.iter().map(String::as_str)) {
+                            Some(cand) => format!(
+                                "did you mean `{cand}`? the template declares: {}",
+                                declared.join(", ")
+                            ),
+                            None => format!(
+                                "the template declares: {}",
+                                if declared.is_empty() {
+                                    "no parameters".into()
+                                } else {
+                                    declared.join(", ")
+                                }
+                            ),
+                        };
+                        c.error(
+                            &format!("{field}.params.{name}"),
+                            format!(
+                                "template {} has no parameter `{name}`",
+                                template_path.display()
+                            ),
+                            Some(hint),
+                        );
+                    }
+                }
+            }
+            return None;
+        }
+    };
+    if let Some(serde_json::Value::Array(regions_given)) = params.get("allowed_regions") {
+        for (i, r) in regions_given.iter().enumerate() {
+            if let Some(r) = r.as_str() {
+                if !regions::is_known(r) {
+                    check_region(
+                        c,
+                        &join_index(&format!("{field}.params.allowed_regions"), i),
+                        r,
+                    );
+                }
+            }
+        }
+    }
+    let rendered = match template.render(&params) {
+        Ok(v) => v,
+        Err(e) => {
+            c.error_at_value(
+                &template_field,
+                format!("template does not render: {e}"),
+                None,
+            );
+            return None;
+        }
+    };
+    if !rendered.is_object() || rendered.get("Statement").is_none() && kind != PolicyKind::Tag {
+        c.error_at_value(
+            &template_field,
+            "the rendered policy is not a JSON object with `Statement`",
+            Some("policy documents are {\"Version\": \"2012-10-17\", \"Statement\": [...]}".into()),
+        );
+        return None;
+    }
+    let content = minify(&rendered);
+    let max = limits.max_size(kind);
+    if content.len() > max {
+        c.error_at_value(&template_field, format!("policy is {} characters minified; the {} limit is {max}", content.len(), kind.short_name()), Some("split it into two policies or shorten lists (the limit is a setting: settings.limits)".into()));
+    }
+    Some(content)
+}
+
+fn describe_param(template: &Template, name: &str) -> String {
+    match template.parameters.get(name) {
+        Some(spec) if !spec.description.is_empty() => format!("`{name}`: {}", spec.description),
+        _ => format!("see {}", template.path.display()),
+    }
+}
+
+fn check_attachment_caps(c: &mut Checker, state: &OrgState, limits: &Limits) {
+    let mut counts: BTreeMap<(PolicyKind, Target), Vec<&str>> = BTreeMap::new();
+    for (name, p) in &state.policies {
+        for t in &p.targets {
+            counts.entry((p.kind, t.clone())).or_default().push(name);
+        }
+    }
+    for ((kind, target), names) in counts {
+        // Every target also carries AWS's FullAWSAccess SCP unless replaced.
+        let implicit = usize::from(kind == PolicyKind::Scp);
+        let cap = limits.max_attachments(kind);
+        if names.len() + implicit > cap {
+            let field = join_key("policies", names[names.len() - 1]);
+            c.error(&format!("{field}.targets"), format!("{} {} policies would be attached to {target} ({}{}); the cap is {cap}", names.len() + implicit, kind.short_name(), names.join(", "), if implicit == 1 { " + FullAWSAccess" } else { "" }), Some("merge policies or attach some one level up (the cap is a setting: settings.limits)".into()));
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! lzctl: provision and guard an AWS landing zone from one declarative file.
+//!
+//! The flow: [`config::load`] gives the desired state, [`observe`] reads the
+//! live organization, [`plan::diff`] compares the two into ordered changes,
+//! [`render`] shows them and [`apply`] carries them out behind a gate.
+
+pub mod config;
+pub mod digest;
+pub mod model;
+pub mod policy;

@@ -1,0 +1,222 @@
+//! Organization state, the same types for what the file wants and what AWS has.
+//!
+//! Observed state carries AWS ids; desired state leaves them empty. Both are
+//! keyed by what a person writes: OU paths, account names, policy names.
+
+mod address;
+pub mod path;
+
+pub use address::Address;
+pub use path::{OuPath, OuPathError};
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+/// Tags as key → value.
+pub type Tags = BTreeMap<String, String>;
+
+/// Tag key lzctl puts on the OUs it creates; policies carry the marker in their description.
+pub const MANAGED_TAG_KEY: &str = "managed-by";
+/// Value of [`MANAGED_TAG_KEY`].
+pub const MANAGED_TAG_VALUE: &str = "lzctl";
+/// Prefix of the description of policies lzctl manages.
+pub const MANAGED_DESCRIPTION_PREFIX: &str = "[lzctl] ";
+
+/// Organization policy types lzctl manages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PolicyKind {
+    /// Service control policy.
+    Scp,
+    /// Resource control policy.
+    Rcp,
+    /// Tag policy.
+    Tag,
+}
+
+impl PolicyKind {
+    /// Every kind, in display order.
+    pub const ALL: [PolicyKind; 3] = [PolicyKind::Scp, PolicyKind::Rcp, PolicyKind::Tag];
+
+    /// The Organizations API name of the type.
+    pub fn api_name(self) -> &'static str {
+        match self {
+            PolicyKind::Scp => "SERVICE_CONTROL_POLICY",
+            PolicyKind::Rcp => "RESOURCE_CONTROL_POLICY",
+            PolicyKind::Tag => "TAG_POLICY",
+        }
+    }
+
+    /// The short name used in the config and in addresses.
+    pub fn short_name(self) -> &'static str {
+        match self {
+            PolicyKind::Scp => "scp",
+            PolicyKind::Rcp => "rcp",
+            PolicyKind::Tag => "tag",
+        }
+    }
+
+    /// Parses the short name used in the config.
+    pub fn from_short_name(name: &str) -> Option<PolicyKind> {
+        PolicyKind::ALL.into_iter().find(|k| k.short_name() == name)
+    }
+
+    /// Parses the Organizations API name.
+    pub fn from_api_name(name: &str) -> Option<PolicyKind> {
+        PolicyKind::ALL.into_iter().find(|k| k.api_name() == name)
+    }
+
+    /// Whether a target must always keep at least one policy of this type.
+    pub fn requires_one_attached(self) -> bool {
+        matches!(self, PolicyKind::Scp)
+    }
+}
+
+/// Where a policy is attached.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "name", rename_all = "lowercase")]
+pub enum Target {
+    /// The organization root.
+    Root,
+    /// An OU by path.
+    Ou(OuPath),
+    /// An account by name.
+    Account(String),
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Root => f.write_str("Root"),
+            Target::Ou(path) => write!(f, "{path}"),
+            Target::Account(name) => write!(f, "account:{name}"),
+        }
+    }
+}
+
+/// An organizational unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ou {
+    /// AWS id (`ou-...`), observed only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Tags on the OU.
+    #[serde(default)]
+    pub tags: Tags,
+}
+
+impl Ou {
+    /// Whether lzctl created this OU.
+    pub fn is_managed(&self) -> bool {
+        self.tags.get(MANAGED_TAG_KEY).map(String::as_str) == Some(MANAGED_TAG_VALUE)
+    }
+}
+
+/// A member account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// 12-digit id, observed only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Root email.
+    pub email: String,
+    /// The OU the account is in (`Root` is the empty path).
+    pub ou: OuPath,
+    /// Tags; observed only when the config uses account tags.
+    #[serde(default)]
+    pub tags: Tags,
+}
+
+/// An organization policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    /// AWS id (`p-...`), observed only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Policy type.
+    pub kind: PolicyKind,
+    /// Description stored with the policy.
+    pub description: String,
+    /// Minified JSON document.
+    pub content: String,
+    /// Where it is attached.
+    pub targets: BTreeSet<Target>,
+    /// Whether AWS owns it (FullAWSAccess and friends).
+    #[serde(default)]
+    pub aws_managed: bool,
+}
+
+impl Policy {
+    /// Whether lzctl created or adopted this policy.
+    pub fn is_managed(&self) -> bool {
+        self.description.starts_with(MANAGED_DESCRIPTION_PREFIX)
+    }
+}
+
+/// What Control Tower looks like from lzctl.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ControlTowerPresence {
+    /// Not checked (config says absent, or offline).
+    #[default]
+    NotChecked,
+    /// A landing zone exists.
+    Present,
+    /// No landing zone.
+    Missing,
+}
+
+/// An organization: the desired one or the observed one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct OrgState {
+    /// Organization id, observed only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<String>,
+    /// Root id, observed only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_id: Option<String>,
+    /// Management account id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_account_id: Option<String>,
+    /// Policy types enabled on the root.
+    pub enabled_policy_types: BTreeSet<PolicyKind>,
+    /// OUs by path.
+    pub ous: BTreeMap<OuPath, Ou>,
+    /// Accounts by name.
+    pub accounts: BTreeMap<String, Account>,
+    /// Policies by name.
+    pub policies: BTreeMap<String, Policy>,
+    /// Account names whose CreateAccount is still in progress (observed only).
+    #[serde(default)]
+    pub accounts_being_created: BTreeSet<String>,
+    /// Control Tower as seen when observing.
+    #[serde(default)]
+    pub control_tower: ControlTowerPresence,
+}
+
+impl OrgState {
+    /// Whether the target exists in this state.
+    pub fn has_target(&self, target: &Target) -> bool {
+        match target {
+            Target::Root => true,
+            Target::Ou(path) => self.ous.contains_key(path),
+            Target::Account(name) => self.accounts.contains_key(name),
+        }
+    }
+
+    /// The policies of one kind attached to a target, by name.
+    pub fn policies_on(&self, target: &Target, kind: PolicyKind) -> BTreeSet<String> {
+        self.policies
+            .iter()
+            .filter(|(_, p)| p.kind == kind && p.targets.contains(target))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// A stable digest of the state, for stale-plan detection.
+    pub fn digest(&self) -> String {
+        let canonical = serde_json::to_vec(self).expect("state serializes");
+        crate::digest::sha256_hex(&canonical)
+    }
+}

@@ -1,0 +1,5 @@
+//! Organization policies: templates, limits and document handling.
+
+pub mod document;
+pub mod limits;
+pub mod template;
