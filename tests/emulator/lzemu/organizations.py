@@ -1,15 +1,349 @@
-"""Organizations as AWS enforces it (filled in below)."""
+"""Organizations as AWS enforces it, on top of moto's Organizations backend.
+
+Checks run before moto sees a request (under the emulator lock) and read moto's
+in-process state; a few operations moto gets wrong are answered here entirely.
+Error codes, reasons and messages follow the botocore model (2016-11-28).
+"""
+
+import json
+
+from .errors import AwsError
+
+SCP = "SERVICE_CONTROL_POLICY"
+RCP = "RESOURCE_CONTROL_POLICY"
+
+_SIZE_SETTING = {
+    SCP: "scp_max_size",
+    RCP: "rcp_max_size",
+    "TAG_POLICY": "tag_max_size",
+    "BACKUP_POLICY": "backup_max_size",
+    "AISERVICES_OPT_OUT_POLICY": "aiservices_opt_out_max_size",
+}
+_ATTACH_SETTING = {SCP: "scp_max_attachments", RCP: "rcp_max_attachments"}
+
+
+def _constraint(reason, message):
+    return AwsError("ConstraintViolationException", message, Reason=reason)
+
+
+def _invalid(reason, message):
+    return AwsError("InvalidInputException", message, Reason=reason)
+
+
+def _malformed(detail):
+    return AwsError(
+        "MalformedPolicyDocumentException",
+        "The provided policy document doesn't meet the requirements of the specified "
+        f"policy type. {detail}",
+    )
+
+
+def validate_policy_content(policy_type, content, limits):
+    """Raise MalformedPolicyDocument or ConstraintViolation for bad policy content."""
+    if not isinstance(content, str):
+        raise _malformed("Content must be a string.")
+    max_size = int(limits.get(_SIZE_SETTING.get(policy_type, "other_max_size"), 10000))
+    if len(content) > max_size:
+        raise _constraint(
+            "POLICY_CONTENT_LIMIT_EXCEEDED",
+            "You attempted to create a policy that is larger than the maximum size "
+            f"({len(content)} > {max_size} characters for {policy_type}).",
+        )
+    try:
+        doc = json.loads(content)
+    except ValueError as err:
+        raise _malformed(f"Invalid JSON: {err}.") from None
+    if not isinstance(doc, dict):
+        raise _malformed("The document must be a JSON object.")
+    if policy_type not in (SCP, RCP):
+        return
+    if "Version" in doc and doc["Version"] not in ("2012-10-17", "2008-10-17"):
+        raise _malformed("Unsupported Version.")
+    statements = doc.get("Statement")
+    if isinstance(statements, dict):
+        statements = [statements]
+    if not isinstance(statements, list) or not statements:
+        raise _malformed("Missing Statement.")
+    for stmt in statements:
+        if not isinstance(stmt, dict):
+            raise _malformed("Each Statement must be an object.")
+        if stmt.get("Effect") not in ("Allow", "Deny"):
+            raise _malformed("Effect must be Allow or Deny.")
+        if ("Action" in stmt) == ("NotAction" in stmt):
+            raise _malformed("Each statement needs exactly one of Action or NotAction.")
+        if policy_type == SCP and ("Principal" in stmt or "NotPrincipal" in stmt):
+            raise _malformed("SCPs do not support Principal or NotPrincipal.")
+        if policy_type == RCP and "Principal" not in stmt and "NotPrincipal" not in stmt:
+            raise _malformed("RCP statements need a Principal.")
 
 
 class OrganizationsRules:
     def __init__(self, emulator):
         self.emulator = emulator
+        self._without_scp = set()
 
     def reset(self):
-        pass
+        self._without_scp = set()
 
-    def before(self, ctx):
+    # ------------------------------------------------------------ state access
+    @staticmethod
+    def backend(account):
+        from moto.organizations.models import organizations_backends
+
+        return organizations_backends[account]["aws"]
+
+    @staticmethod
+    def management_backend():
+        """The backend that holds the organization, if one exists."""
+        from moto.organizations.models import organizations_backends
+
+        for account_id in list(organizations_backends.keys()):
+            backend = organizations_backends[account_id]["aws"]
+            if backend.org is not None:
+                return backend
         return None
 
+    @staticmethod
+    def root(backend):
+        return next(ou for ou in backend.ou if ou.id == backend.org.root_id)
+
+    @staticmethod
+    def find_ou(backend, ou_id):
+        return next((ou for ou in backend.ou if ou.id == ou_id), None)
+
+    @staticmethod
+    def find_account(backend, account_id):
+        return next((a for a in backend.accounts if a.id == account_id), None)
+
+    def find_target(self, backend, target_id):
+        return self.find_ou(backend, target_id) or self.find_account(backend, target_id)
+
+    def depth(self, backend, ou):
+        """Levels below the root: root 0, its children 1, ..."""
+        level = 0
+        while ou is not None and ou.id != backend.org.root_id:
+            level += 1
+            ou = self.find_ou(backend, ou.parent_id)
+        return level
+
+    def subtree_ou_ids(self, backend, ou_id):
+        """ou_id and every OU below it."""
+        found, frontier = [ou_id], [ou_id]
+        while frontier:
+            children = [ou.id for ou in backend.ou if ou.parent_id in frontier]
+            found.extend(children)
+            frontier = children
+        return found
+
+    def accounts_under(self, backend, ou_id):
+        ids = set(self.subtree_ou_ids(backend, ou_id))
+        return [a.id for a in backend.accounts if a.parent_id in ids and a.status == "ACTIVE"]
+
+    @staticmethod
+    def enabled_types(backend):
+        root = next(ou for ou in backend.ou if ou.id == backend.org.root_id)
+        return {t["Type"] for t in root.policy_types if t.get("Status") == "ENABLED"}
+
+    # -------------------------------------------------------------- handlers
+    def before(self, ctx):
+        backend = self.backend(ctx.account)
+        if backend.org is None:
+            return None  # moto answers AWSOrganizationsNotInUse / member-account reads
+        method = getattr(self, "_before_" + ctx.operation, None)
+        if method is None:
+            return None
+        return method(ctx, backend, ctx.params)
+
     def after(self, ctx, status, out):
-        pass
+        if status >= 400:
+            return
+        backend = self.backend(ctx.account)
+        if ctx.operation == "CreateOrganization" and backend.org is not None:
+            # With all features, AWS enables SCPs in the new root.
+            root = self.root(backend)
+            if SCP not in self.enabled_types(backend):
+                root.policy_types.append({"Type": SCP, "Status": "ENABLED"})
+        if ctx.operation == "MoveAccount":
+            params = ctx.params
+            self.emulator.stacksets.on_account_moved(
+                params["AccountId"], params["SourceParentId"], params["DestinationParentId"])
+        if ctx.operation == "CreateAccount" and backend.org is not None:
+            try:
+                account_id = json.loads(out)["CreateAccountStatus"]["AccountId"]
+            except (ValueError, KeyError):
+                account_id = None
+            if account_id:
+                self.emulator.stacksets.on_account_moved(account_id, None, backend.org.root_id)
+        if ctx.info.mutating:
+            self.check_scp_invariant()
+
+    def check_scp_invariant(self):
+        backend = self.management_backend()
+        if backend is None or SCP not in self.enabled_types(backend):
+            return
+        targets = list(backend.ou) + [a for a in backend.accounts if a.status == "ACTIVE"]
+        now_without = set()
+        for target in targets:
+            if not any(p.type == SCP for p in target.attached_policies):
+                now_without.add(target.id)
+                if target.id not in self._without_scp:
+                    self.emulator.log.violation(
+                        "target_without_scp",
+                        f"{target.type} {target.id} ({target.name}) has no SCP attached",
+                    )
+        self._without_scp = now_without
+
+    # ------------------------------------------------------------- policies
+    def _policy(self, backend, policy_id):
+        return next((p for p in backend.policies if p.id == policy_id), None)
+
+    def _before_CreatePolicy(self, ctx, backend, params):
+        limits = self.emulator.settings.get("limits")
+        validate_policy_content(params.get("Type", ""), params.get("Content"), limits)
+        return None
+
+    def _before_UpdatePolicy(self, ctx, backend, params):
+        policy = self._policy(backend, params.get("PolicyId", ""))
+        if policy is None:
+            return None
+        if policy.aws_managed:
+            raise _invalid("IMMUTABLE_POLICY",
+                           "You specified a policy that is managed by AWS and can't be modified.")
+        if "Content" in params:
+            validate_policy_content(policy.type, params["Content"],
+                                    self.emulator.settings.get("limits"))
+        name = params.get("Name")
+        if name and any(p.name == name and p is not policy for p in backend.policies):
+            raise AwsError("DuplicatePolicyException",
+                           "A policy with the same name already exists.")
+        return None
+
+    def _before_DeletePolicy(self, ctx, backend, params):
+        policy = self._policy(backend, params.get("PolicyId", ""))
+        if policy is not None and policy.aws_managed:
+            raise _invalid("IMMUTABLE_POLICY",
+                           "You specified a policy that is managed by AWS and can't be modified.")
+        return None
+
+    def _before_AttachPolicy(self, ctx, backend, params):
+        policy = self._policy(backend, params.get("PolicyId", ""))
+        target = self.find_target(backend, params.get("TargetId", ""))
+        if policy is None or target is None:
+            if policy is not None:
+                raise AwsError("TargetNotFoundException",
+                               "We can't find a root, OU, account, or policy with the "
+                               "TargetId that you specified.")
+            return None
+        if policy.type not in self.enabled_types(backend):
+            raise AwsError(
+                "PolicyTypeNotEnabledException",
+                "The specified policy type isn't currently enabled in this root. You can't "
+                "attach policies of the specified type to entities in a root until you enable "
+                "that type in the root.")
+        if policy in target.attached_policies:
+            raise AwsError("DuplicatePolicyAttachmentException",
+                           "The selected policy is already attached to the specified target.")
+        limits = self.emulator.settings.get("limits")
+        cap = int(limits.get(_ATTACH_SETTING.get(policy.type, "other_max_attachments"), 10))
+        attached = sum(1 for p in target.attached_policies if p.type == policy.type)
+        if attached >= cap:
+            raise _constraint(
+                "MAX_POLICY_TYPE_ATTACHMENT_LIMIT_EXCEEDED",
+                "You attempted to exceed the number of policies of a certain type that can be "
+                f"attached to an entity at one time ({attached} of {cap} {policy.type}).",
+            )
+        return None
+
+    def _before_DetachPolicy(self, ctx, backend, params):
+        policy = self._policy(backend, params.get("PolicyId", ""))
+        target = self.find_target(backend, params.get("TargetId", ""))
+        if policy is None or target is None:
+            return None
+        if policy not in target.attached_policies:
+            raise AwsError("PolicyNotAttachedException",
+                           "The policy isn't attached to the specified target in the specified root.")
+        if policy.aws_managed and policy.type == RCP:
+            raise _invalid("NON_DETACHABLE_POLICY", "You can't detach this AWS Managed Policy.")
+        if policy.type == SCP:
+            minimum = int(self.emulator.settings.get("limits", "scp_min_attachments", default=1))
+            remaining = sum(1 for p in target.attached_policies if p.type == SCP) - 1
+            if remaining < minimum:
+                raise _constraint(
+                    "MIN_POLICY_TYPE_ATTACHMENT_LIMIT_EXCEEDED",
+                    "You attempted to detach a policy from an entity that would cause the "
+                    "entity to have fewer than the minimum number of policies of a certain "
+                    "type required.",
+                )
+        return None
+
+    # ------------------------------------------------------------------ OUs
+    def _check_sibling_name(self, backend, parent_id, name, exclude=None):
+        for ou in backend.ou:
+            if ou.parent_id == parent_id and ou.name == name and ou is not exclude:
+                raise AwsError("DuplicateOrganizationalUnitException",
+                               "An OU with the same name already exists.")
+
+    def _before_CreateOrganizationalUnit(self, ctx, backend, params):
+        parent = self.find_ou(backend, params.get("ParentId", ""))
+        if parent is None:
+            raise AwsError("ParentNotFoundException",
+                           "We can't find a root or OU with the ParentId that you specified.")
+        max_depth = int(self.emulator.settings.get("limits", "max_ou_depth", default=5))
+        if self.depth(backend, parent) + 1 > max_depth:
+            raise _constraint("OU_DEPTH_LIMIT_EXCEEDED",
+                              "You attempted to create an OU tree that is too many levels deep.")
+        self._check_sibling_name(backend, parent.id, params.get("Name"))
+        return None
+
+    def _before_UpdateOrganizationalUnit(self, ctx, backend, params):
+        # moto checks names organization-wide (and against the OU itself): answer here.
+        ou = self.find_ou(backend, params.get("OrganizationalUnitId", ""))
+        if ou is None or ou.id == backend.org.root_id:
+            raise AwsError("OrganizationalUnitNotFoundException",
+                           "We can't find an OU with the OrganizationalUnitId that you specified.")
+        name = params.get("Name")
+        if name:
+            self._check_sibling_name(backend, ou.parent_id, name, exclude=ou)
+            ou.name = name
+        return 200, ou.describe()
+
+    def _before_DeleteOrganizationalUnit(self, ctx, backend, params):
+        ou = self.find_ou(backend, params.get("OrganizationalUnitId", ""))
+        if ou is None or ou.id == backend.org.root_id:
+            raise AwsError("OrganizationalUnitNotFoundException",
+                           "We can't find an OU with the OrganizationalUnitId that you specified.")
+        if any(o.parent_id == ou.id for o in backend.ou) or any(
+            a.parent_id == ou.id for a in backend.accounts
+        ):
+            raise AwsError(
+                "OrganizationalUnitNotEmptyException",
+                "The specified OU is not empty. Move all accounts to another root or to other "
+                "OUs, remove all child OUs, and try the operation again.",
+            )
+        # moto leaves the deleted OU among its policies' targets: delete it cleanly.
+        for policy in list(ou.attached_policies):
+            if ou in policy.attachments:
+                policy.attachments.remove(ou)
+        backend.ou.remove(ou)
+        return 200, {}
+
+    # ------------------------------------------------------------- accounts
+    def _before_MoveAccount(self, ctx, backend, params):
+        source = self.find_ou(backend, params.get("SourceParentId", ""))
+        if source is None:
+            raise AwsError("SourceParentNotFoundException",
+                           "We can't find a source root or OU with the ParentId that you specified.")
+        if self.find_ou(backend, params.get("DestinationParentId", "")) is None:
+            raise AwsError("DestinationParentNotFoundException",
+                           "We can't find a destination root or OU with the ParentId that you specified.")
+        account = self.find_account(backend, params.get("AccountId", ""))
+        if account is None or account.parent_id != source.id:
+            raise AwsError(
+                "AccountNotFoundException",
+                "We can't find an AWS account with the AccountId that you specified "
+                "under the SourceParentId that you specified.",
+            )
+        if account.parent_id == params["DestinationParentId"]:
+            raise AwsError("DuplicateAccountException",
+                           "That account is already present in the specified destination.")
+        return None

@@ -13,3 +13,6 @@ class StackSets:
 
     def after(self, ctx, status, out):
         pass
+
+    def on_account_moved(self, account_id, source_parent, destination_parent):
+        pass
