@@ -7,4 +7,6 @@
 pub mod config;
 pub mod digest;
 pub mod model;
+pub mod plan;
 pub mod policy;
+pub mod render;

@@ -1,0 +1,70 @@
+//! Saved plans (`--out plan.json`): the versioned JSON document.
+
+use std::path::{Path, PathBuf};
+
+use super::{Plan, PLAN_FORMAT_VERSION};
+
+/// Why a saved plan cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanFileError {
+    /// Unreadable or unwritable.
+    #[error("{path}: {source}")]
+    Io {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Not a plan.
+    #[error("{path} is not an lzctl plan: {message}")]
+    Format {
+        /// File.
+        path: PathBuf,
+        /// Parser message.
+        message: String,
+    },
+    /// Written by an incompatible version.
+    #[error("{path} has plan format {found}; this lzctl reads format {PLAN_FORMAT_VERSION}")]
+    Version {
+        /// File.
+        path: PathBuf,
+        /// Found version.
+        found: u32,
+    },
+}
+
+/// Writes a plan as pretty JSON.
+pub fn write(plan: &Plan, path: &Path) -> Result<(), PlanFileError> {
+    let text = serde_json::to_string_pretty(plan).expect("plans serialize");
+    std::fs::write(path, text + "\n").map_err(|source| PlanFileError::Io {
+        path: path.into(),
+        source,
+    })
+}
+
+/// Reads a saved plan and checks its format version.
+pub fn read(path: &Path) -> Result<Plan, PlanFileError> {
+    let text = std::fs::read_to_string(path).map_err(|source| PlanFileError::Io {
+        path: path.into(),
+        source,
+    })?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| PlanFileError::Format {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
+    let found = value
+        .get("format_version")
+        .and_then(|v| v.as_u64())
+        .unwrap_or(0) as u32;
+    if found != PLAN_FORMAT_VERSION {
+        return Err(PlanFileError::Version {
+            path: path.into(),
+            found,
+        });
+    }
+    serde_json::from_value(value).map_err(|e| PlanFileError::Format {
+        path: path.into(),
+        message: e.to_string(),
+    })
+}

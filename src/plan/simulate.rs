@@ -1,0 +1,237 @@
+//! Applies a plan to a model of the organization, enforcing the rules AWS
+//! enforces. Tests use it to prove that a plan converges and never breaks a
+//! safety rule in between.
+
+use std::collections::BTreeSet;
+
+use super::diff::{implicit_policy, rewrite_prefix};
+use super::{Operation, Plan};
+use crate::model::{Account, OrgState, Ou, Policy, PolicyKind, Target};
+use crate::policy::document::has_allow_statement;
+use crate::policy::limits::Limits;
+
+/// A rule AWS (or lzctl) would have refused during the simulated apply.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("step {step} ({address}): {message}")]
+pub struct Violation {
+    /// Position in the plan.
+    pub step: usize,
+    /// Change address.
+    pub address: String,
+    /// What broke.
+    pub message: String,
+}
+
+/// Applies every change of `plan` to `state` in order.
+pub fn apply_plan(state: &mut OrgState, plan: &Plan, limits: &Limits) -> Result<(), Violation> {
+    for (step, change) in plan.changes.iter().enumerate() {
+        apply_operation(state, &change.operation, limits).map_err(|message| Violation {
+            step,
+            address: change.address.to_string(),
+            message,
+        })?;
+    }
+    Ok(())
+}
+
+fn attach_implicit(state: &mut OrgState, target: &Target) {
+    for kind in state.enabled_policy_types.clone() {
+        if let Some(name) = implicit_policy(kind) {
+            if let Some(p) = state.policies.get_mut(name) {
+                p.targets.insert(target.clone());
+            }
+        }
+    }
+}
+
+/// Applies one operation as AWS would, or says why AWS would refuse it.
+pub fn apply_operation(
+    state: &mut OrgState,
+    op: &Operation,
+    limits: &Limits,
+) -> Result<(), String> {
+    match op {
+        Operation::EnablePolicyType { kind } => {
+            state.enabled_policy_types.insert(*kind);
+            if let Some(name) = implicit_policy(*kind) {
+                let mut targets: BTreeSet<Target> =
+                    state.ous.keys().cloned().map(Target::Ou).collect();
+                targets.extend(state.accounts.keys().cloned().map(Target::Account));
+                targets.insert(Target::Root);
+                let p = state.policies.entry(name.to_string()).or_insert_with(|| Policy {
+                    id: None,
+                    kind: *kind,
+                    description: "AWS managed".into(),
+                    content: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#.into(),
+                    targets: BTreeSet::new(),
+                    aws_managed: true,
+                });
+                p.targets.extend(targets);
+            }
+        }
+        Operation::CreateOu { path, tags } => {
+            let parent = path.parent().ok_or("cannot create the root")?;
+            if !parent.is_root() && !state.ous.contains_key(&parent) {
+                return Err(format!("parent {parent} does not exist"));
+            }
+            if state.ous.contains_key(path) {
+                return Err(format!("{path} already exists"));
+            }
+            state.ous.insert(
+                path.clone(),
+                Ou {
+                    id: None,
+                    tags: tags.clone(),
+                },
+            );
+            attach_implicit(state, &Target::Ou(path.clone()));
+        }
+        Operation::RenameOu { from, to } => {
+            if !state.ous.contains_key(from) || state.ous.contains_key(to) {
+                return Err(format!("cannot rename {from} to {to}"));
+            }
+            rewrite_prefix(state, from, to);
+        }
+        Operation::DeleteOu { path } => {
+            if state.accounts.values().any(|a| a.ou == *path)
+                || state.ous.keys().any(|p| p.parent().as_ref() == Some(path))
+            {
+                return Err(format!("{path} is not empty"));
+            }
+            state.ous.remove(path);
+            for p in state.policies.values_mut() {
+                p.targets.remove(&Target::Ou(path.clone()));
+            }
+        }
+        Operation::CreateAccount {
+            name,
+            email,
+            ou,
+            tags,
+        } => {
+            if !ou.is_root() && !state.ous.contains_key(ou) {
+                return Err(format!("OU {ou} does not exist"));
+            }
+            state.accounts.insert(
+                name.clone(),
+                Account {
+                    id: None,
+                    email: email.clone(),
+                    ou: ou.clone(),
+                    tags: tags.clone(),
+                },
+            );
+            attach_implicit(state, &Target::Account(name.clone()));
+        }
+        Operation::MoveAccount { name, from, to } => {
+            let account = state.accounts.get_mut(name).ok_or("no such account")?;
+            if account.ou != *from {
+                return Err(format!("account is in {}, not {from}", account.ou));
+            }
+            account.ou = to.clone();
+        }
+        Operation::CreatePolicy {
+            name,
+            kind,
+            description,
+            content,
+        } => {
+            if state.policies.contains_key(name) {
+                return Err("duplicate policy".into());
+            }
+            state.policies.insert(
+                name.clone(),
+                Policy {
+                    id: None,
+                    kind: *kind,
+                    description: description.clone(),
+                    content: content.clone(),
+                    targets: BTreeSet::new(),
+                    aws_managed: false,
+                },
+            );
+        }
+        Operation::UpdatePolicy {
+            name,
+            description,
+            content,
+            ..
+        } => {
+            let p = state.policies.get_mut(name).ok_or("no such policy")?;
+            if p.aws_managed {
+                return Err("AWS-managed policies cannot be changed".into());
+            }
+            p.description = description.clone();
+            p.content = content.clone();
+        }
+        Operation::DeletePolicy { name, .. } => {
+            let p = state.policies.get(name).ok_or("no such policy")?;
+            if !p.targets.is_empty() {
+                return Err("policy is still attached".into());
+            }
+            state.policies.remove(name);
+        }
+        Operation::AttachPolicy {
+            policy,
+            kind,
+            target,
+        } => {
+            if !state.enabled_policy_types.contains(kind) {
+                return Err("policy type not enabled".into());
+            }
+            if !state.has_target(target) {
+                return Err(format!("target {target} does not exist"));
+            }
+            if state.policies_on(target, *kind).len() >= limits.max_attachments(*kind) {
+                return Err(format!(
+                    "MAX_POLICY_TYPE_ATTACHMENT_LIMIT_EXCEEDED on {target}"
+                ));
+            }
+            state
+                .policies
+                .get_mut(policy)
+                .ok_or("no such policy")?
+                .targets
+                .insert(target.clone());
+        }
+        Operation::DetachPolicy {
+            policy,
+            kind,
+            target,
+        } => {
+            let on = state.policies_on(target, *kind);
+            if kind.requires_one_attached() && on.len() <= 1 {
+                return Err(format!(
+                    "MIN_POLICY_TYPE_ATTACHMENT_LIMIT_EXCEEDED on {target}"
+                ));
+            }
+            let had_allow = *kind == PolicyKind::Scp
+                && on
+                    .iter()
+                    .any(|n| has_allow_statement(&state.policies[n].content));
+            state
+                .policies
+                .get_mut(policy)
+                .ok_or("no such policy")?
+                .targets
+                .remove(target);
+            let left = state.policies_on(target, *kind);
+            if had_allow
+                && !left
+                    .iter()
+                    .any(|n| has_allow_statement(&state.policies[n].content))
+            {
+                return Err(format!("{target} lost its Allow path"));
+            }
+        }
+        Operation::SetTags { target, set } => {
+            let tags = match target {
+                Target::Ou(p) => &mut state.ous.get_mut(p).ok_or("no such OU")?.tags,
+                Target::Account(n) => &mut state.accounts.get_mut(n).ok_or("no such account")?.tags,
+                Target::Root => return Err("root tags are not managed".into()),
+            };
+            tags.extend(set.clone());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,385 @@
+//! Diff and ordering tests, including the convergence property: applying a
+//! plan to a model of the organization and planning again gives no changes.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use proptest::prelude::*;
+
+use super::simulate::apply_plan;
+use super::*;
+use crate::model::{
+    Account, OrgState, Ou, OuPath, Policy, PolicyKind, Target, MANAGED_DESCRIPTION_PREFIX,
+};
+use crate::policy::limits::Limits;
+
+const ALLOW_ALL: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+const DOCS: [&str; 3] = [
+    ALLOW_ALL,
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:*","Resource":"*"}]}"#,
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"ec2:*","Resource":"*"}]}"#,
+];
+const OUS: [&str; 5] = ["A", "A/x", "A/y", "B", "B/x"];
+const ACCOUNTS: [&str; 4] = ["a1", "a2", "a3", "a4"];
+const POLICIES: [&str; 3] = ["p1", "p2", "p3"];
+
+fn path(s: &str) -> OuPath {
+    OuPath::parse(s).unwrap()
+}
+
+fn full_aws_access(targets: BTreeSet<Target>) -> Policy {
+    Policy {
+        id: Some("p-FullAWSAccess".into()),
+        kind: PolicyKind::Scp,
+        description: "AWS managed".into(),
+        content: ALLOW_ALL.into(),
+        targets,
+        aws_managed: true,
+    }
+}
+
+fn all_targets(state: &OrgState) -> BTreeSet<Target> {
+    let mut t: BTreeSet<Target> = state.ous.keys().cloned().map(Target::Ou).collect();
+    t.extend(state.accounts.keys().cloned().map(Target::Account));
+    t.insert(Target::Root);
+    t
+}
+
+/// Keeps only OUs whose ancestors are present too.
+fn close_tree(selected: &[bool]) -> BTreeMap<OuPath, Ou> {
+    let mut ous = BTreeMap::new();
+    for (i, name) in OUS.iter().enumerate() {
+        let p = path(name);
+        let parent_ok = p
+            .parent()
+            .map(|pp| pp.is_root() || ous.contains_key(&pp))
+            .unwrap_or(true);
+        if selected[i] && parent_ok {
+            ous.insert(
+                p,
+                Ou {
+                    id: None,
+                    tags: Default::default(),
+                },
+            );
+        }
+    }
+    ous
+}
+
+fn pick_ou(ous: &BTreeMap<OuPath, Ou>, choice: usize) -> OuPath {
+    let keys: Vec<&OuPath> = ous.keys().collect();
+    if keys.is_empty() || choice % (keys.len() + 1) == keys.len() {
+        OuPath::root()
+    } else {
+        keys[choice % (keys.len() + 1)].clone()
+    }
+}
+
+fn pick_targets(state: &OrgState, mask: u8) -> BTreeSet<Target> {
+    all_targets(state)
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| mask & (1 << (i % 8)) != 0)
+        .map(|(_, t)| t)
+        .collect()
+}
+
+#[derive(Debug, Clone)]
+struct Shape {
+    ous: Vec<bool>,
+    accounts: Vec<(bool, usize)>,
+    policies: Vec<(bool, usize, u8)>,
+}
+
+fn shape() -> impl Strategy<Value = Shape> {
+    (
+        proptest::collection::vec(any::<bool>(), OUS.len()),
+        proptest::collection::vec((any::<bool>(), 0usize..8), ACCOUNTS.len()),
+        proptest::collection::vec((any::<bool>(), 0usize..3, any::<u8>()), POLICIES.len()),
+    )
+        .prop_map(|(ous, accounts, policies)| Shape {
+            ous,
+            accounts,
+            policies,
+        })
+}
+
+fn build(shape: &Shape, observed: bool) -> OrgState {
+    let mut state = OrgState {
+        ous: close_tree(&shape.ous),
+        ..OrgState::default()
+    };
+    for (i, (present, ou)) in shape.accounts.iter().enumerate() {
+        if *present || !observed {
+            let ou = pick_ou(&state.ous, *ou);
+            state.accounts.insert(
+                ACCOUNTS[i].into(),
+                Account {
+                    id: None,
+                    email: format!("{}@example.com", ACCOUNTS[i]),
+                    ou,
+                    tags: Default::default(),
+                },
+            );
+        }
+    }
+    for (i, (present, doc, mask)) in shape.policies.iter().enumerate() {
+        if *present {
+            let targets = pick_targets(&state, *mask);
+            state.policies.insert(
+                POLICIES[i].into(),
+                Policy {
+                    id: None,
+                    kind: PolicyKind::Scp,
+                    description: format!("{MANAGED_DESCRIPTION_PREFIX}{}", POLICIES[i]),
+                    content: DOCS[*doc].into(),
+                    targets,
+                    aws_managed: false,
+                },
+            );
+        }
+    }
+    state.enabled_policy_types = BTreeSet::from([PolicyKind::Scp]);
+    if observed {
+        let targets = all_targets(&state);
+        state
+            .policies
+            .insert("FullAWSAccess".into(), full_aws_access(targets));
+    }
+    state
+}
+
+fn input<'a>(
+    desired: &'a OrgState,
+    renames: &'a BTreeMap<OuPath, String>,
+    prune: bool,
+) -> DiffInput<'a> {
+    DiffInput {
+        desired,
+        renames,
+        prune,
+        limits: Limits::default(),
+        account_vending: true,
+        manage_account_tags: true,
+        config_path: "lz.yaml".into(),
+        config_digest: "0".repeat(64),
+    }
+}
+
+proptest! {
+    #[test]
+    fn applying_a_plan_then_planning_again_gives_no_changes(desired in shape(), observed in shape(), prune in any::<bool>()) {
+        let desired = build(&desired, false);
+        let mut observed = build(&observed, true);
+        let renames = BTreeMap::new();
+        let plan = diff(&input(&desired, &renames, prune), &observed).expect("FullAWSAccess keeps an Allow path everywhere");
+        apply_plan(&mut observed, &plan, &Limits::default()).expect("no AWS rule broken on the way");
+        let again = diff(&input(&desired, &renames, prune), &observed).unwrap();
+        prop_assert!(again.is_empty(), "second plan: {:#?}", again.changes);
+    }
+}
+
+fn org_with(policies: &[(&str, &str, &[Target])]) -> OrgState {
+    let mut state = OrgState {
+        enabled_policy_types: BTreeSet::from([PolicyKind::Scp]),
+        ..OrgState::default()
+    };
+    state.ous.insert(
+        path("Companies"),
+        Ou {
+            id: None,
+            tags: Default::default(),
+        },
+    );
+    for (name, doc, targets) in policies {
+        state.policies.insert(
+            name.to_string(),
+            Policy {
+                id: None,
+                kind: PolicyKind::Scp,
+                description: format!("{MANAGED_DESCRIPTION_PREFIX}{name}"),
+                content: doc.to_string(),
+                targets: targets.iter().cloned().collect(),
+                aws_managed: false,
+            },
+        );
+    }
+    state
+}
+
+#[test]
+fn replacing_the_only_allow_attaches_before_detaching() {
+    let companies = Target::Ou(path("Companies"));
+    let observed = org_with(&[("old-allow", ALLOW_ALL, &[Target::Root, companies.clone()])]);
+    let mut desired = org_with(&[("new-allow", ALLOW_ALL, &[Target::Root, companies.clone()])]);
+    desired.policies.get_mut("new-allow").unwrap().content = ALLOW_ALL
+        .replace("*\",\"Resource", "*\",\"Resource")
+        .to_string();
+    let renames = BTreeMap::new();
+    let plan = diff(&input(&desired, &renames, true), &observed).unwrap();
+    let addresses: Vec<String> = plan.changes.iter().map(|c| c.address.to_string()).collect();
+    let attach = addresses
+        .iter()
+        .position(|a| a == "attachment:scp:new-allow@Companies")
+        .unwrap();
+    let detach = addresses
+        .iter()
+        .position(|a| a == "attachment:scp:old-allow@Companies")
+        .unwrap();
+    let create = addresses.iter().position(|a| a == "scp:new-allow").unwrap();
+    let delete = addresses.iter().position(|a| a == "scp:old-allow").unwrap();
+    assert!(
+        create < attach && attach < detach && detach < delete,
+        "{addresses:?}"
+    );
+}
+
+#[test]
+fn detaching_the_last_allow_path_is_refused() {
+    let companies = Target::Ou(path("Companies"));
+    let deny = DOCS[1];
+    let observed = org_with(&[
+        ("allow", ALLOW_ALL, &[companies.clone()]),
+        ("deny", deny, &[companies.clone()]),
+    ]);
+    let desired = org_with(&[("allow", ALLOW_ALL, &[]), ("deny", deny, &[companies])]);
+    let renames = BTreeMap::new();
+    let err = diff(&input(&desired, &renames, false), &observed).unwrap_err();
+    assert!(err.to_string().contains("no Allow path"), "{err}");
+}
+
+#[test]
+fn unmanaged_objects_are_listed_and_left_alone() {
+    let mut observed = org_with(&[]);
+    observed.ous.insert(
+        path("HandMade"),
+        Ou {
+            id: Some("ou-1".into()),
+            tags: Default::default(),
+        },
+    );
+    observed.policies.insert(
+        "someone-elses".into(),
+        Policy {
+            id: None,
+            kind: PolicyKind::Scp,
+            description: "not ours".into(),
+            content: DOCS[1].into(),
+            targets: BTreeSet::from([Target::Root]),
+            aws_managed: false,
+        },
+    );
+    let desired = org_with(&[]);
+    let renames = BTreeMap::new();
+    let plan = diff(&input(&desired, &renames, true), &observed).unwrap();
+    assert!(plan.is_empty(), "{:#?}", plan.changes);
+    let unmanaged: Vec<String> = plan
+        .unmanaged
+        .iter()
+        .map(|u| u.address.to_string())
+        .collect();
+    assert_eq!(unmanaged, vec!["ou:HandMade", "scp:someone-elses"]);
+}
+
+#[test]
+fn renames_keep_children_and_accounts() {
+    let mut observed = org_with(&[]);
+    observed.ous.insert(
+        path("Companies/Old"),
+        Ou {
+            id: Some("ou-2".into()),
+            tags: Default::default(),
+        },
+    );
+    observed.ous.insert(
+        path("Companies/Old/prod"),
+        Ou {
+            id: Some("ou-3".into()),
+            tags: Default::default(),
+        },
+    );
+    observed.accounts.insert(
+        "acct".into(),
+        Account {
+            id: Some("111".into()),
+            email: "a@example.com".into(),
+            ou: path("Companies/Old/prod"),
+            tags: Default::default(),
+        },
+    );
+    let mut desired = org_with(&[]);
+    desired.ous.insert(
+        path("Companies/New"),
+        Ou {
+            id: None,
+            tags: Default::default(),
+        },
+    );
+    desired.ous.insert(
+        path("Companies/New/prod"),
+        Ou {
+            id: None,
+            tags: Default::default(),
+        },
+    );
+    desired.accounts.insert(
+        "acct".into(),
+        Account {
+            id: None,
+            email: "a@example.com".into(),
+            ou: path("Companies/New/prod"),
+            tags: Default::default(),
+        },
+    );
+    let renames = BTreeMap::from([(path("Companies/New"), "Old".to_string())]);
+    let plan = diff(&input(&desired, &renames, false), &observed).unwrap();
+    assert_eq!(plan.changes.len(), 1, "{:#?}", plan.changes);
+    assert_eq!(
+        plan.changes[0].operation,
+        Operation::RenameOu {
+            from: path("Companies/Old"),
+            to: path("Companies/New")
+        }
+    );
+}
+
+#[test]
+fn children_are_created_after_parents_and_accounts_after_their_ou() {
+    let observed = org_with(&[]);
+    let mut desired = org_with(&[]);
+    desired.ous.insert(
+        path("Companies/X"),
+        Ou {
+            id: None,
+            tags: Default::default(),
+        },
+    );
+    desired.ous.insert(
+        path("Companies/X/prod"),
+        Ou {
+            id: None,
+            tags: Default::default(),
+        },
+    );
+    desired.accounts.insert(
+        "x-prod".into(),
+        Account {
+            id: None,
+            email: "x@example.com".into(),
+            ou: path("Companies/X/prod"),
+            tags: Default::default(),
+        },
+    );
+    let renames = BTreeMap::new();
+    let plan = diff(&input(&desired, &renames, false), &observed).unwrap();
+    let addresses: Vec<String> = plan.changes.iter().map(|c| c.address.to_string()).collect();
+    assert_eq!(
+        addresses,
+        vec!["ou:Companies/X", "ou:Companies/X/prod", "account:x-prod"]
+    );
+    assert_eq!(
+        plan.changes[2].depends_on,
+        vec![crate::model::Address::ou(&path("Companies/X/prod"))]
+    );
+}
