@@ -11,6 +11,7 @@ import re
 import sys
 import threading
 import time
+import traceback
 
 from . import errors, request
 from .errors import AwsError
@@ -126,6 +127,9 @@ class Emulator:
                 return status, headers, out
         except AwsError as err:
             return errors.render(info, err)
+        except Exception:  # an emulator bug: answer 500 and say where
+            traceback.print_exc()
+            return errors.render(info, AwsError("InternalFailure", traceback.format_exc(limit=3), 500))
 
     def _json_answer(self, ctx, answer):
         """A handler answered itself: (status, payload) or (status, headers, bytes)."""

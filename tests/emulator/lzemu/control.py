@@ -1,6 +1,7 @@
 """The /_lzemu/ control endpoints (JSON in, JSON out)."""
 
 import json
+import traceback
 
 
 def _body(environ):
@@ -44,4 +45,7 @@ def handle_control(emulator, environ):
         return 400, {"error": str(err)}
     except KeyError as err:
         return 404, {"error": f"not found: {err}"}
+    except Exception as err:  # report, never kill the server
+        traceback.print_exc()
+        return 500, {"error": repr(err)}
     return 404, {"error": f"no control endpoint {method} {path}"}

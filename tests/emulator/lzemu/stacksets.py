@@ -14,5 +14,8 @@ class StackSets:
     def after(self, ctx, status, out):
         pass
 
+    def controltower_deployed(self, ou_id):
+        pass
+
     def on_account_moved(self, account_id, source_parent, destination_parent):
         pass

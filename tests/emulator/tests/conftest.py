@@ -72,14 +72,17 @@ def emulator_process(tmp_path_factory):
     settings_file = tmp / "settings.json"
     settings_file.write_text(json.dumps(TEST_SETTINGS))
     started = time.monotonic()
+    # stderr goes to a file (a pipe nobody reads could fill up and stall the server)
+    stderr_path = Path(os.environ.get("LZEMU_TEST_STDERR", tmp / "emulator.stderr"))
+    stderr_file = open(stderr_path, "w")
     proc = subprocess.Popen(
         [str(HERE / "start.sh"), "--port-file", str(port_file), "--settings", str(settings_file)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL, stderr=stderr_file,
     )
     deadline = time.monotonic() + 120
     while not port_file.exists():
         if proc.poll() is not None:
-            raise RuntimeError("emulator exited: " + proc.stderr.read().decode())
+            raise RuntimeError("emulator exited: " + stderr_path.read_text())
         if time.monotonic() > deadline:
             proc.kill()
             raise RuntimeError("emulator did not start")
@@ -92,6 +95,7 @@ def emulator_process(tmp_path_factory):
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
+    stderr_file.close()
 
 
 @pytest.fixture
