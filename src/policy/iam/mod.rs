@@ -22,6 +22,9 @@ pub mod variables;
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
+mod library_tests;
+
 pub use self::condition::{BaseOperator, Operator, SetQualifier, Tri};
 pub use self::context::{ContextValue, MissingKeys, Request};
 pub use self::document::{
