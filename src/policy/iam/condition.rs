@@ -170,7 +170,11 @@ impl BaseOperator {
 
     /// The operator's name as AWS spells it.
     pub fn name(self) -> &'static str {
-        BASES.iter().find(|(_, b)| *b == self).map(|(n, _)| *n).unwrap_or("?")
+        BASES
+            .iter()
+            .find(|(_, b)| *b == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("?")
     }
 }
 
@@ -200,11 +204,18 @@ impl Operator {
             Some(r) => (r, true),
             None => (rest, false),
         };
-        let base = BASES.iter().find(|(n, _)| n.eq_ignore_ascii_case(rest)).map(|(_, b)| *b)?;
+        let base = BASES
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(rest))
+            .map(|(_, b)| *b)?;
         if base == BaseOperator::Null && (if_exists || qualifier.is_some()) {
             return None;
         }
-        Some(Operator { qualifier, base, if_exists })
+        Some(Operator {
+            qualifier,
+            base,
+            if_exists,
+        })
     }
 }
 
@@ -221,7 +232,9 @@ fn positive_match(base: BaseOperator, c: &str, p: &PolicyVal) -> bool {
         (StringEquals | StringNotEquals | StringLike | StringNotLike, PolicyVal::Pattern(t)) => {
             glob_match(t, c, false)
         }
-        (StringEqualsIgnoreCase | StringNotEqualsIgnoreCase, PolicyVal::Pattern(t)) => glob_match(t, c, true),
+        (StringEqualsIgnoreCase | StringNotEqualsIgnoreCase, PolicyVal::Pattern(t)) => {
+            glob_match(t, c, true)
+        }
         (ArnEquals | ArnLike | ArnNotEquals | ArnNotLike, PolicyVal::Pattern(t)) => arn_match(t, c),
         (_, PolicyVal::Text(p)) => typed_match(base, c, p),
         _ => false,
@@ -231,12 +244,20 @@ fn positive_match(base: BaseOperator, c: &str, p: &PolicyVal) -> bool {
 fn typed_match(base: BaseOperator, c: &str, p: &str) -> bool {
     use BaseOperator::*;
     match base {
-        NumericEquals | NumericNotEquals | NumericLessThan | NumericLessThanEquals | NumericGreaterThan
+        NumericEquals
+        | NumericNotEquals
+        | NumericLessThan
+        | NumericLessThanEquals
+        | NumericGreaterThan
         | NumericGreaterThanEquals => match (parse_number(c), parse_number(p)) {
             (Some(c), Some(p)) => compare(base, c.partial_cmp(&p)),
             _ => false,
         },
-        DateEquals | DateNotEquals | DateLessThan | DateLessThanEquals | DateGreaterThan
+        DateEquals
+        | DateNotEquals
+        | DateLessThan
+        | DateLessThanEquals
+        | DateGreaterThan
         | DateGreaterThanEquals => match (parse_date(c), parse_date(p)) {
             (Some(c), Some(p)) => compare(base, Some(c.cmp(&p))),
             _ => false,
@@ -274,7 +295,9 @@ fn policy_values(cond: &Condition, ctx: &Context) -> Result<Vec<PolicyVal>, Tri>
     for v in &cond.values {
         let wildcards = match cond.operator.base {
             StringLike | StringNotLike | ArnEquals | ArnLike | ArnNotEquals | ArnNotLike => true,
-            StringEquals | StringNotEquals | StringEqualsIgnoreCase | StringNotEqualsIgnoreCase => false,
+            StringEquals | StringNotEquals | StringEqualsIgnoreCase | StringNotEqualsIgnoreCase => {
+                false
+            }
             _ => {
                 out.push(PolicyVal::Text(v.clone()));
                 continue;
@@ -300,7 +323,8 @@ pub fn evaluate_condition(cond: &Condition, ctx: &Context) -> Tri {
     if op.base == BaseOperator::Null {
         let present = matches!(lookup, Lookup::Present(_));
         let hit = cond.values.iter().any(|v| {
-            (v.eq_ignore_ascii_case("true") && !present) || (v.eq_ignore_ascii_case("false") && present)
+            (v.eq_ignore_ascii_case("true") && !present)
+                || (v.eq_ignore_ascii_case("false") && present)
         });
         return Tri::from_bool(hit);
     }
@@ -323,7 +347,9 @@ pub fn evaluate_condition(cond: &Condition, ctx: &Context) -> Tri {
     };
     let any_p = |c: &str| pvals.iter().any(|p| positive_match(op.base, c, p));
     let result = match (op.qualifier, negated) {
-        (None, false) | (Some(SetQualifier::ForAnyValue), false) => ctx_values.iter().any(|c| any_p(c)),
+        (None, false) | (Some(SetQualifier::ForAnyValue), false) => {
+            ctx_values.iter().any(|c| any_p(c))
+        }
         (None, true) => !ctx_values.iter().any(|c| any_p(c)),
         (Some(SetQualifier::ForAnyValue), true) => ctx_values.iter().any(|c| !any_p(c)),
         (Some(SetQualifier::ForAllValues), false) => ctx_values.iter().all(|c| any_p(c)),
@@ -350,16 +376,27 @@ pub fn invalid_values(cond: &Condition) -> Vec<String> {
     let mut bad = Vec::new();
     for v in &cond.values {
         let ok = match cond.operator.base {
-            NumericEquals | NumericNotEquals | NumericLessThan | NumericLessThanEquals | NumericGreaterThan
+            NumericEquals
+            | NumericNotEquals
+            | NumericLessThan
+            | NumericLessThanEquals
+            | NumericGreaterThan
             | NumericGreaterThanEquals => parse_number(v).is_some(),
-            DateEquals | DateNotEquals | DateLessThan | DateLessThanEquals | DateGreaterThan
+            DateEquals
+            | DateNotEquals
+            | DateLessThan
+            | DateLessThanEquals
+            | DateGreaterThan
             | DateGreaterThanEquals => parse_date(v).is_some() || v.contains("${"),
             Bool | Null => v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false"),
             IpAddress | NotIpAddress => Cidr::parse(v).is_some(),
             _ => true,
         };
         if !ok {
-            bad.push(format!("`{v}` is not a valid value for {}", cond.operator.base.name()));
+            bad.push(format!(
+                "`{v}` is not a valid value for {}",
+                cond.operator.base.name()
+            ));
         }
     }
     bad

@@ -106,19 +106,36 @@ impl Context {
     pub fn of(req: &Request) -> Self {
         let mut values = BTreeMap::new();
         if !req.region.is_empty() {
-            values.insert("aws:requestedregion".to_string(), ContextValue::Single(req.region.clone()));
+            values.insert(
+                "aws:requestedregion".to_string(),
+                ContextValue::Single(req.region.clone()),
+            );
         }
         if !req.principal_arn.is_empty() {
-            values.insert("aws:principalarn".to_string(), ContextValue::Single(req.principal_arn.clone()));
+            values.insert(
+                "aws:principalarn".to_string(),
+                ContextValue::Single(req.principal_arn.clone()),
+            );
         }
         if !req.account.is_empty() {
-            values.insert("aws:principalaccount".to_string(), ContextValue::Single(req.account.clone()));
+            values.insert(
+                "aws:principalaccount".to_string(),
+                ContextValue::Single(req.account.clone()),
+            );
         }
         for (k, v) in &req.context {
             values.insert(k.to_ascii_lowercase(), v.clone());
         }
-        let absent = req.absent_keys.iter().map(|k| k.to_ascii_lowercase()).collect();
-        Self { values, absent, mode: req.missing_keys }
+        let absent = req
+            .absent_keys
+            .iter()
+            .map(|k| k.to_ascii_lowercase())
+            .collect();
+        Self {
+            values,
+            absent,
+            mode: req.missing_keys,
+        }
     }
 
     /// Look a key up (case-insensitively).
@@ -151,24 +168,45 @@ mod tests {
             region: "ap-northeast-1".into(),
             ..Default::default()
         };
-        req.context.insert("AWS:PrincipalTag/Team".into(), "ops".into());
+        req.context
+            .insert("AWS:PrincipalTag/Team".into(), "ops".into());
         let c = Context::of(&req);
-        assert_eq!(c.get("aws:requestedREGION"), Lookup::Present(&"ap-northeast-1".into()));
-        assert_eq!(c.get("aws:PrincipalARN"), Lookup::Present(&"arn:aws:iam::111122223333:role/x".into()));
-        assert_eq!(c.get("aws:PrincipalAccount"), Lookup::Present(&"111122223333".into()));
-        assert_eq!(c.get("aws:principaltag/team"), Lookup::Present(&"ops".into()));
+        assert_eq!(
+            c.get("aws:requestedREGION"),
+            Lookup::Present(&"ap-northeast-1".into())
+        );
+        assert_eq!(
+            c.get("aws:PrincipalARN"),
+            Lookup::Present(&"arn:aws:iam::111122223333:role/x".into())
+        );
+        assert_eq!(
+            c.get("aws:PrincipalAccount"),
+            Lookup::Present(&"111122223333".into())
+        );
+        assert_eq!(
+            c.get("aws:principaltag/team"),
+            Lookup::Present(&"ops".into())
+        );
         assert_eq!(c.get("aws:SourceIp"), Lookup::Unknown);
         req.absent_keys.push("AWS:SourceIp".into());
         assert_eq!(Context::of(&req).get("aws:sourceip"), Lookup::Absent);
         req.missing_keys = MissingKeys::Absent;
         assert_eq!(Context::of(&req).get("aws:Other"), Lookup::Absent);
-        req.context.insert("aws:RequestedRegion".into(), "us-east-1".into());
-        assert_eq!(Context::of(&req).get("aws:requestedregion"), Lookup::Present(&"us-east-1".into()));
+        req.context
+            .insert("aws:RequestedRegion".into(), "us-east-1".into());
+        assert_eq!(
+            Context::of(&req).get("aws:requestedregion"),
+            Lookup::Present(&"us-east-1".into())
+        );
     }
 
     #[test]
     fn empty_region_means_no_key() {
-        let req = Request { region: String::new(), missing_keys: MissingKeys::Absent, ..Default::default() };
+        let req = Request {
+            region: String::new(),
+            missing_keys: MissingKeys::Absent,
+            ..Default::default()
+        };
         assert_eq!(Context::of(&req).get("aws:RequestedRegion"), Lookup::Absent);
     }
 }

@@ -139,7 +139,14 @@ pub fn parse_lenient(text: &str) -> (Option<PolicyDocument>, Vec<Finding>) {
         Err(e) => {
             let mut loc = Location::document();
             loc.line_col = Some((e.line(), e.column()));
-            (None, vec![Finding::error("json-syntax", loc, format!("invalid JSON: {e}"))])
+            (
+                None,
+                vec![Finding::error(
+                    "json-syntax",
+                    loc,
+                    format!("invalid JSON: {e}"),
+                )],
+            )
         }
     }
 }
@@ -148,7 +155,11 @@ pub fn parse_lenient(text: &str) -> (Option<PolicyDocument>, Vec<Finding>) {
 pub fn parse_value(value: Value) -> (Option<PolicyDocument>, Vec<Finding>) {
     let mut out = Vec::new();
     let Some(obj) = value.as_object() else {
-        out.push(Finding::error("element-type", Location::document(), "policy must be a JSON object"));
+        out.push(Finding::error(
+            "element-type",
+            Location::document(),
+            "policy must be a JSON object",
+        ));
         return (None, out);
     };
     let mut version = None;
@@ -196,9 +207,18 @@ pub fn parse_value(value: Value) -> (Option<PolicyDocument>, Vec<Finding>) {
         }
     }
     if !saw_statement {
-        out.push(Finding::error("statement-missing", Location::document(), "policy has no Statement"));
+        out.push(Finding::error(
+            "statement-missing",
+            Location::document(),
+            "policy has no Statement",
+        ));
     }
-    let doc = PolicyDocument { version, id, statements, raw: value };
+    let doc = PolicyDocument {
+        version,
+        id,
+        statements,
+        raw: value,
+    };
     (Some(doc), out)
 }
 
@@ -206,7 +226,11 @@ fn string_elem(v: &Value, loc: &Location, out: &mut Vec<Finding>) -> Option<Stri
     match v {
         Value::String(s) => Some(s.clone()),
         _ => {
-            out.push(Finding::error("element-type", loc.clone(), "must be a string"));
+            out.push(Finding::error(
+                "element-type",
+                loc.clone(),
+                "must be a string",
+            ));
             None
         }
     }
@@ -218,7 +242,11 @@ fn string_list(v: &Value, loc: &Location, out: &mut Vec<Finding>) -> Option<Vec<
         Value::String(s) => Some(vec![s.clone()]),
         Value::Array(items) => {
             if items.is_empty() {
-                out.push(Finding::error("empty-value", loc.clone(), "list must not be empty"));
+                out.push(Finding::error(
+                    "empty-value",
+                    loc.clone(),
+                    "list must not be empty",
+                ));
                 return None;
             }
             let mut vals = Vec::with_capacity(items.len());
@@ -239,7 +267,11 @@ fn string_list(v: &Value, loc: &Location, out: &mut Vec<Finding>) -> Option<Vec<
             ok.then_some(vals)
         }
         _ => {
-            out.push(Finding::error("element-type", loc.clone(), "must be a string or a list of strings"));
+            out.push(Finding::error(
+                "element-type",
+                loc.clone(),
+                "must be a string or a list of strings",
+            ));
             None
         }
     }
@@ -248,7 +280,11 @@ fn string_list(v: &Value, loc: &Location, out: &mut Vec<Finding>) -> Option<Vec<
 fn parse_statement(index: usize, v: &Value, out: &mut Vec<Finding>) -> Option<Statement> {
     let here = Location::statement(index, "");
     let Some(obj) = v.as_object() else {
-        out.push(Finding::error("element-type", here, "statement must be a JSON object"));
+        out.push(Finding::error(
+            "element-type",
+            here,
+            "statement must be a JSON object",
+        ));
         return None;
     };
     let before = out.iter().filter(|f| f.is_error()).count();
@@ -280,7 +316,10 @@ fn parse_statement(index: usize, v: &Value, out: &mut Vec<Finding>) -> Option<St
                     ));
                 }
                 if let Some(p) = parse_principal(val, &loc, out) {
-                    principal = Some(Principal { not: k == "NotPrincipal", value: p });
+                    principal = Some(Principal {
+                        not: k == "NotPrincipal",
+                        value: p,
+                    });
                 }
             }
             "Action" | "NotAction" => {
@@ -295,7 +334,10 @@ fn parse_statement(index: usize, v: &Value, out: &mut Vec<Finding>) -> Option<St
                     for (i, a) in values.iter().enumerate() {
                         check_action_syntax(a, &loc, i, values.len(), out);
                     }
-                    action = Some(ElementList { not: k == "NotAction", values });
+                    action = Some(ElementList {
+                        not: k == "NotAction",
+                        values,
+                    });
                 }
             }
             "Resource" | "NotResource" => {
@@ -307,7 +349,10 @@ fn parse_statement(index: usize, v: &Value, out: &mut Vec<Finding>) -> Option<St
                     ));
                 }
                 if let Some(values) = string_list(val, &loc, out) {
-                    resource = Some(ElementList { not: k == "NotResource", values });
+                    resource = Some(ElementList {
+                        not: k == "NotResource",
+                        values,
+                    });
                 }
             }
             "Condition" => conditions = parse_condition_block(val, &loc, out),
@@ -319,7 +364,11 @@ fn parse_statement(index: usize, v: &Value, out: &mut Vec<Finding>) -> Option<St
         }
     }
     if effect.is_none() && !obj.contains_key("Effect") {
-        out.push(Finding::error("effect-invalid", Location::statement(index, ""), "statement has no Effect"));
+        out.push(Finding::error(
+            "effect-invalid",
+            Location::statement(index, ""),
+            "statement has no Effect",
+        ));
     }
     if action.is_none() && !obj.contains_key("Action") && !obj.contains_key("NotAction") {
         out.push(Finding::error(
@@ -347,13 +396,21 @@ fn check_action_syntax(a: &str, loc: &Location, i: usize, n: usize, out: &mut Ve
     if a == "*" {
         return;
     }
-    let item = if n > 1 { loc.child(&format!("[{i}]")) } else { loc.clone() };
+    let item = if n > 1 {
+        loc.child(&format!("[{i}]"))
+    } else {
+        loc.clone()
+    };
     let ok = match a.split_once(':') {
         Some((svc, name)) => {
             !svc.is_empty()
                 && !name.is_empty()
-                && svc.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '*' | '?'))
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '*' | '?' | '-' | '_' | '.'))
+                && svc
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '*' | '?'))
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '*' | '?' | '-' | '_' | '.'))
         }
         None => false,
     };
@@ -361,7 +418,9 @@ fn check_action_syntax(a: &str, loc: &Location, i: usize, n: usize, out: &mut Ve
         out.push(Finding::error(
             "action-syntax",
             item,
-            format!("`{a}` is not an action (expected `service:Action`, wildcards allowed, or `*`)"),
+            format!(
+                "`{a}` is not an action (expected `service:Action`, wildcards allowed, or `*`)"
+            ),
         ));
     }
 }
@@ -373,7 +432,10 @@ fn parse_principal(v: &Value, loc: &Location, out: &mut Vec<Finding>) -> Option<
             let mut typed = Vec::new();
             for (ty, ids) in m {
                 let l = loc.child(ty);
-                if !matches!(ty.as_str(), "AWS" | "Service" | "Federated" | "CanonicalUser") {
+                if !matches!(
+                    ty.as_str(),
+                    "AWS" | "Service" | "Federated" | "CanonicalUser"
+                ) {
                     out.push(Finding::error(
                         "principal-type",
                         l.clone(),
@@ -402,7 +464,11 @@ fn parse_principal(v: &Value, loc: &Location, out: &mut Vec<Finding>) -> Option<
 
 fn parse_condition_block(v: &Value, loc: &Location, out: &mut Vec<Finding>) -> Vec<Condition> {
     let Some(ops) = v.as_object() else {
-        out.push(Finding::error("element-type", loc.clone(), "Condition must be an object"));
+        out.push(Finding::error(
+            "element-type",
+            loc.clone(),
+            "Condition must be an object",
+        ));
         return Vec::new();
     };
     let mut conds = Vec::new();
@@ -417,16 +483,29 @@ fn parse_condition_block(v: &Value, loc: &Location, out: &mut Vec<Finding>) -> V
             continue;
         };
         let Some(keys) = keys.as_object() else {
-            out.push(Finding::error("element-type", l, "operator value must be an object of key -> values"));
+            out.push(Finding::error(
+                "element-type",
+                l,
+                "operator value must be an object of key -> values",
+            ));
             continue;
         };
         if keys.is_empty() {
-            out.push(Finding::error("empty-value", l.clone(), "operator has no condition keys"));
+            out.push(Finding::error(
+                "empty-value",
+                l.clone(),
+                "operator has no condition keys",
+            ));
         }
         for (key, vals) in keys {
             let kl = l.child(key);
             if let Some(values) = condition_values(vals, &kl, out) {
-                conds.push(Condition { operator, operator_name: op_name.clone(), key: key.clone(), values });
+                conds.push(Condition {
+                    operator,
+                    operator_name: op_name.clone(),
+                    key: key.clone(),
+                    values,
+                });
             }
         }
     }
@@ -445,7 +524,11 @@ fn condition_values(v: &Value, loc: &Location, out: &mut Vec<Finding>) -> Option
     match v {
         Value::Array(items) => {
             if items.is_empty() {
-                out.push(Finding::error("empty-value", loc.clone(), "condition value list must not be empty"));
+                out.push(Finding::error(
+                    "empty-value",
+                    loc.clone(),
+                    "condition value list must not be empty",
+                ));
                 return None;
             }
             let vals: Option<Vec<String>> = items.iter().map(scalar).collect();
@@ -477,7 +560,11 @@ mod tests {
     use super::*;
 
     fn rules_of(text: &str) -> Vec<(String, &'static str)> {
-        parse_lenient(text).1.into_iter().map(|f| (f.location.to_string(), f.rule)).collect()
+        parse_lenient(text)
+            .1
+            .into_iter()
+            .map(|f| (f.location.to_string(), f.rule))
+            .collect()
     }
 
     #[test]
@@ -518,28 +605,55 @@ mod tests {
             {"Effect":"Deny","Action":["s3:*", 5],"Resource":"*","Condition":{"StringEquals":{"k":{"x":1}}}}
         ]}"#;
         let got = rules_of(text);
-        assert!(got.contains(&("Statement[1].Effect".into(), "effect-invalid")), "{got:?}");
-        assert!(got.contains(&("Statement[2].Condition.StringEqualz".into(), "condition-operator-unknown")));
+        assert!(
+            got.contains(&("Statement[1].Effect".into(), "effect-invalid")),
+            "{got:?}"
+        );
+        assert!(got.contains(&(
+            "Statement[2].Condition.StringEqualz".into(),
+            "condition-operator-unknown"
+        )));
         assert!(got.contains(&("Statement[3].Action.[1]".into(), "element-type")));
-        assert!(got.contains(&("Statement[3].Condition.StringEquals.k".into(), "element-type")));
+        assert!(got.contains(&(
+            "Statement[3].Condition.StringEquals.k".into(),
+            "element-type"
+        )));
         let err = PolicyDocument::parse(text).unwrap_err();
         assert_eq!(err.errors.len(), 4);
         // the good statement still parses in lenient mode, with its index kept
         let (doc, _) = parse_lenient(text);
-        assert_eq!(doc.unwrap().statements.iter().map(|s| s.index).collect::<Vec<_>>(), vec![0]);
+        assert_eq!(
+            doc.unwrap()
+                .statements
+                .iter()
+                .map(|s| s.index)
+                .collect::<Vec<_>>(),
+            vec![0]
+        );
     }
 
     #[test]
     fn structural_errors() {
-        assert_eq!(rules_of("{"), vec![("line 1 column 1".to_string(), "json-syntax")]);
+        assert_eq!(
+            rules_of("{"),
+            vec![("line 1 column 1".to_string(), "json-syntax")]
+        );
         assert_eq!(rules_of("[]")[0].1, "element-type");
-        assert!(rules_of(r#"{"Version":"2012-10-17"}"#).iter().any(|r| r.1 == "statement-missing"));
-        let r = rules_of(r#"{"Statement":{"Effect":"Deny","Action":"s3:*","NotAction":"x:y","Resource":"*","Foo":1}}"#);
-        assert!(r.contains(&("Statement[0].NotAction".into(), "action-conflict")), "{r:?}");
+        assert!(rules_of(r#"{"Version":"2012-10-17"}"#)
+            .iter()
+            .any(|r| r.1 == "statement-missing"));
+        let r = rules_of(
+            r#"{"Statement":{"Effect":"Deny","Action":"s3:*","NotAction":"x:y","Resource":"*","Foo":1}}"#,
+        );
+        assert!(
+            r.contains(&("Statement[0].NotAction".into(), "action-conflict")),
+            "{r:?}"
+        );
         assert!(r.contains(&("Statement[0].Foo".into(), "unknown-element")));
         let r = rules_of(r#"{"Statement":{"Effect":"Deny","Resource":"*"}}"#);
         assert_eq!(r, vec![("Statement[0]".into(), "action-missing")]);
-        let r = rules_of(r#"{"Statement":{"Effect":"Deny","Action":"s3 GetObject","Resource":"*"}}"#);
+        let r =
+            rules_of(r#"{"Statement":{"Effect":"Deny","Action":"s3 GetObject","Resource":"*"}}"#);
         assert_eq!(r, vec![("Statement[0].Action".into(), "action-syntax")]);
         let r = rules_of(r#"{"Statement":{"Effect":"Deny","Action":[],"Resource":"*"}}"#);
         assert!(r.contains(&("Statement[0].Action".into(), "empty-value")));
@@ -553,18 +667,31 @@ mod tests {
             {"Effect":"Deny","NotPrincipal":{"AWS":["arn:aws:iam::111122223333:root"]},"Action":"s3:*","Resource":"*"}]}"#,
         )
         .unwrap();
-        assert_eq!(d.statements[0].principal.as_ref().unwrap().value, PrincipalValue::Any);
-        assert_eq!(d.statements[1].principal.as_ref().unwrap().value, PrincipalValue::Any);
+        assert_eq!(
+            d.statements[0].principal.as_ref().unwrap().value,
+            PrincipalValue::Any
+        );
+        assert_eq!(
+            d.statements[1].principal.as_ref().unwrap().value,
+            PrincipalValue::Any
+        );
         assert!(d.statements[2].principal.as_ref().unwrap().not);
-        let r = rules_of(r#"{"Statement":{"Effect":"Deny","Principal":"me","Action":"s3:*","Resource":"*"}}"#);
+        let r = rules_of(
+            r#"{"Statement":{"Effect":"Deny","Principal":"me","Action":"s3:*","Resource":"*"}}"#,
+        );
         assert_eq!(r, vec![("Statement[0].Principal".into(), "element-type")]);
     }
 
     #[test]
     fn minified_length_counts_characters() {
-        let d = PolicyDocument::parse("{ \"Statement\" : { \"Effect\":\"Deny\", \"Action\":\"s3:*\", \"Resource\":\"*\" } }")
-            .unwrap();
-        assert_eq!(d.minified(), r#"{"Statement":{"Effect":"Deny","Action":"s3:*","Resource":"*"}}"#);
+        let d = PolicyDocument::parse(
+            "{ \"Statement\" : { \"Effect\":\"Deny\", \"Action\":\"s3:*\", \"Resource\":\"*\" } }",
+        )
+        .unwrap();
+        assert_eq!(
+            d.minified(),
+            r#"{"Statement":{"Effect":"Deny","Action":"s3:*","Resource":"*"}}"#
+        );
         assert_eq!(d.minified_len(), d.minified().len());
     }
 }

@@ -42,7 +42,11 @@ impl Location {
 
     /// A top-level element such as `Version`.
     pub fn top(element: &str) -> Self {
-        Self { statement: None, element: Some(element.to_string()), line_col: None }
+        Self {
+            statement: None,
+            element: Some(element.to_string()),
+            line_col: None,
+        }
     }
 
     /// An element inside statement `index` (`element` may be empty for the statement itself).
@@ -60,7 +64,11 @@ impl Location {
             Some(e) => format!("{e}.{child}"),
             None => child.to_string(),
         };
-        Self { statement: self.statement, element: Some(element), line_col: self.line_col }
+        Self {
+            statement: self.statement,
+            element: Some(element),
+            line_col: self.line_col,
+        }
     }
 }
 
@@ -94,12 +102,22 @@ pub struct Finding {
 impl Finding {
     /// An error-severity finding.
     pub fn error(rule: &'static str, location: Location, message: impl Into<String>) -> Self {
-        Self { rule, severity: Severity::Error, location, message: message.into() }
+        Self {
+            rule,
+            severity: Severity::Error,
+            location,
+            message: message.into(),
+        }
     }
 
     /// A warning-severity finding.
     pub fn warning(rule: &'static str, location: Location, message: impl Into<String>) -> Self {
-        Self { rule, severity: Severity::Warning, location, message: message.into() }
+        Self {
+            rule,
+            severity: Severity::Warning,
+            location,
+            message: message.into(),
+        }
     }
 
     /// True when this finding is an error.
@@ -110,7 +128,11 @@ impl Finding {
 
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}: {} [{}]", self.severity, self.location, self.message, self.rule)
+        write!(
+            f,
+            "{}: {}: {} [{}]",
+            self.severity, self.location, self.message, self.rule
+        )
     }
 }
 
@@ -123,8 +145,10 @@ pub struct ParseError {
 }
 
 fn render_errors(errors: &[Finding]) -> String {
-    let parts: Vec<String> =
-        errors.iter().map(|e| format!("{}: {}", e.location, e.message)).collect();
+    let parts: Vec<String> = errors
+        .iter()
+        .map(|e| format!("{}: {}", e.location, e.message))
+        .collect();
     parts.join("; ")
 }
 
@@ -135,7 +159,9 @@ mod tests {
     #[test]
     fn location_display() {
         assert_eq!(
-            Location::statement(2, "Condition").child("StringEquals").to_string(),
+            Location::statement(2, "Condition")
+                .child("StringEquals")
+                .to_string(),
             "Statement[2].Condition.StringEquals"
         );
         assert_eq!(Location::statement(0, "").to_string(), "Statement[0]");

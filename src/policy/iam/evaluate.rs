@@ -188,21 +188,36 @@ impl Verdict {
 impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Verdict::Allowed { reason: AllowReason::Policies } => f.write_str("allowed"),
-            Verdict::Allowed { reason: AllowReason::ManagementAccount } => {
-                f.write_str("allowed (management account: not subject to organization policies)")
+            Verdict::Allowed {
+                reason: AllowReason::Policies,
+            } => f.write_str("allowed"),
+            Verdict::Allowed {
+                reason: AllowReason::ManagementAccount,
+            } => f.write_str("allowed (management account: not subject to organization policies)"),
+            Verdict::Allowed {
+                reason: AllowReason::ServiceLinkedRole,
+            } => f.write_str("allowed (service-linked role: not subject to organization policies)"),
+            Verdict::Denied {
+                level,
+                cause: DenyCause::Statement { policy, statement },
+            } => {
+                write!(
+                    f,
+                    "denied by policy {policy} statement {statement} at level {level}"
+                )
             }
-            Verdict::Allowed { reason: AllowReason::ServiceLinkedRole } => {
-                f.write_str("allowed (service-linked role: not subject to organization policies)")
-            }
-            Verdict::Denied { level, cause: DenyCause::Statement { policy, statement } } => {
-                write!(f, "denied by policy {policy} statement {statement} at level {level}")
-            }
-            Verdict::Denied { level, cause: DenyCause::NoAllow } => {
+            Verdict::Denied {
+                level,
+                cause: DenyCause::NoAllow,
+            } => {
                 write!(f, "denied: no Allow statement matches at level {level}")
             }
             Verdict::Indeterminate { missing_keys, .. } => {
-                write!(f, "indeterminate: depends on missing condition keys {}", missing_keys.join(", "))
+                write!(
+                    f,
+                    "indeterminate: depends on missing condition keys {}",
+                    missing_keys.join(", ")
+                )
             }
         }
     }
@@ -304,10 +319,20 @@ fn keys_of(t: &Tri) -> Vec<String> {
 /// Decide `req` against the hierarchy `h`.
 pub fn evaluate(h: &Hierarchy, req: &Request) -> Evaluation {
     if h.management_account.as_deref() == Some(req.account.as_str()) && !req.account.is_empty() {
-        return Evaluation { verdict: Verdict::Allowed { reason: AllowReason::ManagementAccount }, matched: vec![] };
+        return Evaluation {
+            verdict: Verdict::Allowed {
+                reason: AllowReason::ManagementAccount,
+            },
+            matched: vec![],
+        };
     }
     if is_service_linked_role(&req.principal_arn) {
-        return Evaluation { verdict: Verdict::Allowed { reason: AllowReason::ServiceLinkedRole }, matched: vec![] };
+        return Evaluation {
+            verdict: Verdict::Allowed {
+                reason: AllowReason::ServiceLinkedRole,
+            },
+            matched: vec![],
+        };
     }
     let ctx = Context::of(req);
     let mut matched = Vec::new();
@@ -315,7 +340,11 @@ pub fn evaluate(h: &Hierarchy, req: &Request) -> Evaluation {
     let mut unknown_denies: Vec<StatementHit> = Vec::new();
     let mut level_allow: Vec<(LevelRef, Tri, Vec<StatementHit>)> = Vec::new();
     for (li, level) in h.levels.iter().enumerate() {
-        let lref = LevelRef { index: li, kind: level.kind, name: level.name.clone() };
+        let lref = LevelRef {
+            index: li,
+            kind: level.kind,
+            name: level.name.clone(),
+        };
         let mut allow = Tri::No;
         let mut unknown_allows = Vec::new();
         for pol in &level.policies {
@@ -327,7 +356,10 @@ pub fn evaluate(h: &Hierarchy, req: &Request) -> Evaluation {
                 let hit = StatementHit {
                     level: lref.clone(),
                     policy: pol.name.clone(),
-                    statement: StatementRef { index: st.index, sid: st.sid.clone() },
+                    statement: StatementRef {
+                        index: st.index,
+                        sid: st.sid.clone(),
+                    },
                     effect: st.effect,
                     depends_on: keys_of(&t),
                 };
@@ -337,7 +369,10 @@ pub fn evaluate(h: &Hierarchy, req: &Request) -> Evaluation {
                         if first_deny.is_none() {
                             first_deny = Some((
                                 lref.clone(),
-                                DenyCause::Statement { policy: pol.name.clone(), statement: hit.statement.clone() },
+                                DenyCause::Statement {
+                                    policy: pol.name.clone(),
+                                    statement: hit.statement.clone(),
+                                },
                             ));
                         }
                     }
@@ -354,10 +389,19 @@ pub fn evaluate(h: &Hierarchy, req: &Request) -> Evaluation {
         level_allow.push((lref, allow, unknown_allows));
     }
     if let Some((level, cause)) = first_deny {
-        return Evaluation { verdict: Verdict::Denied { level, cause }, matched };
+        return Evaluation {
+            verdict: Verdict::Denied { level, cause },
+            matched,
+        };
     }
     if let Some((lref, _, _)) = level_allow.iter().find(|(_, t, _)| *t == Tri::No) {
-        return Evaluation { verdict: Verdict::Denied { level: lref.clone(), cause: DenyCause::NoAllow }, matched };
+        return Evaluation {
+            verdict: Verdict::Denied {
+                level: lref.clone(),
+                cause: DenyCause::NoAllow,
+            },
+            matched,
+        };
     }
     let mut keys = BTreeSet::new();
     let mut statements = Vec::new();
@@ -374,9 +418,14 @@ pub fn evaluate(h: &Hierarchy, req: &Request) -> Evaluation {
         }
     }
     let verdict = if statements.is_empty() {
-        Verdict::Allowed { reason: AllowReason::Policies }
+        Verdict::Allowed {
+            reason: AllowReason::Policies,
+        }
     } else {
-        Verdict::Indeterminate { missing_keys: keys.into_iter().collect(), statements }
+        Verdict::Indeterminate {
+            missing_keys: keys.into_iter().collect(),
+            statements,
+        }
     };
     Evaluation { verdict, matched }
 }

@@ -21,12 +21,18 @@ const ORG_ID: &str = "o-example1234";
 /// derived from this file's path when the module is mounted from elsewhere.
 fn scp_dir() -> PathBuf {
     let from_file = Path::new(file!()).ancestors().nth(4).map(|p| p.join("scp"));
-    for cand in [from_file, Some(PathBuf::from("scp"))].into_iter().flatten() {
+    for cand in [from_file, Some(PathBuf::from("scp"))]
+        .into_iter()
+        .flatten()
+    {
         if cand.join("region-restriction.json").exists() {
             return cand;
         }
     }
-    panic!("cannot find the scp/ directory (cwd {:?})", std::env::current_dir());
+    panic!(
+        "cannot find the scp/ directory (cwd {:?})",
+        std::env::current_dir()
+    );
 }
 
 fn templates() -> Vec<PathBuf> {
@@ -40,12 +46,16 @@ fn templates() -> Vec<PathBuf> {
         }
     }
     out.sort();
-    assert!(out.len() >= 7, "expected the library templates, found {out:?}");
+    assert!(
+        out.len() >= 7,
+        "expected the library templates, found {out:?}"
+    );
     out
 }
 
 fn load(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap_or_else(|e| panic!("{path:?}: {e}"))
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap())
+        .unwrap_or_else(|e| panic!("{path:?}: {e}"))
 }
 
 enum R {
@@ -69,7 +79,12 @@ impl Renderer<'_> {
             return None;
         };
         let name = name.strip_suffix("}}").unwrap();
-        let v = self.params.get(name).unwrap_or_else(|| panic!("unknown flag {name}")).as_bool().unwrap();
+        let v = self
+            .params
+            .get(name)
+            .unwrap_or_else(|| panic!("unknown flag {name}"))
+            .as_bool()
+            .unwrap();
         Some(v != neg)
     }
 
@@ -78,7 +93,12 @@ impl Renderer<'_> {
         if let Some(file) = inner.strip_prefix("include:") {
             return Some(load(&self.dir.join(file.trim())));
         }
-        Some(self.params.get(inner).unwrap_or_else(|| panic!("unknown parameter {inner}")).clone())
+        Some(
+            self.params
+                .get(inner)
+                .unwrap_or_else(|| panic!("unknown parameter {inner}"))
+                .clone(),
+        )
     }
 
     fn interpolate(&self, s: &str) -> String {
@@ -122,7 +142,11 @@ impl Renderer<'_> {
                 if in_array && m.len() == 1 {
                     let (k, inner) = m.iter().next().unwrap();
                     if let Some(on) = self.flag(k) {
-                        return if on { self.render(inner, false) } else { R::Drop };
+                        return if on {
+                            self.render(inner, false)
+                        } else {
+                            R::Drop
+                        };
                     }
                 }
                 let mut out = Map::new();
@@ -153,9 +177,12 @@ fn params(tpl: &Value, overrides: &[(&str, Value)]) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
     for (name, spec) in tpl["parameters"].as_object().unwrap() {
         let v = match spec.get("default") {
-            Some(Value::String(s)) if s == "governed" && spec["type"] == "regions" => {
-                Value::Array(GOVERNED.iter().map(|r| Value::String(r.to_string())).collect())
-            }
+            Some(Value::String(s)) if s == "governed" && spec["type"] == "regions" => Value::Array(
+                GOVERNED
+                    .iter()
+                    .map(|r| Value::String(r.to_string()))
+                    .collect(),
+            ),
             Some(d) => d.clone(),
             None if name == "org_id" => Value::String(ORG_ID.into()),
             None => panic!("required parameter {name} has no test value"),
@@ -171,9 +198,18 @@ fn params(tpl: &Value, overrides: &[(&str, Value)]) -> BTreeMap<String, Value> {
 fn render(path: &Path, overrides: &[(&str, Value)]) -> (PolicyKind, Value) {
     let tpl = load(path);
     let p = params(&tpl, overrides);
-    let r = Renderer { params: &p, dir: path.parent().unwrap().to_path_buf() };
-    let R::One(doc) = r.render(&tpl["document"], false) else { panic!() };
-    let kind = if tpl["policy_type"] == "rcp" { PolicyKind::Rcp } else { PolicyKind::Scp };
+    let r = Renderer {
+        params: &p,
+        dir: path.parent().unwrap().to_path_buf(),
+    };
+    let R::One(doc) = r.render(&tpl["document"], false) else {
+        panic!()
+    };
+    let kind = if tpl["policy_type"] == "rcp" {
+        PolicyKind::Rcp
+    } else {
+        PolicyKind::Scp
+    };
     (kind, doc)
 }
 
@@ -207,22 +243,47 @@ fn templates_are_well_formed() {
         let name = path.display().to_string();
         let obj = tpl.as_object().unwrap();
         let keys: Vec<&str> = obj.keys().map(String::as_str).collect();
-        assert_eq!(keys, ["lzctl_template", "description", "policy_type", "parameters", "document"], "{name}");
+        assert_eq!(
+            keys,
+            [
+                "lzctl_template",
+                "description",
+                "policy_type",
+                "parameters",
+                "document"
+            ],
+            "{name}"
+        );
         assert_eq!(tpl["lzctl_template"], 1, "{name}");
-        assert!(tpl["description"].as_str().unwrap().len() > 40, "{name}: description");
+        assert!(
+            tpl["description"].as_str().unwrap().len() > 40,
+            "{name}: description"
+        );
         let in_rcp_dir = path.parent().unwrap().ends_with("rcp");
-        assert_eq!(tpl["policy_type"], if in_rcp_dir { "rcp" } else { "scp" }, "{name}");
+        assert_eq!(
+            tpl["policy_type"],
+            if in_rcp_dir { "rcp" } else { "scp" },
+            "{name}"
+        );
         let params = tpl["parameters"].as_object().unwrap();
         for (p, spec) in params {
-            let ty = spec["type"].as_str().unwrap_or_else(|| panic!("{name}: {p} type"));
-            assert!(spec["description"].as_str().is_some_and(|d| !d.is_empty()), "{name}: {p} description");
+            let ty = spec["type"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{name}: {p} type"));
+            assert!(
+                spec["description"].as_str().is_some_and(|d| !d.is_empty()),
+                "{name}: {p} description"
+            );
             if let Some(d) = spec.get("default") {
                 let ok = match ty {
                     "string" => d.is_string(),
                     "string_list" => d.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
                     "bool" => d.is_boolean(),
                     "integer" => d.is_i64(),
-                    "regions" => d == "governed" || d.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
+                    "regions" => {
+                        d == "governed"
+                            || d.as_array().is_some_and(|a| a.iter().all(Value::is_string))
+                    }
                     other => panic!("{name}: {p}: unknown type {other}"),
                 };
                 assert!(ok, "{name}: {p}: default does not fit type {ty}");
@@ -231,18 +292,30 @@ fn templates_are_well_formed() {
         let mut used = Vec::new();
         placeholders(&tpl["document"], &mut used);
         for u in &used {
-            let pname = u.strip_prefix("if:").or(u.strip_prefix("unless:")).unwrap_or(u);
+            let pname = u
+                .strip_prefix("if:")
+                .or(u.strip_prefix("unless:"))
+                .unwrap_or(u);
             if let Some(file) = pname.strip_prefix("include:") {
-                assert!(path.parent().unwrap().join(file).exists(), "{name}: include {file}");
+                assert!(
+                    path.parent().unwrap().join(file).exists(),
+                    "{name}: include {file}"
+                );
                 continue;
             }
-            assert!(params.contains_key(pname), "{name}: placeholder {u} has no parameter");
+            assert!(
+                params.contains_key(pname),
+                "{name}: placeholder {u} has no parameter"
+            );
             if u.starts_with("if:") || u.starts_with("unless:") {
                 assert_eq!(params[pname]["type"], "bool", "{name}: {u} needs a bool");
             }
         }
         for p in params.keys() {
-            assert!(used.iter().any(|u| u.ends_with(p.as_str())), "{name}: parameter {p} is never used");
+            assert!(
+                used.iter().any(|u| u.ends_with(p.as_str())),
+                "{name}: parameter {p} is never used"
+            );
         }
     }
 }
@@ -265,23 +338,47 @@ fn every_template_renders_parses_cleanly_and_fits() {
             variants.push(vec![(f.as_str(), Value::Bool(!d))]);
         }
         variants.push(
-            flags.iter().map(|f| (f.as_str(), Value::Bool(!tpl["parameters"][f.as_str()]["default"].as_bool().unwrap()))).collect(),
+            flags
+                .iter()
+                .map(|f| {
+                    (
+                        f.as_str(),
+                        Value::Bool(!tpl["parameters"][f.as_str()]["default"].as_bool().unwrap()),
+                    )
+                })
+                .collect(),
         );
-        variants.push(vec![("exempt_principals", serde_json::json!(["arn:aws:iam::*:role/BreakGlass"]))]);
+        variants.push(vec![(
+            "exempt_principals",
+            serde_json::json!(["arn:aws:iam::*:role/BreakGlass"]),
+        )]);
         for over in variants {
             let (kind, doc) = render(&path, &over);
             let text = serde_json::to_string(&doc).unwrap();
             let findings = lint(&text, kind);
             if doc["Statement"].as_array().is_some_and(Vec::is_empty) {
                 // every optional statement switched off: lint must refuse the empty policy
-                assert!(findings.iter().any(|f| f.rule == "statement-missing"), "{}", path.display());
+                assert!(
+                    findings.iter().any(|f| f.rule == "statement-missing"),
+                    "{}",
+                    path.display()
+                );
                 continue;
             }
-            assert!(findings.is_empty(), "{} {over:?}: {findings:#?}", path.display());
+            assert!(
+                findings.is_empty(),
+                "{} {over:?}: {findings:#?}",
+                path.display()
+            );
             let parsed = PolicyDocument::parse(&text).unwrap();
             assert!(!parsed.statements.is_empty());
             let len = parsed.minified_len();
-            assert!(len <= kind.default_size_limit(), "{}: {len} chars > {}", path.display(), kind.default_size_limit());
+            assert!(
+                len <= kind.default_size_limit(),
+                "{}: {len} chars > {}",
+                path.display(),
+                kind.default_size_limit()
+            );
         }
     }
 }
@@ -289,9 +386,22 @@ fn every_template_renders_parses_cleanly_and_fits() {
 #[test]
 fn global_service_actions_data() {
     let v = load(&scp_dir().join("data/global-service-actions.json"));
-    let list: Vec<&str> = v.as_array().unwrap().iter().map(|x| x.as_str().unwrap()).collect();
+    let list: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
     assert!(list.len() >= 80, "{}", list.len());
-    for must in ["iam:*", "organizations:*", "sts:*", "support:*", "route53:*", "cloudfront:*", "kms:*"] {
+    for must in [
+        "iam:*",
+        "organizations:*",
+        "sts:*",
+        "support:*",
+        "route53:*",
+        "cloudfront:*",
+        "kms:*",
+    ] {
         assert!(list.contains(&must), "{must} missing");
     }
     let mut sorted = list.clone();
@@ -307,27 +417,54 @@ fn one_level(kind: PolicyKind, name: &str, doc: &Value) -> Hierarchy {
     } else {
         r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}}"#
     };
-    let full = NamedPolicy { name: "FullAWSAccess".into(), document: PolicyDocument::parse(full).unwrap() };
-    let pol = NamedPolicy { name: name.into(), document: PolicyDocument::from_value(doc.clone()).unwrap() };
+    let full = NamedPolicy {
+        name: "FullAWSAccess".into(),
+        document: PolicyDocument::parse(full).unwrap(),
+    };
+    let pol = NamedPolicy {
+        name: name.into(),
+        document: PolicyDocument::from_value(doc.clone()).unwrap(),
+    };
     Hierarchy {
         kind,
         management_account: Some("999999999999".into()),
         levels: vec![
-            Level { kind: LevelKind::Root, name: "Root".into(), policies: vec![full.clone()] },
-            Level { kind: LevelKind::Ou, name: "Workloads".into(), policies: vec![full.clone(), pol] },
-            Level { kind: LevelKind::Account, name: "111122223333".into(), policies: vec![full] },
+            Level {
+                kind: LevelKind::Root,
+                name: "Root".into(),
+                policies: vec![full.clone()],
+            },
+            Level {
+                kind: LevelKind::Ou,
+                name: "Workloads".into(),
+                policies: vec![full.clone(), pol],
+            },
+            Level {
+                kind: LevelKind::Account,
+                name: "111122223333".into(),
+                policies: vec![full],
+            },
         ],
     }
 }
 
-fn call(principal: &str, action: &str, resource: &str, region: &str, ctx: &[(&str, &str)]) -> Request {
+fn call(
+    principal: &str,
+    action: &str,
+    resource: &str,
+    region: &str,
+    ctx: &[(&str, &str)],
+) -> Request {
     Request {
         account: "111122223333".into(),
         principal_arn: principal.into(),
         action: action.into(),
         resource: resource.into(),
         region: region.into(),
-        context: ctx.iter().map(|(k, v)| (k.to_string(), (*v).into())).collect(),
+        context: ctx
+            .iter()
+            .map(|(k, v)| (k.to_string(), (*v).into()))
+            .collect(),
         missing_keys: MissingKeys::Absent,
         absent_keys: vec![],
     }
@@ -337,17 +474,34 @@ const APP: &str = "arn:aws:iam::111122223333:role/app";
 
 #[test]
 fn region_restriction_behaviour() {
-    let (kind, doc) = render(&scp_dir().join("region-restriction.json"), &[
-        ("exempt_principals", serde_json::json!(["arn:aws:iam::*:role/BreakGlass"])),
-        ("extra_exempt_actions", serde_json::json!(["elasticloadbalancing:Describe*"])),
-    ]);
+    let (kind, doc) = render(
+        &scp_dir().join("region-restriction.json"),
+        &[
+            (
+                "exempt_principals",
+                serde_json::json!(["arn:aws:iam::*:role/BreakGlass"]),
+            ),
+            (
+                "extra_exempt_actions",
+                serde_json::json!(["elasticloadbalancing:Describe*"]),
+            ),
+        ],
+    );
     let h = one_level(kind, "region-restriction", &doc);
     let v = |p: &str, a: &str, r: &str| evaluate(&h, &call(p, a, "*", r, &[])).verdict;
     assert!(v(APP, "ec2:RunInstances", "ap-northeast-1").is_allowed());
     assert!(v(APP, "ec2:RunInstances", "ap-northeast-3").is_allowed());
     let denied = v(APP, "ec2:RunInstances", "us-east-1");
     assert_eq!(denied.to_string(), "denied by policy region-restriction statement DenyOutsideAllowedRegions at level OU Workloads");
-    for global in ["sts:AssumeRole", "iam:CreateRole", "organizations:DescribeOrganization", "support:CreateCase", "s3:ListAllMyBuckets", "kms:Decrypt", "ELASTICLOADBALANCING:DescribeLoadBalancers"] {
+    for global in [
+        "sts:AssumeRole",
+        "iam:CreateRole",
+        "organizations:DescribeOrganization",
+        "support:CreateCase",
+        "s3:ListAllMyBuckets",
+        "kms:Decrypt",
+        "ELASTICLOADBALANCING:DescribeLoadBalancers",
+    ] {
         assert!(v(APP, global, "us-east-1").is_allowed(), "{global}");
     }
     assert!(v(APP, "s3:GetObject", "us-east-1").is_denied());
@@ -357,7 +511,10 @@ fn region_restriction_behaviour() {
         "arn:aws:iam::111122223333:role/stacksets-exec-0123456789abcdef",
         "arn:aws:iam::111122223333:role/BreakGlass",
     ] {
-        assert!(v(exempt, "ec2:RunInstances", "eu-west-1").is_allowed(), "{exempt}");
+        assert!(
+            v(exempt, "ec2:RunInstances", "eu-west-1").is_allowed(),
+            "{exempt}"
+        );
     }
 }
 
@@ -367,12 +524,44 @@ fn root_lockdown_behaviour() {
     let path = scp_dir().join("root-lockdown.json");
     let (kind, doc) = render(&path, &[]);
     let h = one_level(kind, "root-lockdown", &doc);
-    assert!(evaluate(&h, &call(root, "s3:DeleteBucketPolicy", "*", "ap-northeast-1", &[])).verdict.is_denied());
-    assert!(evaluate(&h, &call(root, "s3:DeleteBucketPolicy", "*", "ap-northeast-1", &[("aws:AssumedRoot", "true")])).verdict.is_allowed());
-    assert!(evaluate(&h, &call(APP, "s3:DeleteBucketPolicy", "*", "ap-northeast-1", &[])).verdict.is_allowed());
+    assert!(evaluate(
+        &h,
+        &call(root, "s3:DeleteBucketPolicy", "*", "ap-northeast-1", &[])
+    )
+    .verdict
+    .is_denied());
+    assert!(evaluate(
+        &h,
+        &call(
+            root,
+            "s3:DeleteBucketPolicy",
+            "*",
+            "ap-northeast-1",
+            &[("aws:AssumedRoot", "true")]
+        )
+    )
+    .verdict
+    .is_allowed());
+    assert!(evaluate(
+        &h,
+        &call(APP, "s3:DeleteBucketPolicy", "*", "ap-northeast-1", &[])
+    )
+    .verdict
+    .is_allowed());
     let (kind, doc) = render(&path, &[("allow_centralized_root", Value::Bool(false))]);
     let h = one_level(kind, "root-lockdown", &doc);
-    assert!(evaluate(&h, &call(root, "s3:DeleteBucketPolicy", "*", "ap-northeast-1", &[("aws:AssumedRoot", "true")])).verdict.is_denied());
+    assert!(evaluate(
+        &h,
+        &call(
+            root,
+            "s3:DeleteBucketPolicy",
+            "*",
+            "ap-northeast-1",
+            &[("aws:AssumedRoot", "true")]
+        )
+    )
+    .verdict
+    .is_denied());
 }
 
 #[test]
@@ -380,25 +569,110 @@ fn protective_templates_behaviour() {
     let (kind, doc) = render(&scp_dir().join("protect-lzctl.json"), &[]);
     let h = one_level(kind, "protect-lzctl", &doc);
     let role = "arn:aws:iam::111122223333:role/lzctl-deploy";
-    assert!(evaluate(&h, &call(APP, "iam:DeleteRole", role, "us-east-1", &[])).verdict.is_denied());
-    assert!(evaluate(&h, &call(APP, "iam:DeleteRole", "arn:aws:iam::111122223333:role/other", "us-east-1", &[])).verdict.is_allowed());
-    assert!(evaluate(&h, &call("arn:aws:iam::111122223333:role/stacksets-exec-abc", "iam:UpdateAssumeRolePolicy", role, "us-east-1", &[])).verdict.is_allowed());
+    assert!(
+        evaluate(&h, &call(APP, "iam:DeleteRole", role, "us-east-1", &[]))
+            .verdict
+            .is_denied()
+    );
+    assert!(evaluate(
+        &h,
+        &call(
+            APP,
+            "iam:DeleteRole",
+            "arn:aws:iam::111122223333:role/other",
+            "us-east-1",
+            &[]
+        )
+    )
+    .verdict
+    .is_allowed());
+    assert!(evaluate(
+        &h,
+        &call(
+            "arn:aws:iam::111122223333:role/stacksets-exec-abc",
+            "iam:UpdateAssumeRolePolicy",
+            role,
+            "us-east-1",
+            &[]
+        )
+    )
+    .verdict
+    .is_allowed());
     let ss = "arn:aws:cloudformation:ap-northeast-1:111122223333:stackset/lzctl-baseline:0a1b2c3d-1111-2222-3333-444455556666";
-    assert!(evaluate(&h, &call(APP, "cloudformation:DeleteStackSet", ss, "ap-northeast-1", &[])).verdict.is_denied());
+    assert!(evaluate(
+        &h,
+        &call(
+            APP,
+            "cloudformation:DeleteStackSet",
+            ss,
+            "ap-northeast-1",
+            &[]
+        )
+    )
+    .verdict
+    .is_denied());
     let stack = "arn:aws:cloudformation:ap-northeast-1:111122223333:stack/StackSet-lzctl-baseline-0a1b/0a1b2c3d";
-    assert!(evaluate(&h, &call(APP, "cloudformation:DeleteStack", stack, "ap-northeast-1", &[])).verdict.is_denied());
+    assert!(evaluate(
+        &h,
+        &call(
+            APP,
+            "cloudformation:DeleteStack",
+            stack,
+            "ap-northeast-1",
+            &[]
+        )
+    )
+    .verdict
+    .is_denied());
 
     let (kind, doc) = render(&scp_dir().join("protect-security-services.json"), &[]);
     let h = one_level(kind, "protect-security-services", &doc);
-    assert!(evaluate(&h, &call(APP, "cloudtrail:StopLogging", "*", "ap-northeast-1", &[])).verdict.is_denied());
-    assert!(evaluate(&h, &call(APP, "guardduty:DeleteDetector", "*", "ap-northeast-1", &[])).verdict.is_denied());
-    assert!(evaluate(&h, &call(APP, "guardduty:GetFindings", "*", "ap-northeast-1", &[])).verdict.is_allowed());
+    assert!(evaluate(
+        &h,
+        &call(APP, "cloudtrail:StopLogging", "*", "ap-northeast-1", &[])
+    )
+    .verdict
+    .is_denied());
+    assert!(evaluate(
+        &h,
+        &call(APP, "guardduty:DeleteDetector", "*", "ap-northeast-1", &[])
+    )
+    .verdict
+    .is_denied());
+    assert!(evaluate(
+        &h,
+        &call(APP, "guardduty:GetFindings", "*", "ap-northeast-1", &[])
+    )
+    .verdict
+    .is_allowed());
     let ct = "arn:aws:iam::111122223333:role/aws-controltower-AdministratorExecutionRole";
-    assert!(evaluate(&h, &call(ct, "config:StopConfigurationRecorder", "*", "ap-northeast-1", &[])).verdict.is_allowed());
+    assert!(evaluate(
+        &h,
+        &call(
+            ct,
+            "config:StopConfigurationRecorder",
+            "*",
+            "ap-northeast-1",
+            &[]
+        )
+    )
+    .verdict
+    .is_allowed());
 
     let (kind, doc) = render(&scp_dir().join("deny-leave-organization.json"), &[]);
     let h = one_level(kind, "deny-leave", &doc);
-    assert!(evaluate(&h, &call(APP, "organizations:LeaveOrganization", "*", "us-east-1", &[])).verdict.is_denied());
+    assert!(evaluate(
+        &h,
+        &call(
+            APP,
+            "organizations:LeaveOrganization",
+            "*",
+            "us-east-1",
+            &[]
+        )
+    )
+    .verdict
+    .is_denied());
 }
 
 #[test]
@@ -407,22 +681,66 @@ fn rcp_outside_org_behaviour() {
     assert_eq!(kind, PolicyKind::Rcp);
     let h = one_level(kind, "deny-outside-org", &doc);
     let obj = "arn:aws:s3:::data/key";
-    let outsider = call("arn:aws:iam::444455556666:role/x", "s3:GetObject", obj, "ap-northeast-1", &[("aws:PrincipalOrgID", "o-other")]);
+    let outsider = call(
+        "arn:aws:iam::444455556666:role/x",
+        "s3:GetObject",
+        obj,
+        "ap-northeast-1",
+        &[("aws:PrincipalOrgID", "o-other")],
+    );
     assert!(evaluate(&h, &outsider).verdict.is_denied());
     let anonymous = call("", "s3:GetObject", obj, "ap-northeast-1", &[]);
     assert!(evaluate(&h, &anonymous).verdict.is_denied());
-    let insider = call(APP, "s3:GetObject", obj, "ap-northeast-1", &[("aws:PrincipalOrgID", ORG_ID)]);
+    let insider = call(
+        APP,
+        "s3:GetObject",
+        obj,
+        "ap-northeast-1",
+        &[("aws:PrincipalOrgID", ORG_ID)],
+    );
     assert!(evaluate(&h, &insider).verdict.is_allowed());
-    let tagged = call("arn:aws:iam::444455556666:role/x", "s3:GetObject", obj, "ap-northeast-1",
-        &[("aws:PrincipalOrgID", "o-other"), ("aws:ResourceTag/dp:exclude:identity", "true")]);
+    let tagged = call(
+        "arn:aws:iam::444455556666:role/x",
+        "s3:GetObject",
+        obj,
+        "ap-northeast-1",
+        &[
+            ("aws:PrincipalOrgID", "o-other"),
+            ("aws:ResourceTag/dp:exclude:identity", "true"),
+        ],
+    );
     assert!(evaluate(&h, &tagged).verdict.is_allowed());
-    let service_for_us = call("", "s3:PutObject", obj, "ap-northeast-1",
-        &[("aws:PrincipalIsAWSService", "true"), ("aws:SourceAccount", "111122223333"), ("aws:SourceOrgID", ORG_ID)]);
+    let service_for_us = call(
+        "",
+        "s3:PutObject",
+        obj,
+        "ap-northeast-1",
+        &[
+            ("aws:PrincipalIsAWSService", "true"),
+            ("aws:SourceAccount", "111122223333"),
+            ("aws:SourceOrgID", ORG_ID),
+        ],
+    );
     assert!(evaluate(&h, &service_for_us).verdict.is_allowed());
-    let service_for_them = call("", "s3:PutObject", obj, "ap-northeast-1",
-        &[("aws:PrincipalIsAWSService", "true"), ("aws:SourceAccount", "444455556666"), ("aws:SourceOrgID", "o-other")]);
+    let service_for_them = call(
+        "",
+        "s3:PutObject",
+        obj,
+        "ap-northeast-1",
+        &[
+            ("aws:PrincipalIsAWSService", "true"),
+            ("aws:SourceAccount", "444455556666"),
+            ("aws:SourceOrgID", "o-other"),
+        ],
+    );
     assert!(evaluate(&h, &service_for_them).verdict.is_denied());
     // a service without source context (e.g. CloudTrail delivery without SourceAccount) passes
-    let service_plain = call("", "s3:PutObject", obj, "ap-northeast-1", &[("aws:PrincipalIsAWSService", "true")]);
+    let service_plain = call(
+        "",
+        "s3:PutObject",
+        obj,
+        "ap-northeast-1",
+        &[("aws:PrincipalIsAWSService", "true")],
+    );
     assert!(evaluate(&h, &service_plain).verdict.is_allowed());
 }

@@ -117,7 +117,9 @@ pub fn arn_match(pat: &[Tok], arn: &str) -> bool {
     let (Some(pp), Some(ap)) = (split_arn_tokens(pat), split_arn(arn)) else {
         return false;
     };
-    pp.iter().zip(ap.iter()).all(|(p, a)| glob_match(p, a, false))
+    pp.iter()
+        .zip(ap.iter())
+        .all(|(p, a)| glob_match(p, a, false))
 }
 
 /// Resource matching for `Resource`/`NotResource`: `*` matches everything; when both sides
@@ -127,7 +129,10 @@ pub fn resource_match(pat: &[Tok], resource: &str) -> bool {
         return true;
     }
     match (split_arn_tokens(pat), split_arn(resource)) {
-        (Some(pp), Some(rp)) => pp.iter().zip(rp.iter()).all(|(p, r)| glob_match(p, r, false)),
+        (Some(pp), Some(rp)) => pp
+            .iter()
+            .zip(rp.iter())
+            .all(|(p, r)| glob_match(p, r, false)),
         _ => glob_match(pat, resource, false),
     }
 }
@@ -179,7 +184,10 @@ mod tests {
         assert!(!arn_match(&p, "arn:aws:iam::123456789012:role/Admin"));
         let p = tokens("arn:*:iam::*:role/lzctl-*");
         assert!(arn_match(&p, "arn:aws-cn:iam::1:role/lzctl-deploy"));
-        assert!(arn_match(&tokens("arn:aws:s3:::b/*"), "arn:aws:s3:::b/k:with:colons"));
+        assert!(arn_match(
+            &tokens("arn:aws:s3:::b/*"),
+            "arn:aws:s3:::b/k:with:colons"
+        ));
         assert!(!arn_match(&tokens("*"), "arn:aws:s3:::b"));
         assert!(!arn_match(&tokens("arn:aws:s3:::b"), "not-an-arn"));
     }
@@ -187,9 +195,18 @@ mod tests {
     #[test]
     fn resources() {
         assert!(resource_match(&tokens("*"), "whatever"));
-        assert!(resource_match(&tokens("arn:aws:s3:::bucket/*"), "arn:aws:s3:::bucket/a/b"));
-        assert!(!resource_match(&tokens("arn:aws:s3:::bucket/*"), "arn:aws:s3:::bucket2/a"));
-        assert!(resource_match(&tokens("arn:aws:s3:::*"), "arn:aws:s3:::bucket2/a"));
+        assert!(resource_match(
+            &tokens("arn:aws:s3:::bucket/*"),
+            "arn:aws:s3:::bucket/a/b"
+        ));
+        assert!(!resource_match(
+            &tokens("arn:aws:s3:::bucket/*"),
+            "arn:aws:s3:::bucket2/a"
+        ));
+        assert!(resource_match(
+            &tokens("arn:aws:s3:::*"),
+            "arn:aws:s3:::bucket2/a"
+        ));
         assert!(resource_match(&tokens("arn:*"), "arn:aws:s3:::bucket2/a"));
         assert!(!resource_match(&tokens("arn:aws:S3:::b"), "arn:aws:s3:::b"));
     }

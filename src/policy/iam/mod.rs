@@ -25,15 +25,18 @@ mod tests;
 #[cfg(test)]
 mod library_tests;
 
+#[cfg(test)]
+mod proptests;
+
 pub use self::condition::{BaseOperator, Operator, SetQualifier, Tri};
 pub use self::context::{ContextValue, MissingKeys, Request};
 pub use self::document::{
-    parse_lenient, parse_value, Condition, Effect, ElementList, PolicyDocument, Principal, PrincipalValue,
-    Statement,
+    parse_lenient, parse_value, Condition, Effect, ElementList, PolicyDocument, Principal,
+    PrincipalValue, Statement,
 };
 pub use self::error::{Finding, Location, ParseError, Severity};
 pub use self::evaluate::{
-    evaluate, is_service_linked_role, AllowReason, DenyCause, Evaluation, Hierarchy, Level, LevelKind, LevelRef,
-    NamedPolicy, StatementHit, StatementRef, Verdict,
+    evaluate, is_service_linked_role, AllowReason, DenyCause, Evaluation, Hierarchy, Level,
+    LevelKind, LevelRef, NamedPolicy, StatementHit, StatementRef, Verdict,
 };
 pub use self::rules::{check, lint, lint_value, PolicyKind};

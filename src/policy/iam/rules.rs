@@ -72,7 +72,12 @@ pub fn lint_value(value: serde_json::Value, kind: PolicyKind) -> Vec<Finding> {
 }
 
 fn sort(mut f: Vec<Finding>) -> Vec<Finding> {
-    f.sort_by_key(|x| (x.location.statement.map_or(0, |s| s + 1), x.location.element.clone()));
+    f.sort_by_key(|x| {
+        (
+            x.location.statement.map_or(0, |s| s + 1),
+            x.location.element.clone(),
+        )
+    });
     f
 }
 
@@ -128,7 +133,9 @@ pub fn check(doc: &PolicyDocument, kind: PolicyKind) -> Vec<Finding> {
             for msg in invalid_values(c) {
                 out.push(Finding::warning(
                     "condition-value-invalid",
-                    Location::statement(i, "Condition").child(&c.operator_name).child(&c.key),
+                    Location::statement(i, "Condition")
+                        .child(&c.operator_name)
+                        .child(&c.key),
                     msg,
                 ));
             }

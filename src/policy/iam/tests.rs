@@ -12,7 +12,10 @@ fn req(action: &str, resource: &str, region: &str, ctx: &[(&str, ContextValue)])
         action: action.into(),
         resource: resource.into(),
         region: region.into(),
-        context: ctx.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+        context: ctx
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
         missing_keys: MissingKeys::Absent,
         absent_keys: vec![],
     }
@@ -27,12 +30,29 @@ fn m(v: &[&str]) -> ContextValue {
 }
 
 fn cond_result(condition: &str, ctx: &[(&str, ContextValue)], mode: MissingKeys) -> Tri {
-    let text = format!(r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Deny","Action":"*","Resource":"*","Condition":{condition}}}}}"#);
+    let text = format!(
+        r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Deny","Action":"*","Resource":"*","Condition":{condition}}}}}"#
+    );
     let doc = PolicyDocument::parse(&text).unwrap_or_else(|e| panic!("{condition}: {e}"));
     let mut r = req("s3:GetObject", "*", "ap-northeast-1", ctx);
     r.missing_keys = mode;
     evaluate_conditions(&doc.statements[0].conditions, &Context::of(&r))
 }
+
+/// (condition block, context, missing-key mode, expected result)
+type CondCase = (
+    &'static str,
+    Vec<(&'static str, ContextValue)>,
+    MissingKeys,
+    Tri,
+);
+
+/// (policy text, kind, expected (location, rule, severity) findings)
+type RuleCase = (
+    &'static str,
+    PolicyKind,
+    Vec<(&'static str, &'static str, Severity)>,
+);
 
 #[test]
 fn condition_operator_table() {
@@ -41,7 +61,7 @@ fn condition_operator_table() {
     let n = Tri::No;
     let u = |k: &str| Tri::unknown(k);
     #[rustfmt::skip]
-    let cases: Vec<(&str, Vec<(&str, ContextValue)>, MissingKeys, Tri)> = vec![
+    let cases: Vec<CondCase> = vec![
         // strings: case-sensitive equality, OR over values, NOR for negated
         (r#"{"StringEquals":{"aws:PrincipalTag/team":["ops","dev"]}}"#, vec![("aws:PrincipalTag/team", s("dev"))], A, y.clone()),
         (r#"{"StringEquals":{"aws:PrincipalTag/team":"ops"}}"#, vec![("aws:PrincipalTag/team", s("OPS"))], A, n.clone()),
@@ -139,7 +159,9 @@ fn condition_operator_table() {
     for (i, (cond, ctx, mode, want)) in cases.iter().enumerate() {
         let got = cond_result(cond, ctx, *mode);
         if &got != want {
-            failures.push(format!("case {i}: {cond} with {ctx:?} ({mode:?}): got {got:?}, want {want:?}"));
+            failures.push(format!(
+                "case {i}: {cond} with {ctx:?} ({mode:?}): got {got:?}, want {want:?}"
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -170,10 +192,14 @@ fn operator_names() {
 
 // ---------------------------------------------------------------- hierarchy evaluation
 
-const FULL: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+const FULL: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
 
 fn pol(name: &str, text: &str) -> NamedPolicy {
-    NamedPolicy { name: name.into(), document: PolicyDocument::parse(text).unwrap_or_else(|e| panic!("{name}: {e}")) }
+    NamedPolicy {
+        name: name.into(),
+        document: PolicyDocument::parse(text).unwrap_or_else(|e| panic!("{name}: {e}")),
+    }
 }
 
 fn hier(root: Vec<NamedPolicy>, ou: Vec<NamedPolicy>, account: Vec<NamedPolicy>) -> Hierarchy {
@@ -181,9 +207,21 @@ fn hier(root: Vec<NamedPolicy>, ou: Vec<NamedPolicy>, account: Vec<NamedPolicy>)
         kind: PolicyKind::Scp,
         management_account: Some("999999999999".into()),
         levels: vec![
-            Level { kind: LevelKind::Root, name: "Root".into(), policies: root },
-            Level { kind: LevelKind::Ou, name: "Companies/Foo".into(), policies: ou },
-            Level { kind: LevelKind::Account, name: "111122223333".into(), policies: account },
+            Level {
+                kind: LevelKind::Root,
+                name: "Root".into(),
+                policies: root,
+            },
+            Level {
+                kind: LevelKind::Ou,
+                name: "Companies/Foo".into(),
+                policies: ou,
+            },
+            Level {
+                kind: LevelKind::Account,
+                name: "111122223333".into(),
+                policies: account,
+            },
         ],
     }
 }
@@ -199,14 +237,21 @@ fn region_deny(extra_not_actions: &str) -> String {
 
 #[test]
 fn explicit_deny_wins_and_names_policy_statement_level() {
-    let h = hier(vec![pol("FullAWSAccess", FULL)], vec![pol("FullAWSAccess", FULL), pol("region", &region_deny(""))], vec![pol("FullAWSAccess", FULL)]);
+    let h = hier(
+        vec![pol("FullAWSAccess", FULL)],
+        vec![pol("FullAWSAccess", FULL), pol("region", &region_deny(""))],
+        vec![pol("FullAWSAccess", FULL)],
+    );
     let e = evaluate(&h, &req("ec2:RunInstances", "*", "us-east-1", &[]));
     assert_eq!(
         e.verdict.to_string(),
         "denied by policy region statement DenyOutsideRegions at level OU Companies/Foo"
     );
     match &e.verdict {
-        Verdict::Denied { level, cause: DenyCause::Statement { policy, statement } } => {
+        Verdict::Denied {
+            level,
+            cause: DenyCause::Statement { policy, statement },
+        } => {
             assert_eq!(level.index, 1);
             assert_eq!(policy, "region");
             assert_eq!(statement.index, 0);
@@ -214,30 +259,65 @@ fn explicit_deny_wins_and_names_policy_statement_level() {
         v => panic!("{v:?}"),
     }
     // allowed region, global service, exempt role
-    assert!(evaluate(&h, &req("ec2:RunInstances", "*", "ap-northeast-3", &[])).verdict.is_allowed());
-    assert!(evaluate(&h, &req("IAM:CreateRole", "*", "us-east-1", &[])).verdict.is_allowed());
+    assert!(
+        evaluate(&h, &req("ec2:RunInstances", "*", "ap-northeast-3", &[]))
+            .verdict
+            .is_allowed()
+    );
+    assert!(evaluate(&h, &req("IAM:CreateRole", "*", "us-east-1", &[]))
+        .verdict
+        .is_allowed());
     let mut r = req("ec2:RunInstances", "*", "eu-west-1", &[]);
     r.principal_arn = "arn:aws:iam::111122223333:role/AWSControlTowerExecution".into();
     assert!(evaluate(&h, &r).verdict.is_allowed());
     r.principal_arn = "arn:aws:iam::111122223333:role/lzctl-deployer".into();
     assert!(evaluate(&h, &r).verdict.is_allowed());
     // forgetting sts:* locks out a non-exempt role calling STS in us-east-1
-    let h2 = hier(vec![pol("FullAWSAccess", FULL)], vec![pol("FullAWSAccess", FULL), pol("region", &region_deny("").replace(r#""sts:*","#, ""))], vec![pol("FullAWSAccess", FULL)]);
-    assert!(evaluate(&h2, &req("sts:AssumeRole", "*", "us-east-1", &[])).verdict.is_denied());
-    assert!(evaluate(&h, &req("sts:AssumeRole", "*", "us-east-1", &[])).verdict.is_allowed());
+    let h2 = hier(
+        vec![pol("FullAWSAccess", FULL)],
+        vec![
+            pol("FullAWSAccess", FULL),
+            pol("region", &region_deny("").replace(r#""sts:*","#, "")),
+        ],
+        vec![pol("FullAWSAccess", FULL)],
+    );
+    assert!(evaluate(&h2, &req("sts:AssumeRole", "*", "us-east-1", &[]))
+        .verdict
+        .is_denied());
+    assert!(evaluate(&h, &req("sts:AssumeRole", "*", "us-east-1", &[]))
+        .verdict
+        .is_allowed());
 }
 
 #[test]
 fn implicit_deny_names_the_level_without_allow() {
     let allow_s3 = r#"{"Version":"2012-10-17","Statement":[{"Sid":"S3Only","Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
-    let h = hier(vec![pol("FullAWSAccess", FULL)], vec![pol("s3-only", allow_s3)], vec![pol("FullAWSAccess", FULL)]);
+    let h = hier(
+        vec![pol("FullAWSAccess", FULL)],
+        vec![pol("s3-only", allow_s3)],
+        vec![pol("FullAWSAccess", FULL)],
+    );
     let v = evaluate(&h, &req("ec2:RunInstances", "*", "ap-northeast-1", &[])).verdict;
-    assert_eq!(v.to_string(), "denied: no Allow statement matches at level OU Companies/Foo");
-    assert!(evaluate(&h, &req("s3:GetObject", "*", "ap-northeast-1", &[])).verdict.is_allowed());
+    assert_eq!(
+        v.to_string(),
+        "denied: no Allow statement matches at level OU Companies/Foo"
+    );
+    assert!(
+        evaluate(&h, &req("s3:GetObject", "*", "ap-northeast-1", &[]))
+            .verdict
+            .is_allowed()
+    );
     // a level with no policies at all has no Allow
-    let h = hier(vec![pol("FullAWSAccess", FULL)], vec![pol("FullAWSAccess", FULL)], vec![]);
+    let h = hier(
+        vec![pol("FullAWSAccess", FULL)],
+        vec![pol("FullAWSAccess", FULL)],
+        vec![],
+    );
     match evaluate(&h, &req("s3:GetObject", "*", "ap-northeast-1", &[])).verdict {
-        Verdict::Denied { level, cause: DenyCause::NoAllow } => assert_eq!(level.kind, LevelKind::Account),
+        Verdict::Denied {
+            level,
+            cause: DenyCause::NoAllow,
+        } => assert_eq!(level.kind, LevelKind::Account),
         v => panic!("{v:?}"),
     }
 }
@@ -248,10 +328,24 @@ fn allow_with_conditions_resources_and_not_action() {
         {"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::team-${aws:PrincipalAccount}-*"},
         {"Effect":"Allow","NotAction":["s3:*","ec2:*"],"Resource":"*"},
         {"Effect":"Allow","Action":"ec2:*","Resource":"*","Condition":{"StringEquals":{"aws:RequestedRegion":"ap-northeast-1"}}}]}"#;
-    let h = hier(vec![pol("FullAWSAccess", FULL)], vec![pol("scoped", cond_allow)], vec![pol("FullAWSAccess", FULL)]);
-    let ok = |a: &str, res: &str, region: &str| evaluate(&h, &req(a, res, region, &[])).verdict.is_allowed();
-    assert!(ok("s3:GetObject", "arn:aws:s3:::team-111122223333-logs", "ap-northeast-1"));
-    assert!(!ok("s3:GetObject", "arn:aws:s3:::team-444455556666-logs", "ap-northeast-1"));
+    let h = hier(
+        vec![pol("FullAWSAccess", FULL)],
+        vec![pol("scoped", cond_allow)],
+        vec![pol("FullAWSAccess", FULL)],
+    );
+    let ok = |a: &str, res: &str, region: &str| {
+        evaluate(&h, &req(a, res, region, &[])).verdict.is_allowed()
+    };
+    assert!(ok(
+        "s3:GetObject",
+        "arn:aws:s3:::team-111122223333-logs",
+        "ap-northeast-1"
+    ));
+    assert!(!ok(
+        "s3:GetObject",
+        "arn:aws:s3:::team-444455556666-logs",
+        "ap-northeast-1"
+    ));
     assert!(ok("lambda:InvokeFunction", "*", "eu-west-1"));
     assert!(ok("ec2:RunInstances", "*", "ap-northeast-1"));
     assert!(!ok("ec2:RunInstances", "*", "ap-northeast-3"));
@@ -260,34 +354,71 @@ fn allow_with_conditions_resources_and_not_action() {
 #[test]
 fn not_resource_deny() {
     let p = r#"{"Version":"2012-10-17","Statement":[{"Sid":"OnlyLogs","Effect":"Deny","Action":"s3:PutObject","NotResource":["arn:aws:s3:::logs-*/*"]}]}"#;
-    let h = hier(vec![pol("FullAWSAccess", FULL), pol("only-logs", p)], vec![pol("FullAWSAccess", FULL)], vec![pol("FullAWSAccess", FULL)]);
-    assert!(evaluate(&h, &req("s3:PutObject", "arn:aws:s3:::logs-a/x", "ap-northeast-1", &[])).verdict.is_allowed());
-    assert!(evaluate(&h, &req("s3:PutObject", "arn:aws:s3:::data/x", "ap-northeast-1", &[])).verdict.is_denied());
+    let h = hier(
+        vec![pol("FullAWSAccess", FULL), pol("only-logs", p)],
+        vec![pol("FullAWSAccess", FULL)],
+        vec![pol("FullAWSAccess", FULL)],
+    );
+    assert!(evaluate(
+        &h,
+        &req(
+            "s3:PutObject",
+            "arn:aws:s3:::logs-a/x",
+            "ap-northeast-1",
+            &[]
+        )
+    )
+    .verdict
+    .is_allowed());
+    assert!(evaluate(
+        &h,
+        &req("s3:PutObject", "arn:aws:s3:::data/x", "ap-northeast-1", &[])
+    )
+    .verdict
+    .is_denied());
 }
 
 #[test]
 fn exemptions() {
-    let deny_all = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#;
+    let deny_all =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#;
     let h = hier(vec![pol("deny", deny_all)], vec![], vec![]);
     let mut r = req("ec2:RunInstances", "*", "us-east-1", &[]);
     assert!(evaluate(&h, &r).verdict.is_denied());
     r.principal_arn = "arn:aws:iam::111122223333:role/aws-service-role/guardduty.amazonaws.com/AWSServiceRoleForAmazonGuardDuty".into();
-    assert_eq!(evaluate(&h, &r).verdict, Verdict::Allowed { reason: AllowReason::ServiceLinkedRole });
+    assert_eq!(
+        evaluate(&h, &r).verdict,
+        Verdict::Allowed {
+            reason: AllowReason::ServiceLinkedRole
+        }
+    );
     let mut r = req("ec2:RunInstances", "*", "us-east-1", &[]);
     r.account = "999999999999".into();
     r.principal_arn = "arn:aws:iam::999999999999:role/admin".into();
-    assert_eq!(evaluate(&h, &r).verdict, Verdict::Allowed { reason: AllowReason::ManagementAccount });
+    assert_eq!(
+        evaluate(&h, &r).verdict,
+        Verdict::Allowed {
+            reason: AllowReason::ManagementAccount
+        }
+    );
 }
 
 #[test]
 fn indeterminate_only_when_the_missing_key_could_flip_the_verdict() {
     let vpc_deny = r#"{"Version":"2012-10-17","Statement":[{"Sid":"VpcOnly","Effect":"Deny","Action":"s3:*","Resource":"*",
         "Condition":{"StringNotEquals":{"aws:SourceVpc":"vpc-1"}}}]}"#;
-    let h = hier(vec![pol("FullAWSAccess", FULL), pol("vpc", vpc_deny)], vec![pol("FullAWSAccess", FULL)], vec![pol("FullAWSAccess", FULL)]);
+    let h = hier(
+        vec![pol("FullAWSAccess", FULL), pol("vpc", vpc_deny)],
+        vec![pol("FullAWSAccess", FULL)],
+        vec![pol("FullAWSAccess", FULL)],
+    );
     let mut r = req("s3:GetObject", "*", "ap-northeast-1", &[]);
     r.missing_keys = MissingKeys::Unknown;
     match evaluate(&h, &r).verdict {
-        Verdict::Indeterminate { missing_keys, statements } => {
+        Verdict::Indeterminate {
+            missing_keys,
+            statements,
+        } => {
             assert_eq!(missing_keys, vec!["aws:sourcevpc"]);
             assert_eq!(statements[0].statement.sid.as_deref(), Some("VpcOnly"));
         }
@@ -305,27 +436,60 @@ fn indeterminate_only_when_the_missing_key_could_flip_the_verdict() {
     r.context.insert("aws:SourceVpc".into(), "vpc-1".into());
     assert!(evaluate(&h, &r).verdict.is_allowed());
     // an unknown deny does not matter when the action is denied anyway (implicitly)
-    let h2 = hier(vec![pol("vpc", vpc_deny)], vec![pol("FullAWSAccess", FULL)], vec![pol("FullAWSAccess", FULL)]);
+    let h2 = hier(
+        vec![pol("vpc", vpc_deny)],
+        vec![pol("FullAWSAccess", FULL)],
+        vec![pol("FullAWSAccess", FULL)],
+    );
     let mut r = req("s3:GetObject", "*", "ap-northeast-1", &[]);
     r.missing_keys = MissingKeys::Unknown;
-    assert!(matches!(evaluate(&h2, &r).verdict, Verdict::Denied { cause: DenyCause::NoAllow, .. }));
+    assert!(matches!(
+        evaluate(&h2, &r).verdict,
+        Verdict::Denied {
+            cause: DenyCause::NoAllow,
+            ..
+        }
+    ));
     // an unrelated action is allowed regardless of the missing key
     let mut r = req("ec2:DescribeInstances", "*", "ap-northeast-1", &[]);
     r.missing_keys = MissingKeys::Unknown;
     assert!(evaluate(&h, &r).verdict.is_allowed());
     // a certain deny elsewhere wins over an unknown one
-    let h3 = hier(vec![pol("FullAWSAccess", FULL), pol("vpc", vpc_deny)], vec![pol("FullAWSAccess", FULL), pol("region", &region_deny(""))], vec![pol("FullAWSAccess", FULL)]);
+    let h3 = hier(
+        vec![pol("FullAWSAccess", FULL), pol("vpc", vpc_deny)],
+        vec![pol("FullAWSAccess", FULL), pol("region", &region_deny(""))],
+        vec![pol("FullAWSAccess", FULL)],
+    );
     let mut r = req("s3:GetObject", "*", "eu-west-1", &[]);
     r.missing_keys = MissingKeys::Unknown;
-    assert!(matches!(evaluate(&h3, &r).verdict, Verdict::Denied { cause: DenyCause::Statement { .. }, .. }));
+    assert!(matches!(
+        evaluate(&h3, &r).verdict,
+        Verdict::Denied {
+            cause: DenyCause::Statement { .. },
+            ..
+        }
+    ));
     // an Allow that depends on a missing key at one level makes the verdict indeterminate
     let cond_allow = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalTag/tier":"gold"}}}]}"#;
-    let h4 = hier(vec![pol("FullAWSAccess", FULL)], vec![pol("gold", cond_allow)], vec![pol("FullAWSAccess", FULL)]);
+    let h4 = hier(
+        vec![pol("FullAWSAccess", FULL)],
+        vec![pol("gold", cond_allow)],
+        vec![pol("FullAWSAccess", FULL)],
+    );
     let mut r = req("s3:GetObject", "*", "ap-northeast-1", &[]);
     r.missing_keys = MissingKeys::Unknown;
-    assert!(matches!(evaluate(&h4, &r).verdict, Verdict::Indeterminate { .. }));
+    assert!(matches!(
+        evaluate(&h4, &r).verdict,
+        Verdict::Indeterminate { .. }
+    ));
     r.missing_keys = MissingKeys::Absent;
-    assert!(matches!(evaluate(&h4, &r).verdict, Verdict::Denied { cause: DenyCause::NoAllow, .. }));
+    assert!(matches!(
+        evaluate(&h4, &r).verdict,
+        Verdict::Denied {
+            cause: DenyCause::NoAllow,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -333,45 +497,96 @@ fn rcp_principal_matching() {
     let rcp = r#"{"Version":"2012-10-17","Statement":[{"Sid":"OrgOnly","Effect":"Deny","Principal":"*","Action":["s3:*"],"Resource":"*",
         "Condition":{"StringNotEqualsIfExists":{"aws:PrincipalOrgID":"o-example1234"},"BoolIfExists":{"aws:PrincipalIsAWSService":"false"}}}]}"#;
     let full_rcp = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#;
-    let mut h = hier(vec![pol("RCPFullAWSAccess", full_rcp), pol("org-only", rcp)], vec![pol("RCPFullAWSAccess", full_rcp)], vec![pol("RCPFullAWSAccess", full_rcp)]);
+    let mut h = hier(
+        vec![pol("RCPFullAWSAccess", full_rcp), pol("org-only", rcp)],
+        vec![pol("RCPFullAWSAccess", full_rcp)],
+        vec![pol("RCPFullAWSAccess", full_rcp)],
+    );
     h.kind = PolicyKind::Rcp;
-    let outsider = req("s3:GetObject", "arn:aws:s3:::b/k", "ap-northeast-1", &[("aws:PrincipalOrgID", s("o-other"))]);
+    let outsider = req(
+        "s3:GetObject",
+        "arn:aws:s3:::b/k",
+        "ap-northeast-1",
+        &[("aws:PrincipalOrgID", s("o-other"))],
+    );
     assert!(evaluate(&h, &outsider).verdict.is_denied());
-    let insider = req("s3:GetObject", "arn:aws:s3:::b/k", "ap-northeast-1", &[("aws:PrincipalOrgID", s("o-example1234"))]);
+    let insider = req(
+        "s3:GetObject",
+        "arn:aws:s3:::b/k",
+        "ap-northeast-1",
+        &[("aws:PrincipalOrgID", s("o-example1234"))],
+    );
     assert!(evaluate(&h, &insider).verdict.is_allowed());
-    let service = req("s3:PutObject", "arn:aws:s3:::b/k", "ap-northeast-1", &[("aws:PrincipalIsAWSService", s("true"))]);
+    let service = req(
+        "s3:PutObject",
+        "arn:aws:s3:::b/k",
+        "ap-northeast-1",
+        &[("aws:PrincipalIsAWSService", s("true"))],
+    );
     assert!(evaluate(&h, &service).verdict.is_allowed());
     // Principal naming an account only applies to that account's principals
     let acct = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":{"AWS":"444455556666"},"Action":"s3:*","Resource":"*"}]}"#;
-    let h = hier(vec![pol("full", full_rcp), pol("acct", acct)], vec![pol("full", full_rcp)], vec![pol("full", full_rcp)]);
-    assert!(evaluate(&h, &req("s3:GetObject", "*", "ap-northeast-1", &[])).verdict.is_allowed());
+    let h = hier(
+        vec![pol("full", full_rcp), pol("acct", acct)],
+        vec![pol("full", full_rcp)],
+        vec![pol("full", full_rcp)],
+    );
+    assert!(
+        evaluate(&h, &req("s3:GetObject", "*", "ap-northeast-1", &[]))
+            .verdict
+            .is_allowed()
+    );
     let notp = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"s3:*","Resource":"*"}]}"#;
-    let h = hier(vec![pol("full", full_rcp), pol("notp", notp)], vec![pol("full", full_rcp)], vec![pol("full", full_rcp)]);
-    assert!(evaluate(&h, &req("s3:GetObject", "*", "ap-northeast-1", &[])).verdict.is_allowed());
+    let h = hier(
+        vec![pol("full", full_rcp), pol("notp", notp)],
+        vec![pol("full", full_rcp)],
+        vec![pol("full", full_rcp)],
+    );
+    assert!(
+        evaluate(&h, &req("s3:GetObject", "*", "ap-northeast-1", &[]))
+            .verdict
+            .is_allowed()
+    );
 }
 
 #[test]
 fn matched_statements_are_reported_in_order() {
-    let h = hier(vec![pol("FullAWSAccess", FULL)], vec![pol("FullAWSAccess", FULL), pol("region", &region_deny(""))], vec![pol("FullAWSAccess", FULL)]);
+    let h = hier(
+        vec![pol("FullAWSAccess", FULL)],
+        vec![pol("FullAWSAccess", FULL), pol("region", &region_deny(""))],
+        vec![pol("FullAWSAccess", FULL)],
+    );
     let e = evaluate(&h, &req("ec2:RunInstances", "*", "us-east-1", &[]));
-    let names: Vec<(usize, &str, Effect)> = e.matched.iter().map(|m| (m.level.index, m.policy.as_str(), m.effect)).collect();
+    let names: Vec<(usize, &str, Effect)> = e
+        .matched
+        .iter()
+        .map(|m| (m.level.index, m.policy.as_str(), m.effect))
+        .collect();
     assert_eq!(
         names,
-        vec![(0, "FullAWSAccess", Effect::Allow), (1, "FullAWSAccess", Effect::Allow), (1, "region", Effect::Deny), (2, "FullAWSAccess", Effect::Allow)]
+        vec![
+            (0, "FullAWSAccess", Effect::Allow),
+            (1, "FullAWSAccess", Effect::Allow),
+            (1, "region", Effect::Deny),
+            (2, "FullAWSAccess", Effect::Allow)
+        ]
     );
 }
 
 // ---------------------------------------------------------------- grammar rules
 
 fn rule_hits(text: &str, kind: PolicyKind) -> Vec<(String, &'static str, Severity)> {
-    lint(text, kind).into_iter().map(|f| (f.location.to_string(), f.rule, f.severity)).collect()
+    lint(text, kind)
+        .into_iter()
+        .map(|f| (f.location.to_string(), f.rule, f.severity))
+        .collect()
 }
 
 #[test]
 fn grammar_rules_per_type() {
     use Severity::*;
     #[rustfmt::skip]
-    let cases: Vec<(&str, PolicyKind, Vec<(&str, &str, Severity)>)> = vec![
+    let cases: Vec<RuleCase> = vec![
         (FULL, PolicyKind::Scp, vec![]),
         (r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:*","Resource":"*"},{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"*"}]}"#,
             PolicyKind::Scp, vec![("Statement[1].Principal", "scp-principal", Error)]),
@@ -405,7 +620,10 @@ fn grammar_rules_per_type() {
     for (text, kind, want) in cases {
         let mut got = rule_hits(text, kind);
         got.sort();
-        let mut want: Vec<(String, &str, Severity)> = want.into_iter().map(|(l, r, s)| (l.to_string(), r, s)).collect();
+        let mut want: Vec<(String, &str, Severity)> = want
+            .into_iter()
+            .map(|(l, r, s)| (l.to_string(), r, s))
+            .collect();
         want.sort();
         assert_eq!(got, want, "{text}");
     }
@@ -418,5 +636,9 @@ fn parse_error_message_points_into_document() {
         {"Effect":"Deny","Action":"s3:*","Resource":"*","Condition":{"StringEquals":{"aws:x":null}}}]}"#,
     )
     .unwrap_err();
-    assert!(err.to_string().starts_with("Statement[2].Condition.StringEquals.aws:x: "), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("Statement[2].Condition.StringEquals.aws:x: "),
+        "{err}"
+    );
 }

@@ -5,7 +5,11 @@ use std::net::IpAddr;
 /// Parse a `Numeric*` operand (integer or decimal).
 pub fn parse_number(s: &str) -> Option<f64> {
     let t = s.trim();
-    if t.is_empty() || !t.chars().all(|c| c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'e' | 'E')) {
+    if t.is_empty()
+        || !t
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'e' | 'E'))
+    {
         return None;
     }
     t.parse::<f64>().ok().filter(|f| f.is_finite())
@@ -23,7 +27,9 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 }
 
 fn num(s: &str, len: usize) -> Option<i64> {
-    (s.len() == len && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
+    (s.len() == len && s.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| s.parse().ok())
+        .flatten()
 }
 
 /// Parse a `Date*` operand to milliseconds since the Unix epoch.
@@ -57,7 +63,13 @@ pub fn parse_date(s: &str) -> Option<i64> {
         let sign = if z.starts_with('-') { -1 } else { 1 };
         let z = z[1..].replace(':', "");
         let hh = num(&z[..2.min(z.len())], 2)?;
-        let mm = if z.len() == 4 { num(&z[2..], 2)? } else if z.len() == 2 { 0 } else { return None };
+        let mm = if z.len() == 4 {
+            num(&z[2..], 2)?
+        } else if z.len() == 2 {
+            0
+        } else {
+            return None;
+        };
         (c, sign * (hh * 60 + mm))
     } else {
         (time, 0)
@@ -109,7 +121,9 @@ impl Cidr {
         let addr: IpAddr = a.parse().ok()?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match p {
-            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => p.parse::<u8>().ok()?,
+            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+                p.parse::<u8>().ok()?
+            }
             Some(_) => return None,
             None => max,
         };
@@ -120,11 +134,19 @@ impl Cidr {
     pub fn contains(&self, ip: &IpAddr) -> bool {
         match (self.addr, ip) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = if self.prefix == 0 { 0 } else { u32::MAX << (32 - self.prefix) };
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - self.prefix)
+                };
                 (u32::from(net) & mask) == (u32::from(*ip) & mask)
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = if self.prefix == 0 { 0 } else { u128::MAX << (128 - self.prefix) };
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - self.prefix)
+                };
                 (u128::from(net) & mask) == (u128::from(*ip) & mask)
             }
             _ => false,
@@ -157,9 +179,18 @@ mod tests {
         assert_eq!(parse_date("1970-01-02"), Some(86_400_000));
         assert_eq!(parse_date("2020-01-01T00:00:00Z"), Some(1_577_836_800_000));
         assert_eq!(parse_date("1577836800"), Some(1_577_836_800_000));
-        assert_eq!(parse_date("2020-01-01T09:00:00+09:00"), Some(1_577_836_800_000));
-        assert_eq!(parse_date("2019-12-31T19:00:00-0500"), Some(1_577_836_800_000));
-        assert_eq!(parse_date("2020-01-01T00:00:00.250Z"), Some(1_577_836_800_250));
+        assert_eq!(
+            parse_date("2020-01-01T09:00:00+09:00"),
+            Some(1_577_836_800_000)
+        );
+        assert_eq!(
+            parse_date("2019-12-31T19:00:00-0500"),
+            Some(1_577_836_800_000)
+        );
+        assert_eq!(
+            parse_date("2020-01-01T00:00:00.250Z"),
+            Some(1_577_836_800_250)
+        );
         assert_eq!(parse_date("2020-01-01T00:00Z"), Some(1_577_836_800_000));
         assert_eq!(parse_date("2024-02-29T12:00:00Z"), Some(1_709_208_000_000));
         assert_eq!(parse_date("2020-13-01"), None);
@@ -172,14 +203,22 @@ mod tests {
         let c = Cidr::parse("203.0.113.0/24").unwrap();
         assert!(c.contains(&"203.0.113.77".parse().unwrap()));
         assert!(!c.contains(&"203.0.114.1".parse().unwrap()));
-        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains(&"8.8.8.8".parse().unwrap()));
-        assert!(Cidr::parse("10.1.2.3").unwrap().contains(&"10.1.2.3".parse().unwrap()));
-        assert!(!Cidr::parse("10.1.2.3").unwrap().contains(&"10.1.2.4".parse().unwrap()));
+        assert!(Cidr::parse("0.0.0.0/0")
+            .unwrap()
+            .contains(&"8.8.8.8".parse().unwrap()));
+        assert!(Cidr::parse("10.1.2.3")
+            .unwrap()
+            .contains(&"10.1.2.3".parse().unwrap()));
+        assert!(!Cidr::parse("10.1.2.3")
+            .unwrap()
+            .contains(&"10.1.2.4".parse().unwrap()));
         let v6 = Cidr::parse("2001:db8::/32").unwrap();
         assert!(v6.contains(&"2001:db8:1::5".parse().unwrap()));
         assert!(!v6.contains(&"2001:db9::5".parse().unwrap()));
         assert!(!v6.contains(&"10.0.0.1".parse().unwrap()));
-        assert!(Cidr::parse("::/0").unwrap().contains(&"::1".parse().unwrap()));
+        assert!(Cidr::parse("::/0")
+            .unwrap()
+            .contains(&"::1".parse().unwrap()));
         assert_eq!(Cidr::parse("10.0.0.0/33"), None);
         assert_eq!(Cidr::parse("10.0.0/8"), None);
         assert_eq!(Cidr::parse("10.0.0.0/"), None);

@@ -3,7 +3,7 @@
 //!
 //! Substituted values are literal text: a `*` inside a variable's value is not a wildcard.
 
-use super::context::{ContextValue, Context, Lookup};
+use super::context::{Context, ContextValue, Lookup};
 use super::matching::Tok;
 
 /// Result of resolving the variables of one policy string.
@@ -39,8 +39,12 @@ pub fn resolve(s: &str, ctx: &Context, wildcards: bool) -> Resolved {
                     _ => {
                         let (key, default) = split_default(inner);
                         match ctx.get(key) {
-                            Lookup::Present(ContextValue::Single(v)) => out.extend(v.chars().map(Tok::Lit)),
-                            Lookup::Present(ContextValue::Multi(_)) => return Resolved::Absent(key.to_string()),
+                            Lookup::Present(ContextValue::Single(v)) => {
+                                out.extend(v.chars().map(Tok::Lit))
+                            }
+                            Lookup::Present(ContextValue::Multi(_)) => {
+                                return Resolved::Absent(key.to_string())
+                            }
                             Lookup::Absent => match default {
                                 Some(d) => out.extend(d.chars().map(Tok::Lit)),
                                 None => return Resolved::Absent(key.to_string()),
@@ -67,7 +71,10 @@ pub fn resolve(s: &str, ctx: &Context, wildcards: bool) -> Resolved {
 fn split_default(inner: &str) -> (&str, Option<&str>) {
     if let Some((k, d)) = inner.split_once(',') {
         let d = d.trim();
-        let d = d.strip_prefix('\'').and_then(|d| d.strip_suffix('\'')).unwrap_or(d);
+        let d = d
+            .strip_prefix('\'')
+            .and_then(|d| d.strip_suffix('\''))
+            .unwrap_or(d);
         (k.trim(), Some(d))
     } else {
         (inner.trim(), None)
@@ -88,38 +95,60 @@ mod tests {
             ..Default::default()
         };
         r.context.insert("aws:username".into(), "bob*".into());
-        r.context.insert("aws:TagKeys".into(), vec!["a", "b"].into());
+        r.context
+            .insert("aws:TagKeys".into(), vec!["a", "b"].into());
         Context::of(&r)
     }
 
     #[test]
     fn substitutes_and_escapes() {
         let c = ctx(MissingKeys::Absent);
-        let Resolved::Pattern(p) = resolve("arn:aws:s3:::home/${aws:PrincipalAccount}/*", &c, true) else {
+        let Resolved::Pattern(p) = resolve("arn:aws:s3:::home/${aws:PrincipalAccount}/*", &c, true)
+        else {
             panic!()
         };
         assert!(glob_match(&p, "arn:aws:s3:::home/111122223333/x", false));
         assert!(!glob_match(&p, "arn:aws:s3:::home/999/x", false));
         // substituted value is literal: `bob*` does not match `bobby`
-        let Resolved::Pattern(p) = resolve("${aws:username}", &c, true) else { panic!() };
+        let Resolved::Pattern(p) = resolve("${aws:username}", &c, true) else {
+            panic!()
+        };
         assert_eq!(p, literal("bob*"));
-        let Resolved::Pattern(p) = resolve("a${*}b${?}${$}", &c, true) else { panic!() };
+        let Resolved::Pattern(p) = resolve("a${*}b${?}${$}", &c, true) else {
+            panic!()
+        };
         assert_eq!(p, literal("a*b?$"));
-        let Resolved::Pattern(p) = resolve("a*", &c, false) else { panic!() };
+        let Resolved::Pattern(p) = resolve("a*", &c, false) else {
+            panic!()
+        };
         assert_eq!(p, literal("a*"));
         // unterminated stays literal
-        let Resolved::Pattern(p) = resolve("x${y", &c, false) else { panic!() };
+        let Resolved::Pattern(p) = resolve("x${y", &c, false) else {
+            panic!()
+        };
         assert_eq!(p, literal("x${y"));
     }
 
     #[test]
     fn missing_and_default() {
         let c = ctx(MissingKeys::Absent);
-        assert_eq!(resolve("${aws:userid}", &c, true), Resolved::Absent("aws:userid".into()));
-        assert_eq!(resolve("${aws:userid, 'none'}", &c, true), Resolved::Pattern(literal("none")));
-        assert_eq!(resolve("${aws:TagKeys}", &c, true), Resolved::Absent("aws:TagKeys".into()));
+        assert_eq!(
+            resolve("${aws:userid}", &c, true),
+            Resolved::Absent("aws:userid".into())
+        );
+        assert_eq!(
+            resolve("${aws:userid, 'none'}", &c, true),
+            Resolved::Pattern(literal("none"))
+        );
+        assert_eq!(
+            resolve("${aws:TagKeys}", &c, true),
+            Resolved::Absent("aws:TagKeys".into())
+        );
         let c = ctx(MissingKeys::Unknown);
-        assert_eq!(resolve("${aws:userid}", &c, true), Resolved::Unknown("aws:userid".into()));
+        assert_eq!(
+            resolve("${aws:userid}", &c, true),
+            Resolved::Unknown("aws:userid".into())
+        );
         assert!(has_variables("${x}") && !has_variables("$x"));
     }
 }
