@@ -16,9 +16,9 @@ use std::collections::BTreeSet;
 
 use super::context::{Context, Lookup};
 use super::document::Condition;
-use super::matching::{arn_match, glob_match, Tok};
+use super::matching::{arn_match, arn_match_str, glob_match, wildcard_match, Tok};
 use super::values::{parse_date, parse_ip, parse_number, Cidr};
-use super::variables::{resolve, Resolved};
+use super::variables::{has_variables, resolve, Resolved};
 
 /// Three-valued truth: known true, known false, or depends on the listed missing keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -220,15 +220,25 @@ impl Operator {
 }
 
 /// A policy value prepared for comparison.
-enum PolicyVal {
+enum PolicyVal<'a> {
+    /// With variables resolved (string and ARN operators).
     Pattern(Vec<Tok>),
-    Text(String),
+    /// As written: typed operators, or string/ARN values without variables.
+    Text(&'a str),
 }
 
 /// Does the request value `c` satisfy the positive form of `base` for policy value `p`?
-fn positive_match(base: BaseOperator, c: &str, p: &PolicyVal) -> bool {
+fn positive_match(base: BaseOperator, c: &str, p: &PolicyVal<'_>) -> bool {
     use BaseOperator::*;
     match (base, p) {
+        (StringEquals | StringNotEquals, PolicyVal::Text(t)) => c == *t,
+        (StringEqualsIgnoreCase | StringNotEqualsIgnoreCase, PolicyVal::Text(t)) => {
+            c.eq_ignore_ascii_case(t) || (!c.is_ascii() && c.to_lowercase() == t.to_lowercase())
+        }
+        (StringLike | StringNotLike, PolicyVal::Text(t)) => wildcard_match(t, c, false),
+        (ArnEquals | ArnLike | ArnNotEquals | ArnNotLike, PolicyVal::Text(t)) => {
+            arn_match_str(t, c)
+        }
         (StringEquals | StringNotEquals | StringLike | StringNotLike, PolicyVal::Pattern(t)) => {
             glob_match(t, c, false)
         }
@@ -288,18 +298,22 @@ fn compare(base: BaseOperator, ord: Option<std::cmp::Ordering>) -> bool {
 
 /// Prepare the policy values of a condition: resolve variables for string and ARN operators.
 /// Values whose variable is absent are dropped (they match nothing).
-fn policy_values(cond: &Condition, ctx: &Context) -> Result<Vec<PolicyVal>, Tri> {
+fn policy_values<'a>(cond: &'a Condition, ctx: &Context<'_>) -> Result<Vec<PolicyVal<'a>>, Tri> {
     use BaseOperator::*;
     let mut out = Vec::with_capacity(cond.values.len());
     let mut unknown = None;
     for v in &cond.values {
         let wildcards = match cond.operator.base {
+            _ if !has_variables(v) => {
+                out.push(PolicyVal::Text(v));
+                continue;
+            }
             StringLike | StringNotLike | ArnEquals | ArnLike | ArnNotEquals | ArnNotLike => true,
             StringEquals | StringNotEquals | StringEqualsIgnoreCase | StringNotEqualsIgnoreCase => {
                 false
             }
             _ => {
-                out.push(PolicyVal::Text(v.clone()));
+                out.push(PolicyVal::Text(v));
                 continue;
             }
         };
@@ -316,7 +330,7 @@ fn policy_values(cond: &Condition, ctx: &Context) -> Result<Vec<PolicyVal>, Tri>
 }
 
 /// Evaluate one condition entry (`operator -> key -> values`) against the context.
-pub fn evaluate_condition(cond: &Condition, ctx: &Context) -> Tri {
+pub fn evaluate_condition(cond: &Condition, ctx: &Context<'_>) -> Tri {
     let op = cond.operator;
     let negated = op.base.is_negated();
     let lookup = ctx.get(&cond.key);
@@ -328,8 +342,8 @@ pub fn evaluate_condition(cond: &Condition, ctx: &Context) -> Tri {
         });
         return Tri::from_bool(hit);
     }
-    let ctx_values = match lookup {
-        Lookup::Present(v) => v.values(),
+    let ctx_values: Vec<&str> = match lookup {
+        Lookup::Present(v) => v.iter().collect(),
         Lookup::Unknown if op.if_exists => return Tri::Yes,
         Lookup::Unknown => return Tri::unknown(&cond.key),
         Lookup::Absent => {
@@ -359,7 +373,7 @@ pub fn evaluate_condition(cond: &Condition, ctx: &Context) -> Tri {
 }
 
 /// Evaluate all condition entries of a statement (ANDed).
-pub fn evaluate_conditions(conds: &[Condition], ctx: &Context) -> Tri {
+pub fn evaluate_conditions(conds: &[Condition], ctx: &Context<'_>) -> Tri {
     conds.iter().fold(Tri::Yes, |acc, c| {
         if acc == Tri::No {
             acc

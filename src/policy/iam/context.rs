@@ -81,76 +81,88 @@ pub struct Request {
     pub absent_keys: Vec<String>,
 }
 
+/// The values of a present key, borrowed from the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Values<'a> {
+    /// A single value.
+    One(&'a str),
+    /// A multi-valued key (possibly empty).
+    Many(&'a [String]),
+}
+
+impl<'a> Values<'a> {
+    /// Iterate over the values.
+    pub fn iter(self) -> impl Iterator<Item = &'a str> {
+        let (one, many) = match self {
+            Values::One(s) => (Some(s), &[][..]),
+            Values::Many(v) => (None, v),
+        };
+        one.into_iter().chain(many.iter().map(String::as_str))
+    }
+
+    fn of(v: &'a ContextValue) -> Self {
+        match v {
+            ContextValue::Single(s) => Values::One(s),
+            ContextValue::Multi(m) => Values::Many(m),
+        }
+    }
+}
+
 /// Lookup result for a key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lookup<'a> {
-    /// The key has this value.
-    Present(&'a ContextValue),
+    /// The key has these values.
+    Present(Values<'a>),
     /// The key is known to be absent.
     Absent,
     /// The key is not in the context and may or may not have been in the real request.
     Unknown,
 }
 
-/// A case-insensitive view of a [`Request`]'s condition context.
-#[derive(Debug, Clone)]
-pub struct Context {
-    values: BTreeMap<String, ContextValue>,
-    absent: Vec<String>,
-    mode: MissingKeys,
+/// A case-insensitive view of a [`Request`]'s condition context (borrows the request,
+/// allocates nothing).
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    req: &'a Request,
 }
 
-impl Context {
-    /// Build the context of a request: derived keys (`aws:RequestedRegion`,
-    /// `aws:PrincipalArn`, `aws:PrincipalAccount`) then the explicit ones.
-    pub fn of(req: &Request) -> Self {
-        let mut values = BTreeMap::new();
-        if !req.region.is_empty() {
-            values.insert(
-                "aws:requestedregion".to_string(),
-                ContextValue::Single(req.region.clone()),
-            );
-        }
-        if !req.principal_arn.is_empty() {
-            values.insert(
-                "aws:principalarn".to_string(),
-                ContextValue::Single(req.principal_arn.clone()),
-            );
-        }
-        if !req.account.is_empty() {
-            values.insert(
-                "aws:principalaccount".to_string(),
-                ContextValue::Single(req.account.clone()),
-            );
-        }
-        for (k, v) in &req.context {
-            values.insert(k.to_ascii_lowercase(), v.clone());
-        }
-        let absent = req
-            .absent_keys
-            .iter()
-            .map(|k| k.to_ascii_lowercase())
-            .collect();
-        Self {
-            values,
-            absent,
-            mode: req.missing_keys,
-        }
+impl<'a> Context<'a> {
+    /// The context of a request: explicit keys first, then the keys derived from the
+    /// request's fields (`aws:RequestedRegion`, `aws:PrincipalArn`, `aws:PrincipalAccount`).
+    pub fn of(req: &'a Request) -> Self {
+        Self { req }
     }
 
     /// Look a key up (case-insensitively).
-    pub fn get(&self, key: &str) -> Lookup<'_> {
-        let k = key.to_ascii_lowercase();
-        match self.values.get(&k) {
-            Some(v) => Lookup::Present(v),
-            None if self.mode == MissingKeys::Absent || self.absent.contains(&k) => Lookup::Absent,
-            None => Lookup::Unknown,
+    pub fn get(&self, key: &str) -> Lookup<'a> {
+        let req = self.req;
+        if let Some((_, v)) = req
+            .context
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        {
+            return Lookup::Present(Values::of(v));
+        }
+        let derived = if key.eq_ignore_ascii_case("aws:RequestedRegion") {
+            Some(req.region.as_str())
+        } else if key.eq_ignore_ascii_case("aws:PrincipalArn") {
+            Some(req.principal_arn.as_str())
+        } else if key.eq_ignore_ascii_case("aws:PrincipalAccount") {
+            Some(req.account.as_str())
+        } else {
+            None
+        };
+        match derived {
+            Some(v) if !v.is_empty() => Lookup::Present(Values::One(v)),
+            _ if self.req.missing_keys == MissingKeys::Absent => Lookup::Absent,
+            _ if req.absent_keys.iter().any(|k| k.eq_ignore_ascii_case(key)) => Lookup::Absent,
+            _ => Lookup::Unknown,
         }
     }
 
     /// The missing-key mode.
     pub fn mode(&self) -> MissingKeys {
-        self.mode
+        self.req.missing_keys
     }
 }
 
@@ -173,19 +185,19 @@ mod tests {
         let c = Context::of(&req);
         assert_eq!(
             c.get("aws:requestedREGION"),
-            Lookup::Present(&"ap-northeast-1".into())
+            Lookup::Present(Values::One("ap-northeast-1"))
         );
         assert_eq!(
             c.get("aws:PrincipalARN"),
-            Lookup::Present(&"arn:aws:iam::111122223333:role/x".into())
+            Lookup::Present(Values::One("arn:aws:iam::111122223333:role/x"))
         );
         assert_eq!(
             c.get("aws:PrincipalAccount"),
-            Lookup::Present(&"111122223333".into())
+            Lookup::Present(Values::One("111122223333"))
         );
         assert_eq!(
             c.get("aws:principaltag/team"),
-            Lookup::Present(&"ops".into())
+            Lookup::Present(Values::One("ops"))
         );
         assert_eq!(c.get("aws:SourceIp"), Lookup::Unknown);
         req.absent_keys.push("AWS:SourceIp".into());
@@ -196,8 +208,15 @@ mod tests {
             .insert("aws:RequestedRegion".into(), "us-east-1".into());
         assert_eq!(
             Context::of(&req).get("aws:requestedregion"),
-            Lookup::Present(&"us-east-1".into())
+            Lookup::Present(Values::One("us-east-1"))
         );
+        req.context
+            .insert("aws:TagKeys".into(), vec!["a", "b"].into());
+        let vals: Vec<&str> = match Context::of(&req).get("AWS:TAGKEYS") {
+            Lookup::Present(v) => v.iter().collect(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(vals, ["a", "b"]);
     }
 
     #[test]

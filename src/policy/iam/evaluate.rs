@@ -20,9 +20,9 @@ use std::fmt;
 use super::condition::{evaluate_conditions, Tri};
 use super::context::{Context, Request};
 use super::document::{Effect, ElementList, PolicyDocument, Principal, PrincipalValue, Statement};
-use super::matching::{action_matches, resource_match, wildcard_match};
+use super::matching::{action_matches, resource_match, resource_match_str, wildcard_match};
 use super::rules::PolicyKind;
-use super::variables::{resolve, Resolved};
+use super::variables::{has_variables, resolve, Resolved};
 
 /// A policy attached at a level, with the name it has in AWS or in the config.
 #[derive(Debug, Clone)]
@@ -267,10 +267,17 @@ fn action_hit(list: &ElementList, action: &str) -> bool {
     list.values.iter().any(|p| action_matches(p, action)) != list.not
 }
 
-fn resource_hit(list: Option<&ElementList>, resource: &str, ctx: &Context) -> Tri {
+fn resource_hit(list: Option<&ElementList>, resource: &str, ctx: &Context<'_>) -> Tri {
     let Some(list) = list else { return Tri::Yes };
     let mut acc = Tri::No;
     for p in &list.values {
+        if !has_variables(p) {
+            if resource_match_str(p, resource) {
+                acc = Tri::Yes;
+                break;
+            }
+            continue;
+        }
         let t = match resolve(p, ctx, true) {
             Resolved::Pattern(tokens) => Tri::from_bool(resource_match(&tokens, resource)),
             Resolved::Absent(_) => Tri::No,
@@ -293,7 +300,7 @@ fn resource_hit(list: Option<&ElementList>, resource: &str, ctx: &Context) -> Tr
 }
 
 /// Does a statement apply to the request? (principal, action, resource, conditions)
-pub fn statement_applies(st: &Statement, req: &Request, ctx: &Context) -> Tri {
+pub fn statement_applies(st: &Statement, req: &Request, ctx: &Context<'_>) -> Tri {
     if let Some(p) = &st.principal {
         if !principal_matches(p, req) {
             return Tri::No;

@@ -74,9 +74,80 @@ pub fn glob_match(pat: &[Tok], text: &str, ignore_case: bool) -> bool {
     pat[p..].iter().all(|t| *t == Tok::Star)
 }
 
-/// Match a plain wildcard pattern string against text.
+/// Byte-level glob for ASCII pattern and text (`*` and `?` wildcards), no allocation.
+fn glob_ascii(pat: &[u8], t: &[u8], ignore_case: bool) -> bool {
+    let eq = |a: u8, b: u8| a == b || (ignore_case && a.eq_ignore_ascii_case(&b));
+    let (mut p, mut i) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while i < t.len() {
+        if p < pat.len() {
+            match pat[p] {
+                b'*' => {
+                    star = Some((p + 1, i));
+                    p += 1;
+                    continue;
+                }
+                b'?' => {
+                    p += 1;
+                    i += 1;
+                    continue;
+                }
+                c if eq(c, t[i]) => {
+                    p += 1;
+                    i += 1;
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        match star {
+            Some((sp, si)) => {
+                p = sp;
+                i = si + 1;
+                star = Some((sp, si + 1));
+            }
+            None => return false,
+        }
+    }
+    pat[p..].iter().all(|c| *c == b'*')
+}
+
+/// Match a plain wildcard pattern string (`*`, `?`; no policy variables) against text.
 pub fn wildcard_match(pattern: &str, text: &str, ignore_case: bool) -> bool {
-    glob_match(&tokens(pattern), text, ignore_case)
+    if pattern.is_ascii() && text.is_ascii() {
+        glob_ascii(pattern.as_bytes(), text.as_bytes(), ignore_case)
+    } else {
+        glob_match(&tokens(pattern), text, ignore_case)
+    }
+}
+
+/// [`arn_match`] for a plain pattern string (no policy variables).
+pub fn arn_match_str(pattern: &str, arn: &str) -> bool {
+    let mut pp = pattern.splitn(6, ':');
+    let mut ap = arn.splitn(6, ':');
+    for _ in 0..6 {
+        match (pp.next(), ap.next()) {
+            (Some(p), Some(a)) => {
+                if !wildcard_match(p, a, false) {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// [`resource_match`] for a plain pattern string (no policy variables).
+pub fn resource_match_str(pattern: &str, resource: &str) -> bool {
+    if pattern == "*" {
+        return true;
+    }
+    if pattern.splitn(6, ':').count() == 6 && resource.splitn(6, ':').count() == 6 {
+        arn_match_str(pattern, resource)
+    } else {
+        wildcard_match(pattern, resource, false)
+    }
 }
 
 /// Does an `Action`/`NotAction` pattern match an action? Case-insensitive, `*`/`?` anywhere.
@@ -190,6 +261,36 @@ mod tests {
         ));
         assert!(!arn_match(&tokens("*"), "arn:aws:s3:::b"));
         assert!(!arn_match(&tokens("arn:aws:s3:::b"), "not-an-arn"));
+    }
+
+    #[test]
+    fn string_fast_paths_agree_with_tokens() {
+        let cases = [
+            (
+                "arn:aws:iam::*:role/Admin",
+                "arn:aws:iam::123456789012:role/Admin",
+            ),
+            ("arn:aws:iam::*", "arn:aws:iam::123456789012:role/Admin"),
+            ("arn:aws:s3:::b/*", "arn:aws:s3:::b/k:with:colons"),
+            ("arn:*", "arn:aws:s3:::bucket2/a"),
+            ("*", "x"),
+            ("arn:aws:S3:::b", "arn:aws:s3:::b"),
+            ("arn:aws:s3:::b?", "arn:aws:s3:::bü"),
+            ("arn:aws:s3:::bü*", "arn:aws:s3:::büx"),
+        ];
+        for (p, t) in cases {
+            assert_eq!(arn_match_str(p, t), arn_match(&tokens(p), t), "{p} {t}");
+            assert_eq!(
+                resource_match_str(p, t),
+                resource_match(&tokens(p), t),
+                "{p} {t}"
+            );
+            assert_eq!(
+                wildcard_match(p, t, true),
+                glob_match(&tokens(p), t, true),
+                "{p} {t}"
+            );
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //!
 //! Substituted values are literal text: a `*` inside a variable's value is not a wildcard.
 
-use super::context::{Context, ContextValue, Lookup};
+use super::context::{Context, Lookup, Values};
 use super::matching::Tok;
 
 /// Result of resolving the variables of one policy string.
@@ -39,10 +39,8 @@ pub fn resolve(s: &str, ctx: &Context, wildcards: bool) -> Resolved {
                     _ => {
                         let (key, default) = split_default(inner);
                         match ctx.get(key) {
-                            Lookup::Present(ContextValue::Single(v)) => {
-                                out.extend(v.chars().map(Tok::Lit))
-                            }
-                            Lookup::Present(ContextValue::Multi(_)) => {
+                            Lookup::Present(Values::One(v)) => out.extend(v.chars().map(Tok::Lit)),
+                            Lookup::Present(Values::Many(_)) => {
                                 return Resolved::Absent(key.to_string())
                             }
                             Lookup::Absent => match default {
@@ -87,7 +85,7 @@ mod tests {
     use super::super::matching::{glob_match, literal};
     use super::*;
 
-    fn ctx(mode: MissingKeys) -> Context {
+    fn req(mode: MissingKeys) -> Request {
         let mut r = Request {
             account: "111122223333".into(),
             principal_arn: "arn:aws:iam::111122223333:user/bob".into(),
@@ -97,12 +95,13 @@ mod tests {
         r.context.insert("aws:username".into(), "bob*".into());
         r.context
             .insert("aws:TagKeys".into(), vec!["a", "b"].into());
-        Context::of(&r)
+        r
     }
 
     #[test]
     fn substitutes_and_escapes() {
-        let c = ctx(MissingKeys::Absent);
+        let r = req(MissingKeys::Absent);
+        let c = Context::of(&r);
         let Resolved::Pattern(p) = resolve("arn:aws:s3:::home/${aws:PrincipalAccount}/*", &c, true)
         else {
             panic!()
@@ -131,7 +130,8 @@ mod tests {
 
     #[test]
     fn missing_and_default() {
-        let c = ctx(MissingKeys::Absent);
+        let r = req(MissingKeys::Absent);
+        let c = Context::of(&r);
         assert_eq!(
             resolve("${aws:userid}", &c, true),
             Resolved::Absent("aws:userid".into())
@@ -144,7 +144,8 @@ mod tests {
             resolve("${aws:TagKeys}", &c, true),
             Resolved::Absent("aws:TagKeys".into())
         );
-        let c = ctx(MissingKeys::Unknown);
+        let r = req(MissingKeys::Unknown);
+        let c = Context::of(&r);
         assert_eq!(
             resolve("${aws:userid}", &c, true),
             Resolved::Unknown("aws:userid".into())
