@@ -4,9 +4,15 @@
 //! live organization, [`plan::diff`] compares the two into ordered changes,
 //! [`render`] shows them and [`apply`] carries them out behind a gate.
 
+pub mod apply;
+pub mod aws;
+pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod digest;
 pub mod model;
+pub mod observe;
 pub mod plan;
 pub mod policy;
 pub mod render;
+pub mod snapshot;

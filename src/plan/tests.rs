@@ -212,10 +212,7 @@ fn org_with(policies: &[(&str, &str, &[Target])]) -> OrgState {
 fn replacing_the_only_allow_attaches_before_detaching() {
     let companies = Target::Ou(path("Companies"));
     let observed = org_with(&[("old-allow", ALLOW_ALL, &[Target::Root, companies.clone()])]);
-    let mut desired = org_with(&[("new-allow", ALLOW_ALL, &[Target::Root, companies.clone()])]);
-    desired.policies.get_mut("new-allow").unwrap().content = ALLOW_ALL
-        .replace("*\",\"Resource", "*\",\"Resource")
-        .to_string();
+    let desired = org_with(&[("new-allow", ALLOW_ALL, &[Target::Root, companies.clone()])]);
     let renames = BTreeMap::new();
     let plan = diff(&input(&desired, &renames, true), &observed).unwrap();
     let addresses: Vec<String> = plan.changes.iter().map(|c| c.address.to_string()).collect();
@@ -240,8 +237,8 @@ fn detaching_the_last_allow_path_is_refused() {
     let companies = Target::Ou(path("Companies"));
     let deny = DOCS[1];
     let observed = org_with(&[
-        ("allow", ALLOW_ALL, &[companies.clone()]),
-        ("deny", deny, &[companies.clone()]),
+        ("allow", ALLOW_ALL, std::slice::from_ref(&companies)),
+        ("deny", deny, std::slice::from_ref(&companies)),
     ]);
     let desired = org_with(&[("allow", ALLOW_ALL, &[]), ("deny", deny, &[companies])]);
     let renames = BTreeMap::new();

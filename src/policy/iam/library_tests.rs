@@ -519,6 +519,55 @@ fn region_restriction_behaviour() {
 }
 
 #[test]
+fn region_restriction_passes_region_lint_and_broken_copies_fail() {
+    let (_, doc) = render(&scp_dir().join("region-restriction.json"), &[]);
+    let governed: Vec<String> = GOVERNED.iter().map(|s| s.to_string()).collect();
+    let globals: Vec<String> =
+        serde_json::from_value(load(&scp_dir().join("data/global-service-actions.json"))).unwrap();
+    let checks = RegionChecks {
+        governed: &governed,
+        global_actions: &globals,
+        exempt_principals: &[],
+    };
+    let parsed = PolicyDocument::from_value(doc.clone()).unwrap();
+    assert_eq!(region_restrictions(&parsed).len(), 1);
+    assert!(check_region_restrictions(&parsed, &checks).is_empty());
+    // forget sts:* and the Control Tower execution role: both are caught, with locations
+    let mut broken = doc.clone();
+    let st = &mut broken["Statement"][0];
+    st["NotAction"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|a| a != "sts:*");
+    st["Condition"]["ArnNotLike"]["aws:PrincipalARN"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|a| a != "arn:*:iam::*:role/AWSControlTowerExecution");
+    let f = check_region_restrictions(&PolicyDocument::from_value(broken).unwrap(), &checks);
+    let got: Vec<(String, &str)> = f.iter().map(|x| (x.location.to_string(), x.rule)).collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "Statement[0].NotAction".to_string(),
+                "region-global-actions"
+            ),
+            ("Statement[0].Condition".to_string(), "region-exemption")
+        ]
+    );
+    // an allowed region outside the governed ones
+    let (_, doc) = render(
+        &scp_dir().join("region-restriction.json"),
+        &[("allowed_regions", serde_json::json!(["us-east-1"]))],
+    );
+    let f = check_region_restrictions(&PolicyDocument::from_value(doc).unwrap(), &checks);
+    assert_eq!(
+        f.iter().map(|x| x.rule).collect::<Vec<_>>(),
+        ["region-not-governed"]
+    );
+}
+
+#[test]
 fn root_lockdown_behaviour() {
     let root = "arn:aws:iam::111122223333:root";
     let path = scp_dir().join("root-lockdown.json");

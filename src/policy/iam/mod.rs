@@ -9,6 +9,7 @@
 //! The module refers to its parts only through `super::`/`self::` paths so it can be mounted
 //! anywhere in a crate.
 
+pub mod analysis;
 pub mod condition;
 pub mod context;
 pub mod document;
@@ -28,6 +29,10 @@ mod library_tests;
 #[cfg(test)]
 mod proptests;
 
+pub use self::analysis::{
+    check_region_restrictions, deny_summaries, region_restrictions, DenySummary, RegionChecks,
+    RegionRestriction,
+};
 pub use self::condition::{BaseOperator, Operator, SetQualifier, Tri};
 pub use self::context::{ContextValue, MissingKeys, Request};
 pub use self::document::{

@@ -1,0 +1,98 @@
+//! Command line. The doc comments are the help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Provision and guard an AWS landing zone from one declarative file.
+#[derive(Debug, Parser)]
+#[command(name = "lzctl", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// AWS connection options shared by commands that call AWS.
+#[derive(Debug, Args, Clone, Default)]
+pub struct AwsArgs {
+    /// Named profile from the AWS config files.
+    #[arg(long, env = "AWS_PROFILE", global = true)]
+    pub profile: Option<String>,
+    /// Region to call (default: the profile's, else the config's home region).
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// Parallel read requests while observing.
+    #[arg(long, default_value_t = 8, global = true)]
+    pub concurrency: usize,
+    /// Print the AWS calls made, by operation, and the wall time (to stderr).
+    #[arg(long, global = true)]
+    pub stats: bool,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a landing-zone file offline and report every problem.
+    Validate {
+        /// The landing-zone file.
+        #[arg(short, long)]
+        config: PathBuf,
+        /// Report problems as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare the organization with the file and show what would change.
+    Plan {
+        /// The landing-zone file.
+        #[arg(short, long)]
+        config: PathBuf,
+        /// Save the plan (with digests of config and observed state) for `apply`.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print the versioned JSON plan instead of text.
+        #[arg(long, conflicts_with = "markdown")]
+        json: bool,
+        /// Print a Markdown summary for pull-request comments.
+        #[arg(long)]
+        markdown: bool,
+        /// Exit 0 when nothing changes, 2 when something would, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+        /// Plan against a recorded snapshot instead of AWS (offline).
+        #[arg(long)]
+        snapshot: Option<PathBuf>,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
+    /// Carry out a saved plan, or plan and apply a file after confirmation.
+    Apply {
+        /// A plan saved with `plan --out`.
+        plan: Option<PathBuf>,
+        /// The landing-zone file (plans first, then asks).
+        #[arg(short, long, required_unless_present = "plan")]
+        config: Option<PathBuf>,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+        /// Where mutating calls are recorded (JSON lines).
+        #[arg(long, default_value = ".lzctl/audit.jsonl")]
+        audit_log: PathBuf,
+        /// Changes applied at once.
+        #[arg(long, default_value_t = 4)]
+        apply_concurrency: usize,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
+    /// Record the observed organization to a file for offline review.
+    Snapshot {
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+        /// The landing-zone file (checks the management account, scopes tags).
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
+}

@@ -1,0 +1,352 @@
+//! The commands: glue between the CLI, the library and the terminal.
+//! Errors here are anyhow (the top); the library's are typed.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use crate::apply::audit::AuditLog;
+use crate::apply::gate::AlwaysOpen;
+use crate::apply::{execute_plan, ApplyOptions, Progress};
+use crate::aws::{load_sdk_config, AwsOptions, Clients};
+use crate::cli::{AwsArgs, Command};
+use crate::config::{ControlTowerMode, Desired};
+use crate::model::{ControlTowerPresence, OrgState};
+use crate::observe::{observe_organization, ObserveScope};
+use crate::plan::{diff, DiffInput, Plan};
+
+/// How a command ended, for the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done; nothing (more) to change.
+    Clean,
+    /// A plan has changes (exit 2 with --detailed-exitcode).
+    Changes,
+}
+
+/// Runs one command.
+pub async fn run(command: Command) -> Result<Outcome> {
+    match command {
+        Command::Validate { config, json } => validate(&config, json),
+        Command::Plan {
+            config,
+            out,
+            json,
+            markdown,
+            detailed_exitcode,
+            snapshot,
+            aws,
+        } => {
+            let started = Instant::now();
+            let desired = load_config(&config)?;
+            let (observed, clients) = match &snapshot {
+                Some(path) => (crate::snapshot::read(path)?, None),
+                None => {
+                    let clients = connect(&aws, Some(&desired)).await;
+                    (observe(&clients, &desired, &aws).await?, Some(clients))
+                }
+            };
+            let plan = make_plan(&desired, &observed)?;
+            let stdout = std::io::stdout();
+            let text = if json {
+                crate::render::json(&plan) + "\n"
+            } else if markdown {
+                crate::render::markdown(&plan)
+            } else {
+                crate::render::human(&plan, crate::render::use_color(stdout.is_terminal()))
+            };
+            stdout.lock().write_all(text.as_bytes())?;
+            if let Some(out) = out {
+                crate::plan::file::write(&plan, &out)?;
+                eprintln!(
+                    "Saved the plan to {}; run `lzctl apply {}` to carry it out.",
+                    out.display(),
+                    out.display()
+                );
+            }
+            print_stats(&aws, clients.as_ref(), started);
+            Ok(if detailed_exitcode && !plan.is_empty() {
+                Outcome::Changes
+            } else {
+                Outcome::Clean
+            })
+        }
+        Command::Apply {
+            plan,
+            config,
+            auto_approve,
+            audit_log,
+            apply_concurrency,
+            aws,
+        } => {
+            apply(
+                plan.as_deref(),
+                config.as_deref(),
+                auto_approve,
+                &audit_log,
+                apply_concurrency,
+                &aws,
+            )
+            .await
+        }
+        Command::Snapshot { out, config, aws } => {
+            let started = Instant::now();
+            let desired = config.as_deref().map(load_config).transpose()?;
+            let clients = connect(&aws, desired.as_ref()).await;
+            let state = match &desired {
+                Some(d) => observe(&clients, d, &aws).await?,
+                None => {
+                    observe_organization(
+                        &clients,
+                        &ObserveScope {
+                            all_ou_tags: true,
+                            concurrency: aws.concurrency,
+                            ..ObserveScope::default()
+                        },
+                    )
+                    .await?
+                }
+            };
+            crate::snapshot::write(&state, &out)?;
+            eprintln!(
+                "Recorded {} OUs, {} accounts and {} policies to {}.",
+                state.ous.len(),
+                state.accounts.len(),
+                state.policies.len(),
+                out.display()
+            );
+            print_stats(&aws, Some(&clients), started);
+            Ok(Outcome::Clean)
+        }
+    }
+}
+
+fn validate(path: &Path, json: bool) -> Result<Outcome> {
+    match crate::config::load(path) {
+        Ok(desired) => {
+            if json {
+                println!("{}", serde_json::json!({"valid": true, "problems": []}));
+            } else {
+                let s = &desired.state;
+                println!(
+                    "{} is valid: {} OUs, {} accounts, {} policies.",
+                    path.display(),
+                    s.ous.len(),
+                    s.accounts.len(),
+                    s.policies.len()
+                );
+            }
+            Ok(Outcome::Clean)
+        }
+        Err(diagnostics) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"valid": false, "problems": diagnostics.diagnostics})
+                );
+            } else {
+                eprint!("{}", diagnostics.render());
+            }
+            Err(anyhow!(ValidationFailed))
+        }
+    }
+}
+
+/// Validation failed; the diagnostics are already printed.
+#[derive(Debug, thiserror::Error)]
+#[error("the configuration is not valid")]
+pub struct ValidationFailed;
+
+fn load_config(path: &Path) -> Result<Desired> {
+    crate::config::load(path).map_err(|diagnostics| {
+        eprint!("{}", diagnostics.render());
+        anyhow!(ValidationFailed)
+    })
+}
+
+async fn connect(aws: &AwsArgs, desired: Option<&Desired>) -> Clients {
+    let options = AwsOptions {
+        profile: aws.profile.clone(),
+        region: aws.region.clone(),
+    };
+    let home = desired.map(|d| d.organization.home_region.as_str());
+    Clients::new(&load_sdk_config(&options, home).await)
+}
+
+/// What to read for a config: tags only where they matter.
+pub fn scope_for(desired: &Desired, concurrency: usize) -> ObserveScope {
+    ObserveScope {
+        declared_ous: desired.state.ous.keys().cloned().collect(),
+        ous_with_tags: desired
+            .state
+            .ous
+            .iter()
+            .filter(|(_, o)| !o.tags.is_empty())
+            .map(|(p, _)| p.clone())
+            .collect(),
+        all_ou_tags: false,
+        account_tags_for: if desired.uses_account_tags {
+            desired.state.accounts.keys().cloned().collect()
+        } else {
+            Default::default()
+        },
+        expected_management_account: Some(desired.organization.management_account.clone()),
+        control_tower: Some(desired.organization.control_tower),
+        concurrency,
+    }
+}
+
+async fn observe(clients: &Clients, desired: &Desired, aws: &AwsArgs) -> Result<OrgState> {
+    observe_organization(clients, &scope_for(desired, aws.concurrency))
+        .await
+        .context("reading the organization")
+}
+
+/// Diffs a config against a state.
+pub fn make_plan(desired: &Desired, observed: &OrgState) -> Result<Plan> {
+    let input = DiffInput {
+        desired: &desired.state,
+        renames: &desired.renames,
+        prune: desired.prune,
+        limits: desired.limits,
+        account_vending: observed.control_tower != ControlTowerPresence::Present
+            && desired.organization.control_tower != ControlTowerMode::Required,
+        manage_account_tags: desired.uses_account_tags,
+        config_path: desired.path.display().to_string(),
+        config_digest: desired.digest.clone(),
+    };
+    Ok(diff(&input, observed)?)
+}
+
+fn print_stats(aws: &AwsArgs, clients: Option<&Clients>, started: Instant) {
+    if !aws.stats {
+        return;
+    }
+    let elapsed = started.elapsed();
+    match clients {
+        Some(c) => {
+            let counts = c.stats.snapshot();
+            eprintln!(
+                "API calls: {} in {:.2}s",
+                c.stats.total(),
+                elapsed.as_secs_f64()
+            );
+            for (op, n) in counts {
+                eprintln!("  {op:<50} {n:>6}");
+            }
+        }
+        None => eprintln!("API calls: 0 (offline) in {:.2}s", elapsed.as_secs_f64()),
+    }
+}
+
+async fn apply(
+    plan_path: Option<&Path>,
+    config: Option<&Path>,
+    auto_approve: bool,
+    audit_log: &Path,
+    concurrency: usize,
+    aws: &AwsArgs,
+) -> Result<Outcome> {
+    let started = Instant::now();
+    let saved = plan_path.map(crate::plan::file::read).transpose()?;
+    let config_path = match (config, &saved) {
+        (Some(c), _) => c.to_path_buf(),
+        (None, Some(p)) => p.config_path.clone().into(),
+        (None, None) => bail!("give a saved plan or -c FILE"),
+    };
+    let desired = load_config(&config_path)?;
+    let clients = connect(aws, Some(&desired)).await;
+    let observed = observe(&clients, &desired, aws).await?;
+    let plan = match saved {
+        Some(saved) => {
+            if saved.config_digest != desired.digest {
+                bail!(
+                    "the plan is stale: {} changed since the plan was made; run `lzctl plan` again",
+                    config_path.display()
+                );
+            }
+            if saved.state_digest != observed.digest() {
+                bail!("the plan is stale: the organization changed since the plan was made; run `lzctl plan` again");
+            }
+            saved
+        }
+        None => {
+            let plan = make_plan(&desired, &observed)?;
+            print!(
+                "{}",
+                crate::render::human(
+                    &plan,
+                    crate::render::use_color(std::io::stdout().is_terminal())
+                )
+            );
+            if plan.is_empty() {
+                print_stats(aws, Some(&clients), started);
+                return Ok(Outcome::Clean);
+            }
+            if !auto_approve {
+                confirm()?;
+            }
+            plan
+        }
+    };
+    if plan.is_empty() {
+        println!("Nothing to apply.");
+        return Ok(Outcome::Clean);
+    }
+    let caller = clients
+        .sts
+        .get_caller_identity()
+        .send()
+        .await
+        .map(|c| c.arn().unwrap_or_default().to_string())
+        .unwrap_or_default();
+    let audit = AuditLog::open(audit_log, caller)
+        .with_context(|| format!("opening the audit log {}", audit_log.display()))?;
+    let progress = Progress::new(std::io::stderr().is_terminal());
+    let options = ApplyOptions {
+        concurrency,
+        ..ApplyOptions::default()
+    };
+    let applied = execute_plan(
+        &clients,
+        &plan,
+        &observed,
+        &AlwaysOpen,
+        &audit,
+        &options,
+        &progress,
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "apply stopped; completed changes are recorded in {}; run apply again to continue",
+            audit.path().display()
+        )
+    })?;
+    let after = observe(&clients, &desired, aws).await?;
+    let remaining = make_plan(&desired, &after)?;
+    print_stats(aws, Some(&clients), started);
+    if !remaining.is_empty() {
+        eprint!("{}", crate::render::human(&remaining, false));
+        bail!("applied {applied} change(s) but {} remain; the organization changed during apply or a change did not take effect", remaining.changes.len());
+    }
+    println!("Apply complete: {applied} change(s). The organization matches the configuration.");
+    Ok(Outcome::Clean)
+}
+
+fn confirm() -> Result<()> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        bail!("refusing to apply without confirmation: standard input is not a terminal; pass --auto-approve");
+    }
+    eprint!("Apply these changes? Only `yes` is accepted: ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    stdin.read_line(&mut answer)?;
+    if answer.trim() != "yes" {
+        bail!("apply cancelled");
+    }
+    Ok(())
+}
