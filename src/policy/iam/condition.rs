@@ -6,15 +6,15 @@
 //!   except `...IfExists` (true when absent) and `Null` (tests presence);
 //! - `ForAnyValue:` needs one request value to satisfy the operator and is false when the
 //!   key is absent; `ForAllValues:` needs all request values to and is true when absent;
-//! - without a set qualifier a multi-valued key behaves like `ForAnyValue` for positive
-//!   operators and as its negation (no request value matches any policy value) for negated.
+//! - without a set qualifier a multi-valued request key never matches (positive or negated
+//!   operator alike): multivalued keys need `ForAnyValue:`/`ForAllValues:`.
 //!
 //! With [`MissingKeys::Unknown`](super::context::MissingKeys) a key not in the context makes
 //! the entry [`Tri::Unknown`] unless the operator is `...IfExists` or `Null`.
 
 use std::collections::BTreeSet;
 
-use super::context::{Context, Lookup};
+use super::context::{Context, Lookup, Values};
 use super::document::Condition;
 use super::matching::{arn_match, arn_match_str, glob_match, wildcard_match, Tok};
 use super::values::{parse_date, parse_ip, parse_number, Cidr};
@@ -360,6 +360,11 @@ pub fn evaluate_condition(cond: &Condition, ctx: &Context<'_>) -> Tri {
         Err(t) => return t,
     };
     let any_p = |c: &str| pvals.iter().any(|p| positive_match(op.base, c, p));
+    if op.qualifier.is_none() && matches!(lookup, Lookup::Present(Values::Many(_))) {
+        // A multivalued key needs a set operator: without one the condition never matches,
+        // negated operators included (AWS, as confirmed by the cloud-copilot simulator).
+        return Tri::No;
+    }
     let result = match (op.qualifier, negated) {
         (None, false) | (Some(SetQualifier::ForAnyValue), false) => {
             ctx_values.iter().any(|c| any_p(c))

@@ -65,7 +65,11 @@ pub struct Request {
     pub principal_arn: String,
     /// The IAM action, e.g. `s3:GetObject`.
     pub action: String,
-    /// The resource ARN, or `*` when the action has no resource.
+    /// The resource ARN. `*` (or empty) means the request names no resource: a statement
+    /// whose `Resource` covers every resource applies; an `Allow` limited to some
+    /// resources applies (some resource is allowed); a `Deny` limited to some resources
+    /// does not (the request is not certainly denied) and, with [`MissingKeys::Unknown`],
+    /// makes the verdict depend on the pseudo-key `(resource)`.
     pub resource: String,
     /// The requested region; empty means the request carries no `aws:RequestedRegion`.
     pub region: String,

@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use super::condition::{evaluate_conditions, Tri};
-use super::context::{Context, Request};
+use super::context::{Context, MissingKeys, Request};
 use super::document::{Effect, ElementList, PolicyDocument, Principal, PrincipalValue, Statement};
 use super::matching::{action_matches, resource_match, resource_match_str, wildcard_match};
 use super::rules::PolicyKind;
@@ -267,8 +267,32 @@ fn action_hit(list: &ElementList, action: &str) -> bool {
     list.values.iter().any(|p| action_matches(p, action)) != list.not
 }
 
-fn resource_hit(list: Option<&ElementList>, resource: &str, ctx: &Context<'_>) -> Tri {
+/// Pseudo condition key reported when a verdict depends on which resource was meant.
+pub const RESOURCE_KEY: &str = "(resource)";
+
+/// Resource matching when the request names no resource (`*` or empty).
+fn any_resource_hit(list: &ElementList, effect: Effect, ctx: &Context<'_>) -> Tri {
+    let star = list.values.iter().any(|p| p == "*");
+    match (list.not, star) {
+        (false, true) => Tri::Yes,
+        (true, true) => Tri::No,
+        // the element covers some resources but not all
+        _ if effect == Effect::Allow => Tri::Yes,
+        _ if ctx.mode() == MissingKeys::Unknown => Tri::unknown(RESOURCE_KEY),
+        _ => Tri::No,
+    }
+}
+
+fn resource_hit(
+    list: Option<&ElementList>,
+    effect: Effect,
+    resource: &str,
+    ctx: &Context<'_>,
+) -> Tri {
     let Some(list) = list else { return Tri::Yes };
+    if resource.is_empty() || resource == "*" {
+        return any_resource_hit(list, effect, ctx);
+    }
     let mut acc = Tri::No;
     for p in &list.values {
         if !has_variables(p) {
@@ -309,7 +333,7 @@ pub fn statement_applies(st: &Statement, req: &Request, ctx: &Context<'_>) -> Tr
     if !action_hit(&st.action, &req.action) {
         return Tri::No;
     }
-    let r = resource_hit(st.resource.as_ref(), &req.resource, ctx);
+    let r = resource_hit(st.resource.as_ref(), st.effect, &req.resource, ctx);
     if r == Tri::No {
         return Tri::No;
     }

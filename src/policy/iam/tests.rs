@@ -103,7 +103,13 @@ fn condition_operator_table() {
         (r#"{"ForAnyValue:StringNotEquals":{"aws:TagKeys":["a"]}}"#, vec![("aws:TagKeys", m(&["a","y"]))], A, y.clone()),
         (r#"{"ForAllValues:StringNotEquals":{"aws:TagKeys":["a"]}}"#, vec![("aws:TagKeys", m(&["a","y"]))], A, n.clone()),
         (r#"{"ForAllValues:StringLike":{"aws:TagKeys":["env*"]}}"#, vec![("aws:TagKeys", m(&["env","envx"]))], A, y.clone()),
-        (r#"{"StringEquals":{"aws:TagKeys":"a"}}"#, vec![("aws:TagKeys", m(&["x","a"]))], A, y.clone()),
+        // a multivalued key without a set operator never matches, negated or not
+        (r#"{"StringEquals":{"aws:TagKeys":"a"}}"#, vec![("aws:TagKeys", m(&["x","a"]))], A, n.clone()),
+        (r#"{"StringNotEquals":{"aws:TagKeys":"z"}}"#, vec![("aws:TagKeys", m(&["x","a"]))], A, n.clone()),
+        (r#"{"StringNotEquals":{"aws:TagKeys":"z"}}"#, vec![("aws:TagKeys", m(&[]))], A, n.clone()),
+        // set operators accept a single-valued key as a one-element set
+        (r#"{"ForAllValues:StringEquals":{"aws:x":["a","b"]}}"#, vec![("aws:x", s("a"))], A, y.clone()),
+        (r#"{"ForAnyValue:StringEquals":{"aws:x":["a","b"]}}"#, vec![("aws:x", s("c"))], A, n.clone()),
         (r#"{"StringNotEquals":{"aws:TagKeys":"a"}}"#, vec![("aws:TagKeys", m(&["x","a"]))], A, n.clone()),
         (r#"{"ForAnyValue:StringEqualsIfExists":{"aws:TagKeys":"a"}}"#, vec![], A, y.clone()),
         // numbers
@@ -641,4 +647,60 @@ fn parse_error_message_points_into_document() {
             .starts_with("Statement[2].Condition.StringEquals.aws:x: "),
         "{err}"
     );
+}
+
+#[test]
+fn request_without_resource() {
+    let deny_some = r#"{"Version":"2012-10-17","Statement":[{"Sid":"ProtectRoles","Effect":"Deny","Action":"iam:DeleteRole","Resource":"arn:*:iam::*:role/lzctl-*"}]}"#;
+    let deny_not = r#"{"Version":"2012-10-17","Statement":[{"Sid":"OnlyLogs","Effect":"Deny","Action":"s3:PutObject","NotResource":"arn:aws:s3:::logs/*"}]}"#;
+    let allow_some = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"arn:aws:s3:::data/*"}]}"#;
+    let h = hier(
+        vec![
+            pol("FullAWSAccess", FULL),
+            pol("protect", deny_some),
+            pol("logs", deny_not),
+        ],
+        vec![pol("some", allow_some)],
+        vec![pol("FullAWSAccess", FULL)],
+    );
+    // complete context: a Deny limited to some resources does not deny "any resource",
+    // an Allow limited to some resources does allow it
+    assert!(
+        evaluate(&h, &req("iam:DeleteRole", "*", "ap-northeast-1", &[]))
+            .verdict
+            .is_allowed()
+    );
+    assert!(
+        evaluate(&h, &req("s3:PutObject", "", "ap-northeast-1", &[]))
+            .verdict
+            .is_allowed()
+    );
+    // but a named resource is decided exactly
+    let named = req(
+        "iam:DeleteRole",
+        "arn:aws:iam::111122223333:role/lzctl-x",
+        "ap-northeast-1",
+        &[],
+    );
+    assert!(evaluate(&h, &named).verdict.is_denied());
+    let named = req(
+        "iam:DeleteRole",
+        "arn:aws:iam::111122223333:role/other",
+        "ap-northeast-1",
+        &[],
+    );
+    assert!(matches!(
+        evaluate(&h, &named).verdict,
+        Verdict::Denied {
+            cause: DenyCause::NoAllow,
+            ..
+        }
+    ));
+    // unknown mode: the verdict depends on the resource
+    let mut r = req("iam:DeleteRole", "*", "ap-northeast-1", &[]);
+    r.missing_keys = MissingKeys::Unknown;
+    match evaluate(&h, &r).verdict {
+        Verdict::Indeterminate { missing_keys, .. } => assert_eq!(missing_keys, ["(resource)"]),
+        v => panic!("{v:?}"),
+    }
 }
