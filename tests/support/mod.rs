@@ -1,0 +1,217 @@
+//! Test harness: starts the local AWS emulator (tests/emulator) on 127.0.0.1
+//! for one test, gives SDK clients and the lzctl binary pointed at it, and
+//! reads the emulator's request log. Each test process gets its own emulator.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Region every test uses.
+pub const REGION: &str = "ap-northeast-1";
+/// The emulator's default (management) account.
+pub const MANAGEMENT_ACCOUNT: &str = "123456789012";
+
+/// Path of the repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A running emulator, stopped on drop.
+pub struct Emulator {
+    child: Child,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Emulator {
+    /// Starts with the emulator's defaults (AWS rate limits on, a Control
+    /// Tower landing zone per the emulator's default).
+    pub fn start() -> Emulator {
+        Emulator::start_with(serde_json::json!({}))
+    }
+
+    /// Starts with settings (deep-merged over the emulator's defaults).
+    pub fn start_with(settings: serde_json::Value) -> Emulator {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port_file = dir.path().join("port");
+        let settings_file = dir.path().join("settings.json");
+        std::fs::write(&settings_file, settings.to_string()).expect("write settings");
+        let log = std::fs::File::create(dir.path().join("emulator.log")).expect("log file");
+        let child = Command::new("bash")
+            .arg(repo_root().join("tests/emulator/start.sh"))
+            .args(["--port", "0", "--port-file"])
+            .arg(&port_file)
+            .arg("--settings")
+            .arg(&settings_file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start tests/emulator/start.sh");
+        let mut emulator = Emulator { child, port: 0, _dir: dir };
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&port_file) {
+                if let Ok(port) = text.trim().parse() {
+                    emulator.port = port;
+                    return emulator;
+                }
+            }
+            if let Ok(Some(status)) = emulator.child.try_wait() {
+                let log = std::fs::read_to_string(emulator._dir.path().join("emulator.log")).unwrap_or_default();
+                panic!("emulator exited with {status}:\n{log}");
+            }
+            assert!(Instant::now() < deadline, "emulator did not start within 300 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// SDK configuration pointing at the emulator with test credentials.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(self.endpoint())
+            .region(aws_config::Region::new(REGION))
+            .credentials_provider(aws_sdk_sts::config::Credentials::new("testing", "testing", None, None, "lzctl-tests"))
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(10))
+            .load()
+            .await
+    }
+
+    /// Environment for running the lzctl binary against the emulator.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL".into(), self.endpoint()),
+            ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+            ("AWS_REGION".into(), REGION.into()),
+            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+            ("AWS_CONFIG_FILE".into(), "/nonexistent/lzctl-tests".into()),
+            ("AWS_SHARED_CREDENTIALS_FILE".into(), "/nonexistent/lzctl-tests".into()),
+            ("NO_COLOR".into(), "1".into()),
+        ]
+    }
+
+    /// Runs `lzctl ARGS` against the emulator from `cwd`.
+    pub fn lzctl(&self, cwd: &Path, args: &[&str]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_lzctl"));
+        cmd.current_dir(cwd).args(args).env_remove("AWS_PROFILE").stdin(Stdio::null());
+        for (k, v) in self.env() {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("run lzctl")
+    }
+
+    /// POSTs JSON to a control endpoint and returns the JSON answer.
+    pub fn post_json(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        self.request("POST", path, Some(body))
+    }
+
+    /// GETs a control endpoint.
+    pub fn get_json(&self, path: &str) -> serde_json::Value {
+        self.request("GET", path, None)
+    }
+
+    fn request(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> serde_json::Value {
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to emulator");
+        write!(stream, "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).expect("send");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read");
+        let (head, payload) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        assert!(head.starts_with("HTTP/1.1 2") || head.starts_with("HTTP/1.0 2"), "{method} {path}: {head}\n{payload}");
+        let payload = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(payload) } else { payload.to_string() };
+        if payload.trim().is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&payload).unwrap_or_else(|e| panic!("{path}: {e}: {payload}"))
+        }
+    }
+
+    /// Request log entries since start (or the last clear).
+    pub fn log(&self) -> Vec<serde_json::Value> {
+        self.get_json("/_lzemu/log").as_array().cloned().unwrap_or_default()
+    }
+
+    /// Mutating requests in the log.
+    pub fn mutating_calls(&self) -> Vec<String> {
+        self.log()
+            .into_iter()
+            .filter(|e| e["mutating"].as_bool() == Some(true))
+            .map(|e| format!("{}:{}", e["service"].as_str().unwrap_or(""), e["operation"].as_str().unwrap_or("")))
+            .collect()
+    }
+
+    /// Empties the request log.
+    pub fn clear_log(&self) {
+        self.post_json("/_lzemu/log/clear", serde_json::json!({}));
+    }
+}
+
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&after[..n]);
+        rest = &after[n + 2..];
+    }
+    out
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Creates the organization (all features) as the management account.
+pub async fn create_organization(emulator: &Emulator) -> aws_sdk_organizations::Client {
+    let client = aws_sdk_organizations::Client::new(&emulator.sdk_config().await);
+    client
+        .create_organization()
+        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+        .send()
+        .await
+        .expect("CreateOrganization");
+    client
+}
+
+/// Copies `examples/` and `scp/` into a temp dir so tests can edit configs.
+pub fn workspace() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for sub in ["examples", "scp"] {
+        copy_dir(&repo_root().join(sub), &dir.path().join(sub));
+    }
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// stdout and stderr as text, for assertion messages.
+pub fn text(output: &Output) -> String {
+    format!("--- stdout\n{}\n--- stderr\n{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
