@@ -144,7 +144,11 @@ pub fn resource_match_str(pattern: &str, resource: &str) -> bool {
         return true;
     }
     if pattern.splitn(6, ':').count() == 6 && resource.splitn(6, ':').count() == 6 {
-        arn_match_str(pattern, resource)
+        pattern
+            .splitn(6, ':')
+            .zip(resource.splitn(6, ':'))
+            .enumerate()
+            .all(|(i, (p, r))| wildcard_match(p, r, i < 5))
     } else {
         wildcard_match(pattern, resource, false)
     }
@@ -194,7 +198,9 @@ pub fn arn_match(pat: &[Tok], arn: &str) -> bool {
 }
 
 /// Resource matching for `Resource`/`NotResource`: `*` matches everything; when both sides
-/// are six-part ARNs they are compared part by part, otherwise as one wildcard string.
+/// are six-part ARNs they are compared part by part (`arn`, partition, service, region and
+/// account ignoring case, the resource part case-sensitively), otherwise as one
+/// case-sensitive wildcard string.
 pub fn resource_match(pat: &[Tok], resource: &str) -> bool {
     if pat == [Tok::Star] {
         return true;
@@ -203,7 +209,8 @@ pub fn resource_match(pat: &[Tok], resource: &str) -> bool {
         (Some(pp), Some(rp)) => pp
             .iter()
             .zip(rp.iter())
-            .all(|(p, r)| glob_match(p, r, false)),
+            .enumerate()
+            .all(|(i, (p, r))| glob_match(p, r, i < 5)),
         _ => glob_match(pat, resource, false),
     }
 }
@@ -309,6 +316,7 @@ mod tests {
             "arn:aws:s3:::bucket2/a"
         ));
         assert!(resource_match(&tokens("arn:*"), "arn:aws:s3:::bucket2/a"));
-        assert!(!resource_match(&tokens("arn:aws:S3:::b"), "arn:aws:s3:::b"));
+        assert!(resource_match(&tokens("arn:aws:S3:::b"), "arn:aws:s3:::b"));
+        assert!(!resource_match(&tokens("arn:aws:s3:::B"), "arn:aws:s3:::b"));
     }
 }
