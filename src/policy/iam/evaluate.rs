@@ -61,7 +61,8 @@ pub struct Level {
 pub struct Hierarchy {
     /// SCP or RCP chain.
     pub kind: PolicyKind,
-    /// The management account id (exempt from SCPs and RCPs).
+    /// The management account id: SCPs do not restrict its principals, RCPs do not restrict
+    /// its resources.
     pub management_account: Option<String>,
     /// Root, OUs (outermost first), account.
     pub levels: Vec<Level>,
@@ -127,7 +128,8 @@ pub struct StatementHit {
 pub enum AllowReason {
     /// Every level has a matching Allow and no Deny matched.
     Policies,
-    /// The caller is the management account, which SCPs/RCPs do not restrict.
+    /// The caller (SCP) or the resource owner (RCP) is the management account, which
+    /// organization policies do not restrict.
     ManagementAccount,
     /// The caller is a service-linked role, which SCPs/RCPs do not restrict.
     ServiceLinkedRole,
@@ -230,6 +232,12 @@ pub struct Evaluation {
     pub verdict: Verdict,
     /// Matching statements, in evaluation order (root first).
     pub matched: Vec<StatementHit>,
+}
+
+/// The account id of a resource ARN (`arn:aws:s3:::bucket` has none).
+fn resource_account(resource: &str) -> Option<&str> {
+    let acct = resource.split(':').nth(4)?;
+    (acct.len() == 12 && acct.bytes().all(|b| b.is_ascii_digit())).then_some(acct)
 }
 
 /// True for a service-linked role ARN (`arn:...:iam::ACCOUNT:role/aws-service-role/...`).
@@ -349,7 +357,13 @@ fn keys_of(t: &Tri) -> Vec<String> {
 
 /// Decide `req` against the hierarchy `h`.
 pub fn evaluate(h: &Hierarchy, req: &Request) -> Evaluation {
-    if h.management_account.as_deref() == Some(req.account.as_str()) && !req.account.is_empty() {
+    // SCPs restrict the caller's account; RCPs the account owning the resource (taken from
+    // the resource ARN when it names one, else the request's account).
+    let governed_account = match h.kind {
+        PolicyKind::Scp => req.account.as_str(),
+        PolicyKind::Rcp => resource_account(&req.resource).unwrap_or(req.account.as_str()),
+    };
+    if h.management_account.as_deref() == Some(governed_account) && !governed_account.is_empty() {
         return Evaluation {
             verdict: Verdict::Allowed {
                 reason: AllowReason::ManagementAccount,

@@ -542,6 +542,32 @@ fn rcp_principal_matching() {
             .verdict
             .is_allowed()
     );
+    // RCPs do not restrict resources of the management account
+    let mut h_mgmt = hier(
+        vec![pol("RCPFullAWSAccess", full_rcp), pol("org-only", rcp)],
+        vec![pol("RCPFullAWSAccess", full_rcp)],
+        vec![pol("RCPFullAWSAccess", full_rcp)],
+    );
+    h_mgmt.kind = PolicyKind::Rcp;
+    let mgmt_key = req(
+        "s3:GetObject",
+        "arn:aws:s3:ap-northeast-1:999999999999:accesspoint/ap",
+        "ap-northeast-1",
+        &[("aws:PrincipalOrgID", s("o-other"))],
+    );
+    assert_eq!(
+        evaluate(&h_mgmt, &mgmt_key).verdict,
+        Verdict::Allowed {
+            reason: AllowReason::ManagementAccount
+        }
+    );
+    let member_key = req(
+        "s3:GetObject",
+        "arn:aws:s3:ap-northeast-1:111122223333:accesspoint/ap",
+        "ap-northeast-1",
+        &[("aws:PrincipalOrgID", s("o-other"))],
+    );
+    assert!(evaluate(&h_mgmt, &member_key).verdict.is_denied());
     let notp = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"s3:*","Resource":"*"}]}"#;
     let h = hier(
         vec![pol("full", full_rcp), pol("notp", notp)],
