@@ -8,7 +8,7 @@
 //! 3. otherwise every level must have a matching `Allow`; the first level without one
 //!    denies implicitly.
 //!
-//! With [`MissingKeys::Unknown`](super::context::MissingKeys::Unknown), statements whose
+//! With [`MissingKeys::Unknown`], statements whose
 //! conditions reference keys the request does not carry are "unknown"; the verdict is
 //! computed with three-valued logic and is `Indeterminate` only when those unknowns could
 //! flip it (an unknown Deny when the request would otherwise be allowed, or a level whose

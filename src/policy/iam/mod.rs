@@ -4,7 +4,24 @@
 //! - [`PolicyDocument::parse`] / [`parse_lenient`]: JSON text to model, errors located as
 //!   `Statement[2].Condition.StringEquals`;
 //! - [`lint`] / [`check`]: per-type grammar rules ([`PolicyKind`]) as [`Finding`]s;
-//! - [`evaluate`]: decide a [`Request`] against a [`Hierarchy`] of attached policies.
+//! - [`evaluate()`]: decide a [`Request`] against a [`Hierarchy`] of attached policies.
+//!
+//! - [`check_region_restrictions`] / [`deny_summaries`]: region-restriction lint and
+//!   readable summaries of Deny statements.
+//!
+//! ```ignore
+//! let doc = PolicyDocument::parse(text)?;                 // Err(ParseError) lists every error
+//! let findings = lint(text, PolicyKind::Scp);             // parse errors + grammar rules
+//! let h = Hierarchy { kind: PolicyKind::Scp, management_account: Some(mgmt.into()),
+//!     levels: vec![Level { kind: LevelKind::Root, name: "Root".into(),
+//!                          policies: vec![NamedPolicy { name: "FullAWSAccess".into(), document: doc }] },
+//!                  /* OUs outermost first, then the account */] };
+//! let req = Request { account, principal_arn, action: "ec2:RunInstances".into(),
+//!     resource: "*".into(), region: "us-east-1".into(),
+//!     missing_keys: MissingKeys::Absent, ..Default::default() };
+//! println!("{}", evaluate(&h, &req).verdict);
+//! // "denied by policy region statement DenyOutsideAllowedRegions at level OU Companies/Foo"
+//! ```
 //!
 //! The module refers to its parts only through `super::`/`self::` paths so it can be mounted
 //! anywhere in a crate.
