@@ -55,16 +55,21 @@ class Emulator:
         self.moto_app = DomainDispatcherApplication(create_backend_app)
         # Handlers are imported here, their moto backends only on first use.
         from .controltower import ControlTower
+        from .detective import DetectiveServices
         from .organizations import OrganizationsRules
         from .stacksets import StackSets
 
         self.organizations = OrganizationsRules(self)
         self.controltower = ControlTower(self)
         self.stacksets = StackSets(self)
+        self.detective = DetectiveServices(self)
         self.handlers = {
             "organizations": self.organizations,
             "controltower": self.controltower,
             "cloudformation": self.stacksets,
+            "guardduty": self.detective,
+            "securityhub": self.detective,
+            "config": self.detective,
         }
 
     # ----------------------------------------------------------------- WSGI
@@ -221,3 +226,4 @@ class Emulator:
             self.organizations.reset()
             self.controltower.reset()
             self.stacksets.reset()
+            self.detective.reset()

@@ -121,9 +121,11 @@ class ControlTower:
 
     # ----------------------------------------------------------- helpers
     def operation_for_path(self, service, method, path):
-        if service != "controltower":
-            return None
-        return PATHS.get(path.rstrip("/"))
+        if service == "controltower":
+            return PATHS.get(path.rstrip("/"))
+        from .restmodel import operation_for
+
+        return operation_for(service, method, path)
 
     def _management_account(self):
         backend = self.emulator.organizations.management_backend()

@@ -21,6 +21,33 @@ _SIZE_SETTING = {
 }
 _ATTACH_SETTING = {SCP: "scp_max_attachments", RCP: "rcp_max_attachments"}
 
+# Services AWS lets an organization delegate administration of; moto knows only six.
+DELEGATABLE = (
+    "securityhub.amazonaws.com",
+    "config.amazonaws.com",
+    "member.org.stacksets.cloudformation.amazonaws.com",
+    "stacksets.cloudformation.amazonaws.com",
+    "sso.amazonaws.com",
+    "cloudtrail.amazonaws.com",
+    "backup.amazonaws.com",
+    "inspector2.amazonaws.com",
+    "detective.amazonaws.com",
+    "fms.amazonaws.com",
+    "ipam.amazonaws.com",
+)
+_patched = False
+
+
+def _organizations_models():
+    global _patched
+    from moto.organizations import models
+
+    if not _patched:
+        supported = models.FakeDelegatedAdministrator.SUPPORTED_SERVICES
+        supported.extend(s for s in DELEGATABLE if s not in supported)
+        _patched = True
+    return models
+
 
 def _constraint(reason, message):
     return AwsError("ConstraintViolationException", message, Reason=reason)
@@ -88,14 +115,12 @@ class OrganizationsRules:
     # ------------------------------------------------------------ state access
     @staticmethod
     def backend(account):
-        from moto.organizations.models import organizations_backends
-
-        return organizations_backends[account]["aws"]
+        return _organizations_models().organizations_backends[account]["aws"]
 
     @staticmethod
     def management_backend():
         """The backend that holds the organization, if one exists."""
-        from moto.organizations.models import organizations_backends
+        organizations_backends = _organizations_models().organizations_backends
 
         for account_id in list(organizations_backends.keys()):
             backend = organizations_backends[account_id]["aws"]

@@ -138,12 +138,19 @@ class StackSets:
 
     # ------------------------------------------------------------- helpers
     def _owner(self, ctx, params):
-        """CallAs=DELEGATED_ADMIN acts on the management account's stack sets."""
-        if params.get("CallAs") == "DELEGATED_ADMIN":
-            backend = self.emulator.organizations.management_backend()
-            if backend is not None:
-                return backend.org.master_account_id
-        return ctx.account
+        """CallAs=DELEGATED_ADMIN acts on the management account's stack sets, for
+        accounts registered as delegated administrator for StackSets only."""
+        if params.get("CallAs") != "DELEGATED_ADMIN":
+            return ctx.account
+        backend = self.emulator.organizations.management_backend()
+        principals = ("member.org.stacksets.cloudformation.amazonaws.com",
+                      "stacksets.cloudformation.amazonaws.com")
+        admin = backend and next((a for a in backend.admins if a.account.id == ctx.account), None)
+        if admin is None or not any(p in admin.services for p in principals):
+            raise AwsError("ValidationError",
+                           f"Account {ctx.account} should be registered as delegated administrator "
+                           "for StackSets to use CallAs DELEGATED_ADMIN", 400)
+        return backend.org.master_account_id
 
     def _find(self, owner, region, name, required=True):
         for (o, r, _), ss in self.sets.items():
