@@ -304,7 +304,7 @@ fn policy_values<'a>(cond: &'a Condition, ctx: &Context<'_>) -> Result<Vec<Polic
     let mut unknown = None;
     for v in &cond.values {
         let wildcards = match cond.operator.base {
-            _ if !has_variables(v) => {
+            _ if !has_variables(v) || !ctx.variables() => {
                 out.push(PolicyVal::Text(v));
                 continue;
             }

@@ -128,13 +128,28 @@ pub enum Lookup<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
     req: &'a Request,
+    variables: bool,
 }
 
 impl<'a> Context<'a> {
     /// The context of a request: explicit keys first, then the keys derived from the
     /// request's fields (`aws:RequestedRegion`, `aws:PrincipalArn`, `aws:PrincipalAccount`).
     pub fn of(req: &'a Request) -> Self {
-        Self { req }
+        Self {
+            req,
+            variables: true,
+        }
+    }
+
+    /// The same context for a policy whose `Version` does (`true`, 2012-10-17) or does not
+    /// (`false`, 2008-10-17 or no Version) expand `${...}` policy variables.
+    pub fn with_variables(self, variables: bool) -> Self {
+        Self { variables, ..self }
+    }
+
+    /// Are `${...}` policy variables expanded?
+    pub fn variables(&self) -> bool {
+        self.variables
     }
 
     /// Look a key up (case-insensitively).

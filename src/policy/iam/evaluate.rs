@@ -303,7 +303,7 @@ fn resource_hit(
     }
     let mut acc = Tri::No;
     for p in &list.values {
-        if !has_variables(p) {
+        if !has_variables(p) || !ctx.variables() {
             if resource_match_str(p, resource) {
                 acc = Tri::Yes;
                 break;
@@ -393,6 +393,7 @@ pub fn evaluate(h: &Hierarchy, req: &Request) -> Evaluation {
         let mut allow = Tri::No;
         let mut unknown_allows = Vec::new();
         for pol in &level.policies {
+            let ctx = ctx.with_variables(pol.document.version.as_deref() == Some("2012-10-17"));
             for st in &pol.document.statements {
                 let t = statement_applies(st, req, &ctx);
                 if t == Tri::No {

@@ -730,3 +730,45 @@ fn request_without_resource() {
         v => panic!("{v:?}"),
     }
 }
+
+#[test]
+fn variables_only_with_version_2012() {
+    let with = |version: &str| {
+        format!(
+            r#"{{{version}"Statement":[{{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::home-${{aws:PrincipalAccount}}/*"}}]}}"#
+        )
+    };
+    let mine = req(
+        "s3:GetObject",
+        "arn:aws:s3:::home-111122223333/k",
+        "ap-northeast-1",
+        &[],
+    );
+    let literal = req(
+        "s3:GetObject",
+        "arn:aws:s3:::home-${aws:PrincipalAccount}/k",
+        "ap-northeast-1",
+        &[],
+    );
+    for (version, expands) in [
+        (r#""Version":"2012-10-17","#, true),
+        (r#""Version":"2008-10-17","#, false),
+        ("", false),
+    ] {
+        let h = hier(
+            vec![pol("FullAWSAccess", FULL)],
+            vec![pol("home", &with(version))],
+            vec![pol("FullAWSAccess", FULL)],
+        );
+        assert_eq!(
+            evaluate(&h, &mine).verdict.is_allowed(),
+            expands,
+            "{version}"
+        );
+        assert_eq!(
+            evaluate(&h, &literal).verdict.is_allowed(),
+            !expands,
+            "{version}"
+        );
+    }
+}

@@ -2,6 +2,8 @@
 //! escapes `${*}`, `${?}`, `${$}` (a literal `*`, `?`, `$`), in `Resource` and condition values.
 //!
 //! Substituted values are literal text: a `*` inside a variable's value is not a wildcard.
+//! Policies without `"Version": "2012-10-17"` do not expand variables (see
+//! [`Context::with_variables`]): `${...}` is then plain text.
 
 use super::context::{Context, Lookup, Values};
 use super::matching::Tok;
@@ -28,7 +30,7 @@ pub fn resolve(s: &str, ctx: &Context, wildcards: bool) -> Resolved {
     let mut out = Vec::with_capacity(s.len());
     let mut rest = s;
     while !rest.is_empty() {
-        if let Some(after) = rest.strip_prefix("${") {
+        if let Some(after) = rest.strip_prefix("${").filter(|_| ctx.variables()) {
             if let Some(end) = after.find('}') {
                 let inner = &after[..end];
                 rest = &after[end + 1..];
@@ -122,6 +124,11 @@ mod tests {
         };
         assert_eq!(p, literal("a*"));
         // unterminated stays literal
+        let Resolved::Pattern(p) = resolve("a${aws:username}", &c.with_variables(false), false)
+        else {
+            panic!()
+        };
+        assert_eq!(p, literal("a${aws:username}"));
         let Resolved::Pattern(p) = resolve("x${y", &c, false) else {
             panic!()
         };
