@@ -254,3 +254,74 @@ proptest! {
         prop_assert_eq!(class(&evaluate(&h, &r).verdict), class(&evaluate(&h, &upper).verdict));
     }
 }
+
+proptest! {
+    #![proptest_config(config(512))]
+
+    /// Parsers of untrusted text never panic.
+    #[test]
+    fn value_parsers_never_panic(
+        s in "\\PC{0,24}",
+        t in "[0-9T:Z+\\-.é/a-f]{0,24}",
+        d in "20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-9:.]{2,9}[+\\-Zéa ]{0,2}[0-9:éa]{0,5}",
+    ) {
+        for x in [&s, &t, &d] {
+            let _ = super::values::parse_date(x);
+            let _ = super::values::parse_number(x);
+            let _ = super::values::Cidr::parse(x);
+            let _ = super::values::parse_ip(x);
+            let _ = Operator::parse(x);
+        }
+    }
+
+    /// Lint never panics on arbitrary statement-shaped JSON.
+    #[test]
+    fn lint_never_panics(json in arb_json()) {
+        let doc = json!({"Version": "2012-10-17", "Statement": json});
+        let _ = lint_value(doc.clone(), PolicyKind::Scp);
+        let _ = lint_value(doc, PolicyKind::Rcp);
+    }
+}
+
+fn arb_json() -> impl Strategy<Value = Value> {
+    let key = prop::sample::select(vec![
+        "Effect",
+        "Action",
+        "NotAction",
+        "Resource",
+        "NotResource",
+        "Condition",
+        "Principal",
+        "Sid",
+        "StringEquals",
+        "DateLessThan",
+        "IpAddress",
+        "Null",
+        "aws:x",
+        "AWS",
+        "Bogus",
+    ]);
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        "[a-z:*?${}0-9./-]{0,12}".prop_map(Value::String),
+        prop::sample::select(vec![
+            "Allow",
+            "Deny",
+            "*",
+            "s3:*",
+            "2020-01-01T00:00+é",
+            "10.0.0.0/8"
+        ])
+        .prop_map(|s| json!(s)),
+    ];
+    leaf.prop_recursive(4, 48, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec((key.clone(), inner), 0..5).prop_map(|kv| {
+                Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+            }),
+        ]
+    })
+}

@@ -62,9 +62,12 @@ pub fn parse_date(s: &str) -> Option<i64> {
         let (c, z) = time.split_at(pos);
         let sign = if z.starts_with('-') { -1 } else { 1 };
         let z = z[1..].replace(':', "");
-        let hh = num(&z[..2.min(z.len())], 2)?;
+        if !z.is_ascii() {
+            return None;
+        }
+        let hh = num(z.get(..2)?, 2)?;
         let mm = if z.len() == 4 {
-            num(&z[2..], 2)?
+            num(z.get(2..)?, 2)?
         } else if z.len() == 2 {
             0
         } else {
@@ -196,6 +199,11 @@ mod tests {
         assert_eq!(parse_date("2020-13-01"), None);
         assert_eq!(parse_date("yesterday"), None);
         assert_eq!(parse_date("2020-01-01T25:00:00Z"), None);
+        // malformed zones, including non-ASCII, are rejected without panicking
+        assert_eq!(parse_date("2020-01-01T00:00+aé"), None);
+        assert_eq!(parse_date("2020-01-01T00:00+é"), None);
+        assert_eq!(parse_date("2020-01-01T00:00+1"), None);
+        assert_eq!(parse_date("2020-01-01Té"), None);
     }
 
     #[test]
