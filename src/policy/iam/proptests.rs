@@ -279,7 +279,24 @@ proptest! {
     fn lint_never_panics(json in arb_json()) {
         let doc = json!({"Version": "2012-10-17", "Statement": json});
         let _ = lint_value(doc.clone(), PolicyKind::Scp);
-        let _ = lint_value(doc, PolicyKind::Rcp);
+        let _ = lint_value(doc.clone(), PolicyKind::Rcp);
+        // and evaluation of whatever parses never panics either
+        let (Some(parsed), _) = parse_value(doc) else { return Ok(()) };
+        let h = Hierarchy {
+            kind: PolicyKind::Scp,
+            management_account: None,
+            levels: vec![Level {
+                kind: LevelKind::Root,
+                name: "Root".into(),
+                policies: vec![NamedPolicy { name: "p".into(), document: parsed }],
+            }],
+        };
+        for mode in [MissingKeys::Absent, MissingKeys::Unknown] {
+            let mut r = request(0, &[1, 4, 0]);
+            r.missing_keys = mode;
+            r.context.insert("aws:x".into(), ContextValue::Single("2020-01-01T00:00+é".into()));
+            let _ = evaluate(&h, &r);
+        }
     }
 }
 
