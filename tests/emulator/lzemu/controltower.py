@@ -11,6 +11,7 @@ import random
 import string
 import time
 import uuid
+from datetime import datetime, timezone
 
 from .errors import AwsError
 
@@ -58,6 +59,11 @@ CT_BASELINE = "AWSControlTowerBaseline"
 ACTIVITY_KINDS = ("landing_zone_update", "register_ou", "control_operation", "account_factory")
 
 
+def _iso(epoch):
+    """The model declares these timestamps iso8601 (not restJson's default epoch)."""
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
 def _rid(n=16):
     return "".join(random.choice(string.ascii_uppercase + string.digits) for _ in range(n))
 
@@ -99,9 +105,9 @@ class Operation:
 
     def describe(self):
         out = {"operationIdentifier": self.id, "operationType": self.type,
-               "status": self.status, "startTime": self.start}
+               "status": self.status, "startTime": _iso(self.start)}
         if self.status != "IN_PROGRESS":
-            out["endTime"] = self.end
+            out["endTime"] = _iso(self.end)
         if self.message:
             out["statusMessage"] = self.message
         return out

@@ -220,3 +220,22 @@ def test_throttled_control_tower_answers_429(emu, ct):
     resp = error_of(client.list_baselines)
     assert resp["Error"]["Code"] == "ThrottlingException"
     assert resp["ResponseMetadata"]["HTTPStatusCode"] == 429
+
+
+
+def test_operation_times_are_iso8601_strings_as_the_model_declares(emu, ct):
+    """boto3 also accepts epoch numbers here; the Rust SDK insists on the model's iso8601."""
+    import json
+
+    client, orgs, root = ct
+    ou = orgs.create_organizational_unit(ParentId=root, Name="t")["OrganizationalUnit"]
+    resp = register(client, ou["Arn"])
+    raw = {}
+
+    def keep(http_response, **_):
+        raw["body"] = json.loads(http_response.content)
+
+    client.meta.events.register("after-call.controltower.GetBaselineOperation", keep)
+    client.get_baseline_operation(operationIdentifier=resp["operationIdentifier"])
+    start = raw["body"]["baselineOperation"]["startTime"]
+    assert isinstance(start, str) and start.endswith("Z") and "T" in start

@@ -189,3 +189,28 @@ def test_reset_clears_moto_state_and_log(emu, org):
     with pytest.raises(botocore.exceptions.ClientError) as err:
         orgs.describe_organization()
     assert err.value.response["Error"]["Code"] == "AWSOrganizationsNotInUseException"
+
+
+def test_other_moto_services_pass_through(emu, org):
+    orgs, _ = org
+    iam = emu.client("iam")
+    iam.create_role(RoleName="lzctl-deployer", AssumeRolePolicyDocument="{}")
+    assert iam.get_role(RoleName="lzctl-deployer")["Role"]["RoleName"] == "lzctl-deployer"
+    trail = emu.client("cloudtrail")
+    emu.client("s3").create_bucket(Bucket="org-trail-logs")
+    trail.create_trail(Name="org-trail", S3BucketName="org-trail-logs", IsOrganizationTrail=True)
+    assert trail.describe_trails()["trailList"][0]["IsOrganizationTrail"] is True
+    config = emu.client("config")
+    config.put_configuration_recorder(ConfigurationRecorder={
+        "name": "default", "roleARN": "arn:aws:iam::123456789012:role/config"})
+    assert [r["name"] for r in config.describe_configuration_recorders()["ConfigurationRecorders"]] == ["default"]
+    gd = emu.client("guardduty")
+    detector = gd.create_detector(Enable=True)["DetectorId"]
+    assert gd.list_detectors()["DetectorIds"] == [detector]
+    sh = emu.client("securityhub")
+    sh.enable_security_hub()
+    assert "HubArn" in sh.describe_hub()
+    ops = {(e["service"], e["operation"]) for e in emu.log()}
+    assert {("iam", "CreateRole"), ("cloudtrail", "CreateTrail"), ("config", "PutConfigurationRecorder"),
+            ("guardduty", "CreateDetector"), ("guardduty", "ListDetectors"),
+            ("securityhub", "EnableSecurityHub")} <= ops
