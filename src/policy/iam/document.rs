@@ -405,9 +405,7 @@ fn check_action_syntax(a: &str, loc: &Location, i: usize, n: usize, out: &mut Ve
         Some((svc, name)) => {
             !svc.is_empty()
                 && !name.is_empty()
-                && svc
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '*' | '?'))
+                && svc.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
                 && name
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '*' | '?' | '-' | '_' | '.'))
@@ -419,7 +417,7 @@ fn check_action_syntax(a: &str, loc: &Location, i: usize, n: usize, out: &mut Ve
             "action-syntax",
             item,
             format!(
-                "`{a}` is not an action (expected `service:Action`, wildcards allowed, or `*`)"
+                "`{a}` is not an action (expected `service:Action` with wildcards only in the action name, or `*`)"
             ),
         ));
     }
@@ -655,6 +653,10 @@ mod tests {
         let r =
             rules_of(r#"{"Statement":{"Effect":"Deny","Action":"s3 GetObject","Resource":"*"}}"#);
         assert_eq!(r, vec![("Statement[0].Action".into(), "action-syntax")]);
+        let r = rules_of(
+            r#"{"Statement":{"Effect":"Deny","Action":["*:Get*","s3:Get*"],"Resource":"*"}}"#,
+        );
+        assert_eq!(r, vec![("Statement[0].Action.[0]".into(), "action-syntax")]);
         let r = rules_of(r#"{"Statement":{"Effect":"Deny","Action":[],"Resource":"*"}}"#);
         assert!(r.contains(&("Statement[0].Action".into(), "empty-value")));
     }

@@ -275,6 +275,23 @@ fn action_hit(list: &ElementList, action: &str) -> bool {
     list.values.iter().any(|p| action_matches(p, action)) != list.not
 }
 
+/// Resolve the policy variables of a `Resource` pattern. AWS expands variables only in the
+/// resource part of an ARN (after the fifth colon); before it `${...}` stays literal text.
+fn resolve_resource(pattern: &str, ctx: &Context<'_>) -> Resolved {
+    let Some(cut) = pattern.match_indices(':').nth(4).map(|(i, _)| i + 1) else {
+        return resolve(pattern, ctx, true);
+    };
+    let (prefix, rest) = pattern.split_at(cut);
+    match resolve(rest, ctx, true) {
+        Resolved::Pattern(t) => {
+            let mut all = resolve(prefix, &ctx.with_variables(false), true).into_tokens();
+            all.extend(t);
+            Resolved::Pattern(all)
+        }
+        other => other,
+    }
+}
+
 /// Pseudo condition key reported when a verdict depends on which resource was meant.
 pub const RESOURCE_KEY: &str = "(resource)";
 
@@ -310,7 +327,7 @@ fn resource_hit(
             }
             continue;
         }
-        let t = match resolve(p, ctx, true) {
+        let t = match resolve_resource(p, ctx) {
             Resolved::Pattern(tokens) => Tri::from_bool(resource_match(&tokens, resource)),
             Resolved::Absent(_) => Tri::No,
             Resolved::Unknown(k) => Tri::unknown(&k),

@@ -66,7 +66,7 @@ const PATTERNS: [&str; 6] = [
     "s3:*",
     "s3:Get*",
     "ec2:*",
-    "*:*Object",
+    "s3:*Object",
     "iam:?reateRole",
 ];
 

@@ -772,3 +772,35 @@ fn variables_only_with_version_2012() {
         );
     }
 }
+
+#[test]
+fn resource_variables_expand_only_in_the_resource_part() {
+    let p = |res: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"*","Resource":"{res}"}}]}}"#
+        )
+    };
+    let check = |res: &str, target: &str| {
+        let h = hier(
+            vec![pol("FullAWSAccess", FULL)],
+            vec![pol("p", &p(res))],
+            vec![pol("FullAWSAccess", FULL)],
+        );
+        evaluate(&h, &req("iam:GetRole", target, "us-east-1", &[]))
+            .verdict
+            .is_allowed()
+    };
+    assert!(check(
+        "arn:aws:iam::111122223333:role/${aws:PrincipalAccount}-*",
+        "arn:aws:iam::111122223333:role/111122223333-x"
+    ));
+    assert!(!check(
+        "arn:aws:iam::${aws:PrincipalAccount}:role/*",
+        "arn:aws:iam::111122223333:role/x"
+    ));
+    // in an S3 ARN the bucket/key is the resource part
+    assert!(check(
+        "arn:aws:s3:::b/${aws:PrincipalAccount}/*",
+        "arn:aws:s3:::b/111122223333/k"
+    ));
+}

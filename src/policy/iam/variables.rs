@@ -19,6 +19,16 @@ pub enum Resolved {
     Unknown(String),
 }
 
+impl Resolved {
+    /// The tokens of a resolved pattern (empty for `Absent`/`Unknown`).
+    pub fn into_tokens(self) -> Vec<Tok> {
+        match self {
+            Resolved::Pattern(t) => t,
+            _ => Vec::new(),
+        }
+    }
+}
+
 /// True when `s` contains a `${...}` policy variable or escape.
 pub fn has_variables(s: &str) -> bool {
     s.contains("${")
