@@ -220,3 +220,47 @@ async fn every_control_tower_operation_through_the_rust_sdk() {
         assert!(called.contains(op), "{op} was not called: {called:?}");
     }
 }
+
+/// The throttling contract lzctl relies on: with AWS's published Organizations
+/// rates (the emulator's start-up default, 2/s burst 3 for the policy APIs), a burst
+/// of CreatePolicy/AttachPolicy gets TooManyRequestsException, which the Rust SDK
+/// classifies as throttling and retries until every call succeeds.
+#[tokio::test(flavor = "multi_thread")]
+async fn organizations_throttling_is_retried_by_the_rust_sdk() {
+    use aws_sdk_organizations::types::PolicyType;
+
+    let emulator = Emulator::start();
+    let orgs = create_organization(&emulator).await;
+    let root = orgs.list_roots().send().await.unwrap().roots()[0].id().unwrap().to_string();
+    let ou = orgs.create_organizational_unit().parent_id(&root).name("burst").send().await.unwrap();
+    let ou_id = ou.organizational_unit().unwrap().id().unwrap().to_string();
+    let content = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:DeleteBucket","Resource":"*"}]}"#;
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let created = orgs
+            .create_policy()
+            .name(format!("burst-{i}"))
+            .description("burst")
+            .r#type(PolicyType::ServiceControlPolicy)
+            .content(content)
+            .send()
+            .await
+            .expect("CreatePolicy succeeds after retries");
+        ids.push(created.policy().unwrap().policy_summary().unwrap().id().unwrap().to_string());
+    }
+    for id in &ids {
+        orgs.attach_policy().policy_id(id).target_id(&ou_id).send().await.expect("AttachPolicy succeeds after retries");
+    }
+    let attached = orgs
+        .list_policies_for_target()
+        .target_id(&ou_id)
+        .filter(PolicyType::ServiceControlPolicy)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(attached.policies().len(), 7, "six policies plus FullAWSAccess");
+    let log = emulator.log();
+    let throttled: Vec<_> = log.iter().filter(|e| e["error_code"] == "TooManyRequestsException").collect();
+    assert!(!throttled.is_empty(), "the burst should have been throttled at least once");
+    assert!(throttled.iter().all(|e| e["status"] == 400));
+}
