@@ -5,7 +5,7 @@ use super::condition::{BaseOperator, Tri};
 use super::context::{Context, MissingKeys, Request};
 use super::document::{Effect, PolicyDocument, Statement};
 use super::error::{Finding, Location};
-use super::evaluate::statement_applies;
+use super::evaluate::{evaluate, statement_applies, Hierarchy, Verdict};
 use super::matching::action_matches;
 
 /// The Control Tower execution role every region restriction must exempt.
@@ -141,6 +141,51 @@ pub fn check_region_restrictions(doc: &PolicyDocument, checks: &RegionChecks<'_>
                     format!("{p} is not exempt: it would be denied outside the allowed regions"),
                 ));
             }
+        }
+    }
+    out
+}
+
+/// One (action, region) a protected principal could no longer perform.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Lockout {
+    /// The action denied.
+    pub action: String,
+    /// The region of the request.
+    pub region: String,
+    /// The denying verdict (policy, statement and level, or the level without an Allow).
+    pub verdict: Verdict,
+}
+
+/// For the lockout guard: decide every `(action, region)` pair for `principal_arn` in
+/// `account` against `h` (complete context, no specific resource) and return the denied
+/// ones. Extra context keys (e.g. `aws:PrincipalTag/...`) can be given in `context`.
+pub fn lockouts(
+    h: &Hierarchy,
+    account: &str,
+    principal_arn: &str,
+    pairs: &[(&str, &str)],
+    context: &std::collections::BTreeMap<String, super::context::ContextValue>,
+) -> Vec<Lockout> {
+    let mut out = Vec::new();
+    for (action, region) in pairs {
+        let req = Request {
+            account: account.to_string(),
+            principal_arn: principal_arn.to_string(),
+            action: action.to_string(),
+            resource: "*".into(),
+            region: region.to_string(),
+            context: context.clone(),
+            missing_keys: MissingKeys::Absent,
+            absent_keys: Vec::new(),
+        };
+        let verdict = evaluate(h, &req).verdict;
+        if verdict.is_denied() {
+            out.push(Lockout {
+                action: action.to_string(),
+                region: region.to_string(),
+                verdict,
+            });
         }
     }
     out

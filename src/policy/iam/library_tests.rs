@@ -568,6 +568,47 @@ fn region_restriction_passes_region_lint_and_broken_copies_fail() {
 }
 
 #[test]
+fn lockout_guard_helper_finds_the_forgotten_exemption() {
+    let ct = "arn:aws:iam::111122223333:role/AWSControlTowerExecution";
+    let pairs = [
+        ("cloudformation:CreateStack", "ap-northeast-1"),
+        ("ec2:DescribeVpcs", "us-west-2"),
+        ("sts:AssumeRole", "us-east-1"),
+    ];
+    let none = BTreeMap::new();
+    let (kind, doc) = render(&scp_dir().join("region-restriction.json"), &[]);
+    assert!(lockouts(
+        &one_level(kind, "region", &doc),
+        "111122223333",
+        ct,
+        &pairs,
+        &none
+    )
+    .is_empty());
+    let mut broken = doc.clone();
+    broken["Statement"][0]["Condition"]["ArnNotLike"]["aws:PrincipalARN"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|a| a != "arn:*:iam::*:role/AWSControlTowerExecution");
+    let found = lockouts(
+        &one_level(kind, "region", &broken),
+        "111122223333",
+        ct,
+        &pairs,
+        &none,
+    );
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        (found[0].action.as_str(), found[0].region.as_str()),
+        ("ec2:DescribeVpcs", "us-west-2")
+    );
+    assert_eq!(
+        found[0].verdict.to_string(),
+        "denied by policy region statement DenyOutsideAllowedRegions at level OU Workloads"
+    );
+}
+
+#[test]
 fn root_lockdown_behaviour() {
     let root = "arn:aws:iam::111122223333:root";
     let path = scp_dir().join("root-lockdown.json");

@@ -47,8 +47,8 @@ mod library_tests;
 mod proptests;
 
 pub use self::analysis::{
-    check_region_restrictions, deny_summaries, region_restrictions, DenySummary, RegionChecks,
-    RegionRestriction,
+    check_region_restrictions, deny_summaries, lockouts, region_restrictions, DenySummary, Lockout,
+    RegionChecks, RegionRestriction,
 };
 pub use self::condition::{BaseOperator, Operator, SetQualifier, Tri};
 pub use self::context::{ContextValue, MissingKeys, Request};
