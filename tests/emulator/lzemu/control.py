@@ -40,6 +40,7 @@ def handle_control(emulator, environ):
                 req.get("kind", "landing_zone_update"),
                 float(req.get("seconds", 5)),
                 req.get("target"),
+                req.get("region"),
             )
     except ValueError as err:
         return 400, {"error": str(err)}

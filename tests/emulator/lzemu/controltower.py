@@ -139,7 +139,8 @@ class ControlTower:
 
     def _ensure_landing_zone(self, region):
         if self.region is None:
-            self.region = region or "us-east-1"
+            self.region = (self.emulator.settings.get("controltower_home_region")
+                           or region or "us-east-1")
         if self.landing_zone is None and self.emulator.settings.get("controltower_landing_zone", default=True):
             account = self._management_account()
             self.landing_zone = {
@@ -211,12 +212,12 @@ class ControlTower:
         }
 
     # ----------------------------------------------------------- activity
-    def start_activity(self, kind, seconds, target=None):
+    def start_activity(self, kind, seconds, target=None, region=None):
         if kind not in ACTIVITY_KINDS:
             raise ValueError(f"kind must be one of {', '.join(ACTIVITY_KINDS)}")
         with self.emulator.lock:
             self.tick()
-            self._ensure_landing_zone(self.region)
+            self._ensure_landing_zone(self.region or region)
             if kind == "landing_zone_update":
                 op = self._start_landing_zone_op("UPDATE", seconds, None)
             elif kind == "register_ou":

@@ -52,6 +52,9 @@ DEFAULTS = {
     "stackset_fail_accounts": [],
     # Whether a Control Tower landing zone exists in the management account.
     "controltower_landing_zone": True,
+    # Its home region; null = the region of the first Control Tower call (or
+    # activity), else us-east-1.
+    "controltower_home_region": None,
 }
 
 _EMPTY_SECTIONS = {

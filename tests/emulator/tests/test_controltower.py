@@ -239,3 +239,24 @@ def test_operation_times_are_iso8601_strings_as_the_model_declares(emu, ct):
     client.get_baseline_operation(operationIdentifier=resp["operationIdentifier"])
     start = raw["body"]["baselineOperation"]["startTime"]
     assert isinstance(start, str) and start.endswith("Z") and "T" in start
+
+
+def test_home_region_follows_the_first_call_or_the_setting(emu, org):
+    tokyo = emu.client("controltower", region="ap-northeast-1")
+    arn = tokyo.list_landing_zones()["landingZones"][0]["arn"]
+    assert arn.startswith("arn:aws:controltower:ap-northeast-1:")
+    assert tokyo.list_baselines()["baselines"][0]["arn"].startswith("arn:aws:controltower:ap-northeast-1::baseline/")
+    emu.post("/_lzemu/reset")
+    emu.client("organizations").create_organization(FeatureSet="ALL")
+    emu.post("/_lzemu/settings", {"controltower_home_region": "eu-west-1"})
+    emu.post("/_lzemu/controltower/activity", {"kind": "landing_zone_update", "seconds": 0.1})
+    assert tokyo.list_landing_zones()["landingZones"][0]["arn"].startswith("arn:aws:controltower:eu-west-1:")
+
+
+def test_no_landing_zone_when_switched_off(emu, org):
+    emu.post("/_lzemu/settings", {"controltower_landing_zone": False})
+    client = emu.client("controltower")
+    assert client.list_landing_zones()["landingZones"] == []
+    resp = error_of(client.get_landing_zone, landingZoneIdentifier="arn:aws:controltower:us-east-1:123456789012:landingzone/X")
+    assert resp["Error"]["Code"] == "ResourceNotFoundException"
+    assert resp["ResponseMetadata"]["HTTPStatusCode"] == 404
