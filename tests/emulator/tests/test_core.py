@@ -214,3 +214,34 @@ def test_other_moto_services_pass_through(emu, org):
     assert {("iam", "CreateRole"), ("cloudtrail", "CreateTrail"), ("config", "PutConfigurationRecorder"),
             ("guardduty", "CreateDetector"), ("guardduty", "ListDetectors"),
             ("securityhub", "EnableSecurityHub")} <= ops
+
+
+def test_parallel_clients_are_served_consistently(emu, org):
+    """The server is threaded; the emulator's lock keeps moto and its own state consistent."""
+    import threading
+
+    orgs, root = org
+    errors = []
+
+    def worker(n):
+        client = emu.client("organizations")
+        try:
+            ou = client.create_organizational_unit(ParentId=root, Name=f"par-{n}")["OrganizationalUnit"]["Id"]
+            for _ in range(10):
+                client.list_organizational_units_for_parent(ParentId=root)
+                client.list_policies_for_target(TargetId=ou, Filter="SERVICE_CONTROL_POLICY")
+            emu.client("sts").get_caller_identity()
+        except Exception as err:  # collected and asserted below
+            errors.append(err)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    names = sorted(o["Name"] for o in orgs.list_organizational_units_for_parent(ParentId=root)["OrganizationalUnits"])
+    assert names == [f"par-{n}" for n in range(8)]
+    log = emu.log()
+    assert len(log) == 2 + 8 * 22 + 1
+    assert all(e["status"] == 200 for e in log)

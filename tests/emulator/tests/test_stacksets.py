@@ -241,3 +241,15 @@ def test_ou_registration_deploys_control_tower_blueprint(emu, tree):
     names = [s["StackSetName"] for s in cfn.list_stack_sets()["Summaries"]]
     assert names == ["AWSControlTowerBP-BASELINE-CLOUDWATCH"]
     assert {a for a, _ in instances(cfn, names[0])} == {tree["a_prod"]}
+
+
+def test_stackset_mutation_while_control_tower_busy_is_a_violation(emu, tree):
+    cfn = emu.client("cloudformation")
+    service_managed(cfn)
+    emu.post("/_lzemu/controltower/activity", {"kind": "landing_zone_update", "seconds": 2})
+    cfn.list_stack_sets()  # reads are fine
+    cfn.create_stack_instances(StackSetName="baseline", Regions=["us-east-1"],
+                               DeploymentTargets={"OrganizationalUnitIds": [tree["prod"]]})
+    violations = emu.violations()
+    assert [v["kind"] for v in violations] == ["mutation_while_controltower_busy"]
+    assert "cloudformation:CreateStackInstances" in violations[0]["detail"]
