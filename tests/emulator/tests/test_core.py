@@ -245,3 +245,25 @@ def test_parallel_clients_are_served_consistently(emu, org):
     log = emu.log()
     assert len(log) == 2 + 8 * 22 + 1
     assert all(e["status"] == 200 for e in log)
+
+
+def test_chunked_request_bodies_are_read(emu, org):
+    """Some SDKs stream request bodies with Transfer-Encoding: chunked."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", emu.port, timeout=10)
+    conn.putrequest("POST", "/")
+    for key, value in {
+        "X-Amz-Target": "AWSOrganizationsV20161128.DescribePolicy",
+        "Content-Type": "application/x-amz-json-1.1",
+        "Transfer-Encoding": "chunked",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/organizations/aws4_request, "
+                         "SignedHeaders=host, Signature=0",
+    }.items():
+        conn.putheader(key, value)
+    conn.endheaders()
+    body = b'{"PolicyId": "p-FullAWSAccess"}'
+    conn.send(b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+    resp = conn.getresponse()
+    assert resp.status == 200
+    assert json.loads(resp.read())["Policy"]["PolicySummary"]["Name"] == "FullAWSAccess"
