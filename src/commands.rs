@@ -14,8 +14,8 @@ use crate::aws::{load_sdk_config, AwsOptions, Clients};
 use crate::cli::{AwsArgs, Command};
 use crate::config::{ControlTowerMode, Desired};
 use crate::model::{ControlTowerPresence, OrgState};
-use crate::observe::{observe_organization, ObserveScope};
-use crate::plan::{diff, DiffInput, Plan};
+use crate::observe::{complete_targets, observe_organization, ObserveScope};
+use crate::plan::{diff, targets_to_complete, DiffInput, Plan};
 
 /// How a command ended, for the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +96,16 @@ pub async fn run(command: Command) -> Result<Outcome> {
             let desired = config.as_deref().map(load_config).transpose()?;
             let clients = connect(&aws, desired.as_ref()).await;
             let state = match &desired {
-                Some(d) => observe(&clients, d, &aws).await?,
+                Some(d) => {
+                    observe_organization(
+                        &clients,
+                        &ObserveScope {
+                            list_all_targets: true,
+                            ..scope_for(d, aws.concurrency)
+                        },
+                    )
+                    .await?
+                }
                 None => {
                     observe_organization(
                         &clients,
@@ -192,21 +201,33 @@ pub fn scope_for(desired: &Desired, concurrency: usize) -> ObserveScope {
         } else {
             Default::default()
         },
+        list_all_targets: false,
         expected_management_account: Some(desired.organization.management_account.clone()),
         control_tower: Some(desired.organization.control_tower),
         concurrency,
     }
 }
 
+/// Reads what a plan for `desired` needs: the organization, then the full
+/// attachments of the targets the plan will touch.
 async fn observe(clients: &Clients, desired: &Desired, aws: &AwsArgs) -> Result<OrgState> {
-    observe_organization(clients, &scope_for(desired, aws.concurrency))
+    let mut state = observe_organization(clients, &scope_for(desired, aws.concurrency))
         .await
-        .context("reading the organization")
+        .context("reading the organization")?;
+    let needed = targets_to_complete(&diff_input(desired, &state), &state);
+    complete_targets(clients, &mut state, &needed, aws.concurrency)
+        .await
+        .context("reading the attachments of the targets to change")?;
+    Ok(state)
 }
 
 /// Diffs a config against a state.
 pub fn make_plan(desired: &Desired, observed: &OrgState) -> Result<Plan> {
-    let input = DiffInput {
+    Ok(diff(&diff_input(desired, observed), observed)?)
+}
+
+fn diff_input<'a>(desired: &'a Desired, observed: &OrgState) -> DiffInput<'a> {
+    DiffInput {
         desired: &desired.state,
         renames: &desired.renames,
         prune: desired.prune,
@@ -216,8 +237,7 @@ pub fn make_plan(desired: &Desired, observed: &OrgState) -> Result<Plan> {
         manage_account_tags: desired.uses_account_tags,
         config_path: desired.path.display().to_string(),
         config_digest: desired.digest.clone(),
-    };
-    Ok(diff(&input, observed)?)
+    }
 }
 
 fn print_stats(aws: &AwsArgs, clients: Option<&Clients>, started: Instant) {

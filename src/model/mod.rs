@@ -193,6 +193,11 @@ pub struct OrgState {
     /// Control Tower as seen when observing.
     #[serde(default)]
     pub control_tower: ControlTowerPresence,
+    /// Policies whose targets were not all listed (AWS's full-access policies,
+    /// attached nearly everywhere): their `targets` hold only what was looked
+    /// up target by target. See `plan::targets_to_complete`.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub partially_listed: BTreeSet<String>,
 }
 
 impl OrgState {

@@ -5,7 +5,7 @@ mod controltower;
 mod organizations;
 
 pub use controltower::control_tower_presence;
-pub use organizations::observe_organization;
+pub use organizations::{complete_targets, observe_organization};
 
 use std::collections::BTreeSet;
 
@@ -27,6 +27,9 @@ pub struct ObserveScope {
     pub expected_management_account: Option<String>,
     /// Whether to look for Control Tower.
     pub control_tower: Option<ControlTowerMode>,
+    /// List the targets of AWS's full-access policies too (one page per 20
+    /// targets); otherwise they are looked up only where a plan needs them.
+    pub list_all_targets: bool,
     /// Parallel requests during the walk.
     pub concurrency: usize,
 }

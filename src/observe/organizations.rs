@@ -20,6 +20,54 @@ use crate::model::{
 const AWS_FULL_ACCESS: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
 
+/// AWS's full-access policies: attached to nearly every target, so listing
+/// their targets costs a page per 20 targets.
+fn is_full_access(name: &str, aws_managed: bool) -> bool {
+    aws_managed && matches!(name, "FullAWSAccess" | "RCPFullAWSAccess")
+}
+
+/// Looks up, target by target, the attachments of partially listed policies
+/// (ListPoliciesForTarget), for the targets a plan is about to change.
+pub async fn complete_targets(
+    clients: &Clients,
+    state: &mut OrgState,
+    targets: &BTreeSet<(PolicyKind, Target)>,
+    concurrency: usize,
+) -> Result<(), ObserveError> {
+    let ids = crate::apply::ids::IdRegistry::from_state(state);
+    let org = &clients.organizations;
+    let lookups: Vec<(PolicyKind, Target, String)> = targets
+        .iter()
+        .filter_map(|(kind, target)| {
+            ids.target(target)
+                .ok()
+                .map(|id| (*kind, target.clone(), id))
+        })
+        .collect();
+    let found: Vec<(Target, Vec<String>)> = futures::stream::iter(lookups.into_iter().map(|(kind, target, id)| async move {
+        let pages = org.list_policies_for_target().target_id(&id).filter(PolicyType::from(kind.api_name())).into_paginator().send().try_collect().await.map_err(|e| aws_error("ListPoliciesForTarget", e))?;
+        let names = pages
+            .iter()
+            .flat_map(|p: &aws_sdk_organizations::operation::list_policies_for_target::ListPoliciesForTargetOutput| p.policies().to_vec())
+            .filter_map(|s| s.name().map(str::to_string))
+            .collect();
+        Ok::<_, ObserveError>((target, names))
+    }))
+    .buffer_unordered(concurrency.max(1))
+    .try_collect()
+    .await?;
+    for (target, names) in found {
+        for name in names {
+            if state.partially_listed.contains(&name) {
+                if let Some(p) = state.policies.get_mut(&name) {
+                    p.targets.insert(target.clone());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 struct Walked {
     ous: BTreeMap<OuPath, Ou>,
     ou_ids: HashMap<String, OuPath>,
@@ -120,8 +168,21 @@ pub async fn observe_organization(
         );
     }
 
-    state.policies =
-        read_policies(org, &root_id, &walked.ou_ids, &account_ids, concurrency).await?;
+    state.policies = read_policies(
+        org,
+        &root_id,
+        &walked.ou_ids,
+        &account_ids,
+        concurrency,
+        scope.list_all_targets,
+    )
+    .await?;
+    state.partially_listed = state
+        .policies
+        .iter()
+        .filter(|(name, p)| !scope.list_all_targets && is_full_access(name, p.aws_managed))
+        .map(|(name, _)| name.clone())
+        .collect();
     read_tags(clients, scope, &mut state, concurrency).await?;
 
     let in_progress = org
@@ -211,6 +272,7 @@ async fn read_policies(
     ou_ids: &HashMap<String, OuPath>,
     account_ids: &HashMap<String, String>,
     concurrency: usize,
+    list_all_targets: bool,
 ) -> Result<BTreeMap<String, Policy>, ObserveError> {
     let mut summaries = Vec::new();
     for kind in PolicyKind::ALL {
@@ -241,7 +303,12 @@ async fn read_policies(
             let described = org.describe_policy().policy_id(&id).send().await.map_err(|e| aws_error("DescribePolicy", e))?;
             described.policy().and_then(|p| p.content()).unwrap_or_default().to_string()
         };
-        let listed = org.list_targets_for_policy().policy_id(&id).into_paginator().send().try_collect().await.map_err(|e| aws_error("ListTargetsForPolicy", e))?;
+        let name = summary.name().unwrap_or_default();
+        let listed = if list_all_targets || !is_full_access(name, aws_managed) {
+            org.list_targets_for_policy().policy_id(&id).into_paginator().send().try_collect().await.map_err(|e| aws_error("ListTargetsForPolicy", e))?
+        } else {
+            Vec::new()
+        };
         let listed: Vec<_> = listed.iter().flat_map(|p: &aws_sdk_organizations::operation::list_targets_for_policy::ListTargetsForPolicyOutput| p.targets().to_vec()).collect();
         let targets = listed
             .iter()

@@ -120,6 +120,64 @@ pub fn diff(input: &DiffInput, observed: &OrgState) -> Result<Plan, PlanError> {
     })
 }
 
+/// The (type, target) pairs whose attachments the plan will change, or whose
+/// Allow path a policy update could remove: for these the diff needs every
+/// attached policy, including those observed only partially (see
+/// `OrgState::partially_listed`). Empty when nothing is partial.
+pub fn targets_to_complete(
+    input: &DiffInput,
+    observed: &OrgState,
+) -> BTreeSet<(PolicyKind, Target)> {
+    let mut out = BTreeSet::new();
+    if observed.partially_listed.is_empty() {
+        return out;
+    }
+    let desired = input.desired;
+    let managed = |name: &str| {
+        desired.policies.contains_key(name)
+            || (input.prune
+                && observed
+                    .policies
+                    .get(name)
+                    .is_some_and(|p| p.is_managed() && !p.aws_managed))
+    };
+    for kind in PolicyKind::ALL {
+        let mut candidates: BTreeSet<&Target> = BTreeSet::new();
+        for (name, p) in desired.policies.iter().chain(observed.policies.iter()) {
+            if p.kind == kind && managed(name) {
+                candidates.extend(p.targets.iter());
+            }
+        }
+        for target in candidates {
+            if !observed.has_target(target) {
+                continue;
+            }
+            let now: BTreeSet<&String> = observed
+                .policies
+                .iter()
+                .filter(|(n, p)| p.kind == kind && managed(n) && p.targets.contains(target))
+                .map(|(n, _)| n)
+                .collect();
+            let want: BTreeSet<&String> = desired
+                .policies
+                .iter()
+                .filter(|(_, p)| p.kind == kind && p.targets.contains(target))
+                .map(|(n, _)| n)
+                .collect();
+            let allow_flips = want.iter().any(|n| {
+                observed.policies.get(*n).is_some_and(|o| {
+                    has_allow_statement(&o.content)
+                        && !has_allow_statement(&desired.policies[*n].content)
+                })
+            });
+            if now != want || allow_flips {
+                out.insert((kind, target.clone()));
+            }
+        }
+    }
+    out
+}
+
 /// Rewrites every path under `from` to lie under `to`.
 pub(crate) fn rewrite_prefix(state: &mut OrgState, from: &OuPath, to: &OuPath) {
     let moved = |p: &OuPath| -> OuPath {
@@ -457,6 +515,16 @@ fn plan_attachments(b: &mut Builder, input: &DiffInput, working: &OrgState) {
                         .map(|(n, _)| n.clone()),
                 )
                 .collect();
+            let granted_before = current.iter().any(|n| {
+                working
+                    .policies
+                    .get(n)
+                    .is_some_and(|p| has_allow_statement(&p.content))
+            });
+            if kind == PolicyKind::Scp && granted_before && !wanted.iter().any(|n| grants(n)) {
+                b.refusals.push(format!("scp policies on {target}: after the policy updates no attached SCP would grant anything (no Allow path left)"));
+                continue;
+            }
             if current == wanted {
                 continue;
             }

@@ -7,7 +7,7 @@ pub mod file;
 mod order;
 pub mod simulate;
 
-pub use diff::{diff, DiffInput, PlanError};
+pub use diff::{diff, targets_to_complete, DiffInput, PlanError};
 
 use serde::{Deserialize, Serialize};
 

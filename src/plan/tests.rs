@@ -380,3 +380,48 @@ fn children_are_created_after_parents_and_accounts_after_their_ou() {
         vec![crate::model::Address::ou(&path("Companies/X/prod"))]
     );
 }
+
+/// Clears what observation skips (targets of FullAWSAccess), then fills it
+/// back only for the targets `targets_to_complete` asks for.
+fn partially_observed(full: &OrgState, input: &DiffInput) -> OrgState {
+    let mut partial = full.clone();
+    partial
+        .policies
+        .get_mut("FullAWSAccess")
+        .unwrap()
+        .targets
+        .clear();
+    partial.partially_listed = BTreeSet::from(["FullAWSAccess".to_string()]);
+    for (_, target) in super::targets_to_complete(input, &partial) {
+        if full.policies["FullAWSAccess"].targets.contains(&target) {
+            partial
+                .policies
+                .get_mut("FullAWSAccess")
+                .unwrap()
+                .targets
+                .insert(target);
+        }
+    }
+    partial
+}
+
+proptest! {
+    #[test]
+    fn a_plan_from_partial_attachments_is_as_safe_as_one_from_all(desired in shape(), observed in shape(), prune in any::<bool>()) {
+        // A cap of 3 makes FullAWSAccess count: a plan that forgot it would overrun the cap.
+        let limits = Limits { scp_max_attachments: 3, ..Limits::default() };
+        let desired = build(&desired, false);
+        let mut truth = build(&observed, true);
+        let renames = BTreeMap::new();
+        let input = DiffInput { limits, ..input(&desired, &renames, prune) };
+        let partial = partially_observed(&truth, &input);
+        let from_truth = diff(&input, &truth);
+        let from_partial = diff(&input, &partial);
+        prop_assert_eq!(from_truth.is_ok(), from_partial.is_ok(), "{:?} vs {:?}", from_truth, from_partial);
+        if let Ok(plan) = from_partial {
+            apply_plan(&mut truth, &plan, &limits).expect("no AWS rule broken on the way");
+            let again = diff(&input, &truth).unwrap();
+            prop_assert!(again.is_empty(), "second plan: {:#?}", again.changes);
+        }
+    }
+}

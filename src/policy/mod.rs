@@ -1,5 +1,6 @@
 //! Organization policies: templates, limits and document handling.
 
 pub mod document;
+pub mod iam;
 pub mod limits;
 pub mod template;
