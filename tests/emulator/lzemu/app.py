@@ -122,13 +122,16 @@ class Emulator:
                 raise errors.throttle_error(info.service)
             handler = self.handlers.get(info.service)
             with self.lock:
+                self.organizations.tick()
                 if handler is not None:
                     answer = handler.before(ctx)
                     if answer is not None:
                         return self._json_answer(ctx, answer)
                 status, headers, out = self._forward(ctx)
                 if handler is not None:
-                    handler.after(ctx, status, out)
+                    replaced = handler.after(ctx, status, out)
+                    if replaced is not None:
+                        out = replaced
                 return status, headers, out
         except AwsError as err:
             return errors.render(info, err)

@@ -106,11 +106,18 @@ def validate_policy_content(policy_type, content, limits):
 
 class OrganizationsRules:
     def __init__(self, emulator):
+        from .accounts import PendingAccounts
+
         self.emulator = emulator
         self._without_scp = set()
+        self.pending_accounts = PendingAccounts(emulator)
 
     def reset(self):
         self._without_scp = set()
+        self.pending_accounts.reset()
+
+    def tick(self):
+        self.pending_accounts.tick()
 
     # ------------------------------------------------------------ state access
     @staticmethod
@@ -180,8 +187,9 @@ class OrganizationsRules:
         return method(ctx, backend, ctx.params)
 
     def after(self, ctx, status, out):
+        """Post-process a moto answer; returns replacement bytes or None."""
         if status >= 400:
-            return
+            return None
         backend = self.backend(ctx.account)
         if ctx.operation == "CreateOrganization" and backend.org is not None:
             # With all features, AWS enables SCPs in the new root.
@@ -197,10 +205,22 @@ class OrganizationsRules:
                 account_id = json.loads(out)["CreateAccountStatus"]["AccountId"]
             except (ValueError, KeyError):
                 account_id = None
-            if account_id:
+            if account_id and self.pending_accounts.seconds() > 0:
+                status = self.pending_accounts.hold(backend, account_id)
+                if status is not None:
+                    return json.dumps({"CreateAccountStatus": status}, default=str).encode()
+            elif account_id:
                 self.emulator.stacksets.on_account_moved(account_id, None, backend.org.root_id)
+        if ctx.operation == "ListCreateAccountStatus" and self.pending_accounts.pending:
+            data = json.loads(out)
+            pending = self.pending_accounts.statuses()
+            states = ctx.params.get("States")
+            data["CreateAccountStatuses"] = data.get("CreateAccountStatuses", []) + [
+                s for s in pending if not states or "IN_PROGRESS" in states]
+            return json.dumps(data, default=str).encode()
         if ctx.info.mutating:
             self.check_scp_invariant()
+        return None
 
     def check_scp_invariant(self):
         backend = self.management_backend()
@@ -353,6 +373,10 @@ class OrganizationsRules:
         return 200, {}
 
     # ------------------------------------------------------------- accounts
+    def _before_DescribeCreateAccountStatus(self, ctx, backend, params):
+        status = self.pending_accounts.status(params.get("CreateAccountRequestId", ""))
+        return (200, {"CreateAccountStatus": status}) if status else None
+
     def _before_MoveAccount(self, ctx, backend, params):
         source = self.find_ou(backend, params.get("SourceParentId", ""))
         if source is None:

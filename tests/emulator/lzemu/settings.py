@@ -48,6 +48,8 @@ DEFAULTS = {
     "faults": {"throttle_rate": 0.0, "server_error_rate": 0.0, "seed": 0},
     "stackset_operation_seconds": 2.0,
     "controltower_operation_seconds": 3.0,
+    # CreateAccount stays IN_PROGRESS this long (the account is in no listing meanwhile).
+    "account_creation_seconds": 0,
     # Accounts whose stack instances fail in every StackSet operation.
     "stackset_fail_accounts": [],
     # Whether a Control Tower landing zone exists in the management account.

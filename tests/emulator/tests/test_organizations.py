@@ -278,3 +278,26 @@ def test_every_operation_lzctl_uses_works_through_the_wrapper(emu, org):
     orgs.delete_organizational_unit(OrganizationalUnitId=ous[1])
     assert emu.client("sts").get_caller_identity()["Account"] == MANAGEMENT
     assert all(e["status"] == 200 for e in emu.log())
+
+
+def test_account_creation_can_take_time(emu, org):
+    import time
+
+    orgs, root = org
+    emu.post("/_lzemu/settings", {"account_creation_seconds": 1.0})
+    status = orgs.create_account(Email="slow@example.com", AccountName="slow")["CreateAccountStatus"]
+    assert status["State"] == "IN_PROGRESS" and "AccountId" not in status
+    described = orgs.describe_create_account_status(CreateAccountRequestId=status["Id"])["CreateAccountStatus"]
+    assert described["State"] == "IN_PROGRESS"
+    listed = orgs.list_create_account_status(States=["IN_PROGRESS"])["CreateAccountStatuses"]
+    assert [s["Id"] for s in listed] == [status["Id"]]
+    assert [a["Name"] for a in orgs.list_accounts()["Accounts"]] == ["master"]
+    assert [t["TargetId"] for t in orgs.list_targets_for_policy(PolicyId=FULL_AWS_ACCESS)["Targets"]
+            if t["Type"] == "ACCOUNT"] == [MANAGEMENT]
+    time.sleep(1.1)
+    done = orgs.describe_create_account_status(CreateAccountRequestId=status["Id"])["CreateAccountStatus"]
+    assert done["State"] == "SUCCEEDED" and done["AccountId"]
+    assert done["AccountId"] in [a["Id"] for a in orgs.list_accounts_for_parent(ParentId=root)["Accounts"]]
+    assert scps_of(orgs, done["AccountId"]) == [FULL_AWS_ACCESS]
+    ou = new_ou(orgs, root, "landing")
+    orgs.move_account(AccountId=done["AccountId"], SourceParentId=root, DestinationParentId=ou)
