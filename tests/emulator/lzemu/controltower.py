@@ -12,6 +12,7 @@ import string
 import time
 import uuid
 from datetime import datetime, timezone
+from urllib.parse import parse_qs, unquote
 
 from .errors import AwsError
 
@@ -37,10 +38,18 @@ PATHS = {
     "/list-control-operations": "ListControlOperations",
     "/list-enabled-controls": "ListEnabledControls",
     "/get-enabled-control": "GetEnabledControl",
+    "/create-landingzone": "CreateLandingZone",
+    "/delete-landingzone": "DeleteLandingZone",
+    "/reset-landingzone": "ResetLandingZone",
+    "/update-enabled-control": "UpdateEnabledControl",
+    "/reset-enabled-control": "ResetEnabledControl",
 }
+TAG_OPERATIONS = {"GET": "ListTagsForResource", "POST": "TagResource", "DELETE": "UntagResource"}
+# Operations that start Control Tower work and so conflict with work in progress.
 MUTATING = {
-    "UpdateLandingZone", "EnableBaseline", "DisableBaseline", "ResetEnabledBaseline",
-    "UpdateEnabledBaseline", "EnableControl", "DisableControl",
+    "CreateLandingZone", "UpdateLandingZone", "DeleteLandingZone", "ResetLandingZone",
+    "EnableBaseline", "DisableBaseline", "ResetEnabledBaseline", "UpdateEnabledBaseline",
+    "EnableControl", "DisableControl", "UpdateEnabledControl", "ResetEnabledControl",
 }
 # Baselines as AWS lists them (ids are the 16-character ones AWS uses).
 BASELINES = [
@@ -121,6 +130,7 @@ class ControlTower:
     def reset(self):
         self.region = None
         self.landing_zone = None
+        self._lz_decided = False  # the start-up landing zone is made once per reset
         self.operations = {}
         self.enabled_baselines = {}
         self.enabled_controls = {}
@@ -128,6 +138,8 @@ class ControlTower:
     # ----------------------------------------------------------- helpers
     def operation_for_path(self, service, method, path):
         if service == "controltower":
+            if path.startswith("/tags/"):
+                return TAG_OPERATIONS.get(method)
             return PATHS.get(path.rstrip("/"))
         from .restmodel import operation_for
 
@@ -141,6 +153,9 @@ class ControlTower:
         if self.region is None:
             self.region = (self.emulator.settings.get("controltower_home_region")
                            or region or "us-east-1")
+        if self._lz_decided:
+            return
+        self._lz_decided = True
         if self.landing_zone is None and self.emulator.settings.get("controltower_landing_zone", default=True):
             account = self._management_account()
             self.landing_zone = {
@@ -240,7 +255,7 @@ class ControlTower:
     # ------------------------------------------------------------- handler
     def before(self, ctx):
         op = ctx.operation
-        if op not in PATHS.values():
+        if op not in PATHS.values() and op not in TAG_OPERATIONS.values():
             raise AwsError("UnknownOperationException", f"Unknown operation {op}.", 404)
         self.tick()
         self._ensure_landing_zone(ctx.info.region)
@@ -256,10 +271,36 @@ class ControlTower:
                     f"is in progress ({running[0].family} {running[0].type} {running[0].id}).",
                     409,
                 )
-        return 200, getattr(self, "_" + op)(ctx.params)
+        params = ctx.params
+        if op in TAG_OPERATIONS.values():
+            params = dict(params, resourceArn=unquote(ctx.environ.get("PATH_INFO", "")[len("/tags/"):]),
+                          tagKeys=parse_qs(ctx.environ.get("QUERY_STRING", "")).get("tagKeys", []))
+        return 200, getattr(self, "_" + op)(params)
 
     def after(self, ctx, status, out):
         pass
+
+    # ---------------------------------------------------------------- tags
+    def _tagged(self, arn):
+        if self.landing_zone is not None and self.landing_zone["arn"] == arn:
+            return self.landing_zone
+        entry = self.enabled_baselines.get(arn) or self.enabled_controls.get(arn)
+        if entry is None:
+            raise _not_found(f"Resource {arn}")
+        return entry
+
+    def _ListTagsForResource(self, params):
+        return {"tags": dict(self._tagged(params["resourceArn"]).get("tags") or {})}
+
+    def _TagResource(self, params):
+        self._tagged(params["resourceArn"]).setdefault("tags", {}).update(params.get("tags") or {})
+        return {}
+
+    def _UntagResource(self, params):
+        tags = self._tagged(params["resourceArn"]).setdefault("tags", {})
+        for key in params.get("tagKeys") or []:
+            tags.pop(key, None)
+        return {}
 
     # -------------------------------------------------------- landing zone
     def _require_lz(self, identifier=None):
@@ -287,7 +328,7 @@ class ControlTower:
 
     def _GetLandingZone(self, params):
         lz = self._require_lz(params.get("landingZoneIdentifier"))
-        return {"landingZone": dict(lz)}
+        return {"landingZone": {k: v for k, v in lz.items() if k != "tags"}}
 
     def _UpdateLandingZone(self, params):
         self._require_lz(params.get("landingZoneIdentifier"))
@@ -299,6 +340,40 @@ class ControlTower:
         if "remediationTypes" in params:
             changes["remediationTypes"] = params["remediationTypes"]
         op = self._start_landing_zone_op("UPDATE", self._seconds(), changes)
+        return {"operationIdentifier": op.id}
+
+    def _CreateLandingZone(self, params):
+        if self.landing_zone is not None:
+            raise _validation("A landing zone already exists in this account.")
+        if not params.get("version") or "manifest" not in params:
+            raise _validation("version and manifest are required.")
+        account = self._management_account()
+        self.landing_zone = {
+            "arn": f"arn:aws:controltower:{self.region}:{account}:landingzone/{_rid()}",
+            "version": params["version"], "latestAvailableVersion": params["version"],
+            "status": "PROCESSING", "driftStatus": {"status": "IN_SYNC"},
+            "remediationTypes": params.get("remediationTypes") or [],
+            "manifest": params["manifest"], "tags": params.get("tags") or {},
+        }
+        op = self._start_landing_zone_op("CREATE", self._seconds(), None)
+        return {"arn": self.landing_zone["arn"], "operationIdentifier": op.id}
+
+    def _DeleteLandingZone(self, params):
+        lz = self._require_lz(params.get("landingZoneIdentifier"))
+        op = self._start_landing_zone_op("DELETE", self._seconds(), None)
+        original = op.on_done
+
+        def done(finished):
+            original(finished)
+            if not finished.fail and self.landing_zone is lz:
+                self.landing_zone = None
+
+        op.on_done = done
+        return {"operationIdentifier": op.id}
+
+    def _ResetLandingZone(self, params):
+        self._require_lz(params.get("landingZoneIdentifier"))
+        op = self._start_landing_zone_op("RESET", self._seconds(), {"driftStatus": {"status": "IN_SYNC"}})
         return {"operationIdentifier": op.id}
 
     def _ListLandingZoneOperations(self, params):
@@ -585,6 +660,32 @@ class ControlTower:
         entry["lastOperationIdentifier"] = op.id
         self.operations[op.id] = op
         return {"operationIdentifier": op.id}
+
+    def _change_enabled_control(self, params, op_type, parameters=None):
+        entry = self.enabled_controls.get(params.get("enabledControlIdentifier") or "")
+        if entry is None:
+            raise _not_found("Enabled control")
+        entry["status"] = "UNDER_CHANGE"
+
+        def done(op):
+            entry["status"] = "FAILED" if op.fail else "SUCCEEDED"
+            if parameters is not None and not op.fail:
+                entry["parameters"] = parameters
+
+        op = Operation("control", op_type, self._seconds(), target=entry["targetIdentifier"],
+                       on_done=done, controlIdentifier=entry["controlIdentifier"],
+                       enabledControlIdentifier=entry["arn"])
+        entry["lastOperationIdentifier"] = op.id
+        self.operations[op.id] = op
+        return {"operationIdentifier": op.id}
+
+    def _UpdateEnabledControl(self, params):
+        if "parameters" not in params:
+            raise _validation("parameters is required.")
+        return self._change_enabled_control(params, "UPDATE_ENABLED_CONTROL", params["parameters"])
+
+    def _ResetEnabledControl(self, params):
+        return self._change_enabled_control(params, "RESET_ENABLED_CONTROL")
 
     @staticmethod
     def _control_op_view(op):

@@ -260,3 +260,49 @@ def test_no_landing_zone_when_switched_off(emu, org):
     resp = error_of(client.get_landing_zone, landingZoneIdentifier="arn:aws:controltower:us-east-1:123456789012:landingzone/X")
     assert resp["Error"]["Code"] == "ResourceNotFoundException"
     assert resp["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_landing_zone_create_reset_delete_and_tags(emu, org):
+    emu.post("/_lzemu/settings", {"controltower_landing_zone": False, "controltower_operation_seconds": 0.3})
+    client = emu.client("controltower")
+    assert client.list_landing_zones()["landingZones"] == []
+    created = client.create_landing_zone(version="3.3", manifest={"governedRegions": ["us-east-1"]},
+                                         tags={"owner": "platform"})
+    arn = created["arn"]
+    assert client.get_landing_zone(landingZoneIdentifier=arn)["landingZone"]["status"] == "PROCESSING"
+    assert error_of(client.create_landing_zone, version="3.3", manifest={})["Error"]["Code"] == "ConflictException"
+    assert wait_until(lambda: client.get_landing_zone_operation(operationIdentifier=created["operationIdentifier"])
+                      ["operationDetails"]["status"] == "SUCCEEDED")
+    assert error_of(client.create_landing_zone, version="3.3", manifest={})["Error"]["Code"] == "ValidationException"
+    assert client.list_tags_for_resource(resourceArn=arn)["tags"] == {"owner": "platform"}
+    client.tag_resource(resourceArn=arn, tags={"env": "prod"})
+    client.untag_resource(resourceArn=arn, tagKeys=["owner"])
+    assert client.list_tags_for_resource(resourceArn=arn)["tags"] == {"env": "prod"}
+    reset = client.reset_landing_zone(landingZoneIdentifier=arn)["operationIdentifier"]
+    assert client.get_landing_zone_operation(operationIdentifier=reset)["operationDetails"]["operationType"] == "RESET"
+    assert wait_until(lambda: not emu.get("/_lzemu/controltower")["busy"])
+    deleted = client.delete_landing_zone(landingZoneIdentifier=arn)["operationIdentifier"]
+    assert wait_until(lambda: client.get_landing_zone_operation(operationIdentifier=deleted)
+                      ["operationDetails"]["status"] == "SUCCEEDED")
+    assert client.list_landing_zones()["landingZones"] == []
+
+
+def test_update_and_reset_enabled_control(emu, ct):
+    client, orgs, root = ct
+    emu.post("/_lzemu/settings", {"controltower_operation_seconds": 0.3})
+    ou = orgs.create_organizational_unit(ParentId=root, Name="c")["OrganizationalUnit"]
+    reg = register(client, ou["Arn"])
+    assert wait_until(lambda: op_status(client, reg["operationIdentifier"]) == "SUCCEEDED")
+    enabled = client.enable_control(controlIdentifier=CONTROL, targetIdentifier=ou["Arn"])
+    assert wait_until(lambda: not emu.get("/_lzemu/controltower")["busy"])
+    op = client.update_enabled_control(enabledControlIdentifier=enabled["arn"],
+                                       parameters=[{"key": "AllowedRegions", "value": ["us-east-1"]}])["operationIdentifier"]
+    got = client.get_control_operation(operationIdentifier=op)["controlOperation"]
+    assert got["operationType"] == "UPDATE_ENABLED_CONTROL" and got["status"] == "IN_PROGRESS"
+    assert wait_until(lambda: not emu.get("/_lzemu/controltower")["busy"])
+    details = client.get_enabled_control(enabledControlIdentifier=enabled["arn"])["enabledControlDetails"]
+    assert details["parameters"] == [{"key": "AllowedRegions", "value": ["us-east-1"]}]
+    op = client.reset_enabled_control(enabledControlIdentifier=enabled["arn"])["operationIdentifier"]
+    assert client.get_control_operation(operationIdentifier=op)["controlOperation"]["operationType"] == "RESET_ENABLED_CONTROL"
+    client.tag_resource(resourceArn=enabled["arn"], tags={"k": "v"})
+    assert client.list_tags_for_resource(resourceArn=enabled["arn"])["tags"] == {"k": "v"}
