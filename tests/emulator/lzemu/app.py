@@ -167,10 +167,6 @@ class Emulator:
         headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
         return captured["status"], headers, out
 
-    def forward_internal(self, ctx):
-        """Let a handler call moto for the current request and look at the answer."""
-        return self._forward(ctx)
-
     @staticmethod
     def _read_body(environ):
         try:

@@ -4,7 +4,6 @@ import json
 import subprocess
 import time
 import urllib.request
-from pathlib import Path
 
 import botocore.exceptions
 import pytest

@@ -211,7 +211,6 @@ def test_deleting_a_non_empty_ou_fails(org):
         "OrganizationalUnitNotEmptyException"
     account = orgs.create_account(Email="a@example.com", AccountName="a")["CreateAccountStatus"]["AccountId"]
     orgs.move_account(AccountId=account, SourceParentId=root, DestinationParentId=child)
-    orgs.delete_organizational_unit  # noqa: B018 - readability
     assert error_of(orgs.delete_organizational_unit, OrganizationalUnitId=child)["Error"]["Code"] == \
         "OrganizationalUnitNotEmptyException"
     orgs.move_account(AccountId=account, SourceParentId=child, DestinationParentId=root)
