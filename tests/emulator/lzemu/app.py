@@ -112,6 +112,9 @@ class Emulator:
         if latency:
             time.sleep(float(latency) / 1000.0)
         try:
+            scheduled = self.faults.take_scheduled(info.key)
+            if scheduled is not None:
+                raise AwsError(scheduled["code"], scheduled["message"], scheduled["status"])
             fault = self.faults.draw(snap["faults"], self.settings.version)
             if fault == "throttle":
                 raise errors.throttle_error(info.service)

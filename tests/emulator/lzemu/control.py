@@ -32,6 +32,10 @@ def handle_control(emulator, environ):
                 return 200, emulator.settings.snapshot()
             if method == "POST":
                 return 200, emulator.settings.update(_body(environ))
+        if path == "/_lzemu/fail-next":
+            if method == "POST":
+                return 200, emulator.faults.schedule(_body(environ))
+            return 200, emulator.faults.scheduled()
         if path == "/_lzemu/controltower" and method == "GET":
             return 200, emulator.controltower.status()
         if path == "/_lzemu/controltower/activity" and method == "POST":

@@ -56,16 +56,49 @@ class RateLimiter:
 
 
 class FaultInjector:
-    """Random throttling and server errors at configured rates, repeatable by seed."""
+    """Random throttling and server errors at configured rates, repeatable by seed;
+    plus scheduled failures: the next N calls of one operation fail with a chosen error."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self._seed = None
         self._rng = random.Random(0)
+        self._scheduled = []  # [{"operation", "code", "status", "message", "count"}]
 
     def reset(self):
         with self._lock:
             self._seed = None
+            self._scheduled = []
+
+    def schedule(self, spec):
+        operation = spec.get("operation")
+        if not operation or ":" not in operation or not spec.get("code"):
+            raise ValueError('need "operation" ("service:Operation") and "code"')
+        entry = {
+            "operation": operation,
+            "code": spec["code"],
+            "status": int(spec.get("status", 400)),
+            "message": spec.get("message") or f"Injected {spec['code']}",
+            "count": int(spec.get("count", 1)),
+        }
+        with self._lock:
+            self._scheduled.append(entry)
+            return [dict(e) for e in self._scheduled]
+
+    def scheduled(self):
+        with self._lock:
+            return [dict(e) for e in self._scheduled]
+
+    def take_scheduled(self, op_key):
+        """The scheduled failure for this call, if any (and count it down)."""
+        with self._lock:
+            for entry in self._scheduled:
+                if entry["operation"] == op_key and entry["count"] > 0:
+                    entry["count"] -= 1
+                    if entry["count"] == 0:
+                        self._scheduled.remove(entry)
+                    return dict(entry)
+        return None
 
     def draw(self, faults, settings_version=None):
         throttle = float(faults.get("throttle_rate") or 0.0)

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import time
+import urllib.error
 import urllib.request
 
 import botocore.exceptions
@@ -266,3 +267,28 @@ def test_chunked_request_bodies_are_read(emu, org):
     resp = conn.getresponse()
     assert resp.status == 200
     assert json.loads(resp.read())["Policy"]["PolicySummary"]["Name"] == "FullAWSAccess"
+
+
+def test_fail_next_injects_a_chosen_error_a_chosen_number_of_times(emu, org):
+    orgs, root = org
+    pending = emu.post("/_lzemu/fail-next", {"operation": "organizations:CreateOrganizationalUnit",
+                                             "code": "ConcurrentModificationException", "count": 2})
+    assert pending == [{"operation": "organizations:CreateOrganizationalUnit", "code": "ConcurrentModificationException",
+                        "status": 400, "message": "Injected ConcurrentModificationException", "count": 2}]
+    for _ in range(2):
+        with pytest.raises(botocore.exceptions.ClientError) as err:
+            orgs.create_organizational_unit(ParentId=root, Name="x")
+        assert err.value.response["Error"]["Code"] == "ConcurrentModificationException"
+    orgs.create_organizational_unit(ParentId=root, Name="x")
+    assert emu.get("/_lzemu/fail-next") == []
+    # other protocols get it in their own format
+    emu.post("/_lzemu/fail-next", {"operation": "cloudformation:ListStackSets", "code": "InternalFailure", "status": 500})
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        emu.client("cloudformation").list_stack_sets()
+    assert err.value.response["Error"]["Code"] == "InternalFailure"
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    codes = [e["error_code"] for e in emu.log() if e["operation"] in ("CreateOrganizationalUnit", "ListStackSets")]
+    assert codes == ["ConcurrentModificationException", "ConcurrentModificationException", None, "InternalFailure"]
+    with pytest.raises(urllib.error.HTTPError) as bad:
+        emu.post("/_lzemu/fail-next", {"code": "X"})
+    assert bad.value.code == 400
