@@ -82,6 +82,10 @@ impl StepContext<'_> {
         }
     }
 
+    async fn pace(&self, operation: &str) {
+        self.clients.pacer.wait(operation).await;
+    }
+
     fn ids(&self) -> std::sync::MutexGuard<'_, IdRegistry> {
         self.ids.lock().expect("id registry lock")
     }
@@ -184,6 +188,7 @@ pub async fn execute(ctx: &StepContext<'_>, op: &Operation) -> Result<(), ApplyE
             description,
             content,
         } => {
+            ctx.pace("CreatePolicy").await;
             let tags = sdk_tags(&Tags::from([(
                 MANAGED_TAG_KEY.to_string(),
                 MANAGED_TAG_VALUE.to_string(),
@@ -213,6 +218,7 @@ pub async fn execute(ctx: &StepContext<'_>, op: &Operation) -> Result<(), ApplyE
             content,
             ..
         } => {
+            ctx.pace("UpdatePolicy").await;
             let id = ctx.ids().policy(name)?;
             ctx.audited(
                 "organizations:UpdatePolicy",
@@ -225,6 +231,7 @@ pub async fn execute(ctx: &StepContext<'_>, op: &Operation) -> Result<(), ApplyE
             )?;
         }
         Operation::DeletePolicy { name, .. } => {
+            ctx.pace("DeletePolicy").await;
             let id = ctx.ids().policy(name)?;
             ctx.audited(
                 "organizations:DeletePolicy",
@@ -232,6 +239,7 @@ pub async fn execute(ctx: &StepContext<'_>, op: &Operation) -> Result<(), ApplyE
             )?;
         }
         Operation::AttachPolicy { policy, target, .. } => {
+            ctx.pace("AttachPolicy").await;
             let (policy_id, target_id) = {
                 let ids = ctx.ids();
                 (ids.policy(policy)?, ids.target(target)?)
@@ -246,6 +254,7 @@ pub async fn execute(ctx: &StepContext<'_>, op: &Operation) -> Result<(), ApplyE
             )?;
         }
         Operation::DetachPolicy { policy, target, .. } => {
+            ctx.pace("DetachPolicy").await;
             let (policy_id, target_id) = {
                 let ids = ctx.ids();
                 (ids.policy(policy)?, ids.target(target)?)

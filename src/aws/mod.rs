@@ -1,9 +1,11 @@
 //! AWS clients: the standard credential chain, `--profile`, `--region`,
 //! `AWS_ENDPOINT_URL`, call counting and the retry policy for Organizations.
 
+mod pacing;
 mod retry;
 mod stats;
 
+pub use pacing::{Pacer, Rate, AWS_PUBLISHED_RATES};
 pub use retry::OrganizationsTransientErrors;
 pub use stats::CallStats;
 
@@ -56,6 +58,8 @@ pub struct Clients {
     pub controltower: aws_sdk_controltower::Client,
     /// Calls made, by operation.
     pub stats: CallStats,
+    /// Client-side pacing of Organizations' tightly limited operations.
+    pub pacer: std::sync::Arc<Pacer>,
 }
 
 impl Clients {
@@ -83,6 +87,7 @@ impl Clients {
             sts,
             controltower,
             stats,
+            pacer: Default::default(),
         }
     }
 }

@@ -44,7 +44,9 @@ pub async fn complete_targets(
                 .map(|id| (*kind, target.clone(), id))
         })
         .collect();
+    let pacer = &clients.pacer;
     let found: Vec<(Target, Vec<String>)> = futures::stream::iter(lookups.into_iter().map(|(kind, target, id)| async move {
+        pacer.wait("ListPoliciesForTarget").await;
         let pages = org.list_policies_for_target().target_id(&id).filter(PolicyType::from(kind.api_name())).into_paginator().send().try_collect().await.map_err(|e| aws_error("ListPoliciesForTarget", e))?;
         let names = pages
             .iter()
@@ -175,6 +177,7 @@ pub async fn observe_organization(
         &account_ids,
         concurrency,
         scope.list_all_targets,
+        &clients.pacer,
     )
     .await?;
     state.partially_listed = state
@@ -273,6 +276,7 @@ async fn read_policies(
     account_ids: &HashMap<String, String>,
     concurrency: usize,
     list_all_targets: bool,
+    pacer: &crate::aws::Pacer,
 ) -> Result<BTreeMap<String, Policy>, ObserveError> {
     let mut summaries = Vec::new();
     for kind in PolicyKind::ALL {
@@ -305,6 +309,7 @@ async fn read_policies(
         };
         let name = summary.name().unwrap_or_default();
         let listed = if list_all_targets || !is_full_access(name, aws_managed) {
+            pacer.wait("ListTargetsForPolicy").await;
             org.list_targets_for_policy().policy_id(&id).into_paginator().send().try_collect().await.map_err(|e| aws_error("ListTargetsForPolicy", e))?
         } else {
             Vec::new()
