@@ -177,10 +177,36 @@ class OrganizationsRules:
         return {t["Type"] for t in root.policy_types if t.get("Status") == "ENABLED"}
 
     # -------------------------------------------------------------- handlers
+    # What a member account may call (AWS: any member may describe its organization
+    # and leave it; a delegated administrator of any service may also read).
+    _MEMBER_OPERATIONS = {"DescribeOrganization", "LeaveOrganization", "ListHandshakesForAccount",
+                          "AcceptHandshake", "DeclineHandshake", "DescribeEffectivePolicy"}
+
+    def _member_call(self, ctx):
+        """Calls from accounts that do not hold the organization."""
+        models = _organizations_models()
+        master = models.organizations_backends.master_accounts.get(ctx.account)
+        if master is None:
+            if ctx.operation in ("CreateOrganization", "DescribeOrganization", "AcceptHandshake",
+                                 "ListHandshakesForAccount", "DeclineHandshake"):
+                return None
+            raise AwsError("AWSOrganizationsNotInUseException",
+                           "Your account is not a member of an organization.")
+        if ctx.operation in self._MEMBER_OPERATIONS:
+            return None
+        management = models.organizations_backends[master[0]]["aws"]
+        is_delegate = any(a.account.id == ctx.account and a.services for a in management.admins)
+        if is_delegate and not ctx.info.mutating:
+            # Serve the read from the organization's state, as AWS does for delegated admins.
+            ctx.environ["HTTP_X_MOTO_ACCOUNT_ID"] = master[0]
+            return None
+        raise AwsError("AccessDeniedException",
+                       "You don't have permissions to access this resource.")
+
     def before(self, ctx):
         backend = self.backend(ctx.account)
         if backend.org is None:
-            return None  # moto answers AWSOrganizationsNotInUse / member-account reads
+            return self._member_call(ctx)
         method = getattr(self, "_before_" + ctx.operation, None)
         if method is None:
             return None

@@ -300,3 +300,25 @@ def test_account_creation_can_take_time(emu, org):
     assert scps_of(orgs, done["AccountId"]) == [FULL_AWS_ACCESS]
     ou = new_ou(orgs, root, "landing")
     orgs.move_account(AccountId=done["AccountId"], SourceParentId=root, DestinationParentId=ou)
+
+
+def test_member_accounts_are_refused_and_delegated_admins_may_read(emu, org):
+    orgs, root = org
+    account = orgs.create_account(Email="m@example.com", AccountName="m")["CreateAccountStatus"]["AccountId"]
+    member = emu.client("organizations", account=account)
+    assert member.describe_organization()["Organization"]["MasterAccountId"] == MANAGEMENT
+    for call, kwargs in ((member.list_accounts, {}), (member.list_roots, {}),
+                         (member.create_organizational_unit, {"ParentId": root, "Name": "x"}),
+                         (member.create_policy, {"Name": "x", "Description": "x",
+                                                 "Type": "SERVICE_CONTROL_POLICY", "Content": scp()})):
+        assert error_of(call, **kwargs)["Error"]["Code"] == "AccessDeniedException"
+    orgs.register_delegated_administrator(AccountId=account, ServicePrincipal="securityhub.amazonaws.com")
+    names = sorted(a["Name"] for a in member.list_accounts()["Accounts"])
+    assert names == ["m", "master"]
+    assert member.list_roots()["Roots"][0]["Id"] == root
+    assert error_of(member.create_organizational_unit, ParentId=root, Name="x")["Error"]["Code"] == \
+        "AccessDeniedException"
+    outsider = emu.client("organizations", account="210987654321")
+    assert error_of(outsider.list_accounts)["Error"]["Code"] == "AWSOrganizationsNotInUseException"
+    assert error_of(outsider.create_policy, Name="x", Description="x", Type="SERVICE_CONTROL_POLICY",
+                    Content=scp())["Error"]["Code"] == "AWSOrganizationsNotInUseException"
