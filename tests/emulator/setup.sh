@@ -23,7 +23,11 @@ ready && exit 0
 echo "lzemu: preparing virtual environment in $venv" >&2
 rm -f "$stamp"
 if [[ ! -x "$venv/bin/python" ]]; then
-  python3 -m venv "$venv" >&2
+  python="${LZEMU_PYTHON:-python3}"
+  if ! "$python" -m venv "$venv" >&2; then
+    echo "lzemu: '$python -m venv' failed; on Debian/Ubuntu install python3-venv" >&2
+    exit 1
+  fi
 fi
 "$venv/bin/python" -m pip install --disable-pip-version-check -q -r "$req" >&2
 echo "$want" > "$stamp"
