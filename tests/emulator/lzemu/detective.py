@@ -4,7 +4,7 @@ GuardDuty: Enable/Disable/ListOrganizationAdminAccounts, Update/Describe-
 OrganizationConfiguration, CreateMembers, ListMembers.
 Security Hub: Enable/Disable/ListOrganizationAdminAccounts, DescribeStandards,
 BatchEnableStandards, BatchDisableStandards, GetEnabledStandards.
-Config: Put/Describe/Delete OrganizationConfigRule(s), their statuses, and access
+Config: Put/Describe/Delete OrganizationConfigRule(s), their (per-account) statuses, and access
 checks for organization conformance packs (which moto stores).
 
 State is per region (and per account where AWS keeps it per account). Calls from
@@ -353,6 +353,8 @@ class DetectiveServices:
                     "OrganizationCustomPolicyRuleMetadata"):
             if params.get(key):
                 rule[key] = params[key]
+        if name in rules:
+            rule["updated"] = True
         rules[name] = rule
         return {"OrganizationConfigRuleArn": arn}
 
@@ -367,7 +369,8 @@ class DetectiveServices:
 
     def _config_DescribeOrganizationConfigRules(self, ctx, params):
         self._config_access(ctx)
-        return {"OrganizationConfigRules": self._named_rules(ctx, params)}
+        return {"OrganizationConfigRules": [{k: v for k, v in r.items() if k != "updated"}
+                                            for r in self._named_rules(ctx, params)]}
 
     def _config_DescribeOrganizationConfigRuleStatuses(self, ctx, params):
         self._config_access(ctx)
@@ -375,6 +378,26 @@ class DetectiveServices:
             {"OrganizationConfigRuleName": r["OrganizationConfigRuleName"],
              "OrganizationRuleStatus": "CREATE_SUCCESSFUL", "LastUpdateTime": r["LastUpdateTime"]}
             for r in self._named_rules(ctx, params)]}
+
+    def _config_GetOrganizationConfigRuleDetailedStatus(self, ctx, params):
+        """Per member account deployment of the rule: every active account of the
+        organization except the excluded ones (and the caller's own)."""
+        org = self._config_access(ctx)
+        rule = self._named_rules(ctx, {"OrganizationConfigRuleNames": [params.get("OrganizationConfigRuleName")]})[0]
+        filters = params.get("Filters") or {}
+        excluded = set(rule.get("ExcludedAccounts") or [])
+        status = "UPDATE_SUCCESSFUL" if rule.get("updated") else "CREATE_SUCCESSFUL"
+        items = []
+        for account in sorted(org.accounts, key=lambda a: a.id):
+            if account.status != "ACTIVE" or account.id in excluded:
+                continue
+            if filters.get("AccountId") and account.id != filters["AccountId"]:
+                continue
+            if filters.get("MemberAccountRuleStatus") and status != filters["MemberAccountRuleStatus"]:
+                continue
+            items.append({"AccountId": account.id, "ConfigRuleName": rule["OrganizationConfigRuleName"],
+                          "MemberAccountRuleStatus": status, "LastUpdateTime": rule["LastUpdateTime"]})
+        return {"OrganizationConfigRuleDetailedStatus": items}
 
     def _config_DeleteOrganizationConfigRule(self, ctx, params):
         self._config_access(ctx)

@@ -116,6 +116,16 @@ def test_config_organization_rules_need_management_or_delegated_admin(emu, accou
     assert [(r["OrganizationConfigRuleName"], r["ExcludedAccounts"]) for r in rules] == [("s3-public-read", [ids["log"]])]
     statuses = emu.client("config").describe_organization_config_rule_statuses()["OrganizationConfigRuleStatuses"]
     assert [s["OrganizationRuleStatus"] for s in statuses] == ["CREATE_SUCCESSFUL"]
+    detailed = audit.get_organization_config_rule_detailed_status(
+        OrganizationConfigRuleName="s3-public-read")["OrganizationConfigRuleDetailedStatus"]
+    assert {d["AccountId"] for d in detailed} == {"123456789012", ids["audit"], ids["workload"]}  # log excluded
+    assert {d["MemberAccountRuleStatus"] for d in detailed} == {"CREATE_SUCCESSFUL"}
+    only = audit.get_organization_config_rule_detailed_status(
+        OrganizationConfigRuleName="s3-public-read", Filters={"AccountId": ids["workload"]})
+    assert [d["AccountId"] for d in only["OrganizationConfigRuleDetailedStatus"]] == [ids["workload"]]
+    audit.put_organization_config_rule(**rule)
+    again = audit.get_organization_config_rule_detailed_status(OrganizationConfigRuleName="s3-public-read")
+    assert {d["MemberAccountRuleStatus"] for d in again["OrganizationConfigRuleDetailedStatus"]} == {"UPDATE_SUCCESSFUL"}
     assert error_of(audit.describe_organization_config_rules, OrganizationConfigRuleNames=["nope"])[
         "Error"]["Code"] == "NoSuchOrganizationConfigRuleException"
     audit.delete_organization_config_rule(OrganizationConfigRuleName="s3-public-read")
