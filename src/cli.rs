@@ -62,6 +62,9 @@ pub enum Command {
         /// Plan against a recorded snapshot instead of AWS (offline).
         #[arg(long)]
         snapshot: Option<PathBuf>,
+        /// Accept a plan that locks protected principals out (they are listed as notices).
+        #[arg(long)]
+        allow_lockout: bool,
         #[command(flatten)]
         aws: AwsArgs,
     },
@@ -81,8 +84,17 @@ pub enum Command {
         /// Changes applied at once.
         #[arg(long, default_value_t = 4)]
         apply_concurrency: usize,
+        /// Accept a plan that locks protected principals out.
+        #[arg(long)]
+        allow_lockout: bool,
         #[command(flatten)]
         aws: AwsArgs,
+    },
+    /// Review organization policies before they are attached.
+    Scp {
+        /// What to review.
+        #[command(subcommand)]
+        command: ScpCommand,
     },
     /// Record the observed organization to a file for offline review.
     Snapshot {
@@ -92,6 +104,31 @@ pub enum Command {
         /// The landing-zone file (checks the management account, scopes tags).
         #[arg(short, long)]
         config: Option<PathBuf>,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
+}
+
+/// `lzctl scp ...`
+#[derive(Debug, Subcommand)]
+pub enum ScpCommand {
+    /// The SCPs in force for an account or OU, level by level, and what they deny.
+    Effective {
+        /// The landing-zone file.
+        #[arg(short, long)]
+        config: PathBuf,
+        /// An account name.
+        #[arg(long, conflicts_with = "ou", required_unless_present = "ou")]
+        account: Option<String>,
+        /// An OU path.
+        #[arg(long)]
+        ou: Option<String>,
+        /// Show the policies as they will be after the plan.
+        #[arg(long)]
+        proposed: bool,
+        /// Read the organization from a snapshot instead of AWS.
+        #[arg(long)]
+        snapshot: Option<PathBuf>,
         #[command(flatten)]
         aws: AwsArgs,
     },

@@ -11,11 +11,14 @@ use crate::apply::audit::AuditLog;
 use crate::apply::gate::AlwaysOpen;
 use crate::apply::{execute_plan, ApplyOptions, Progress};
 use crate::aws::{load_sdk_config, AwsOptions, Clients};
-use crate::cli::{AwsArgs, Command};
+use crate::cli::{AwsArgs, Command, ScpCommand};
 use crate::config::{ControlTowerMode, Desired};
+use crate::model::{Address, OuPath, PolicyKind};
 use crate::model::{ControlTowerPresence, OrgState};
 use crate::observe::{complete_targets, observe_organization, ObserveScope};
-use crate::plan::{diff, targets_to_complete, DiffInput, Plan};
+use crate::plan::{diff, targets_to_complete, DiffInput, Notice, Plan};
+use crate::policy::effective::{hierarchy, summarize, PolicyBook, Subject};
+use crate::policy::guard::{new_lockouts, protected_principals, LockoutRefused};
 
 /// How a command ended, for the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +40,7 @@ pub async fn run(command: Command) -> Result<Outcome> {
             markdown,
             detailed_exitcode,
             snapshot,
+            allow_lockout,
             aws,
         } => {
             let started = Instant::now();
@@ -48,7 +52,7 @@ pub async fn run(command: Command) -> Result<Outcome> {
                     (observe(&clients, &desired, &aws).await?, Some(clients))
                 }
             };
-            let plan = make_plan(&desired, &observed)?;
+            let plan = make_plan(&desired, &observed, allow_lockout)?;
             let stdout = std::io::stdout();
             let text = if json {
                 crate::render::json(&plan) + "\n"
@@ -79,18 +83,18 @@ pub async fn run(command: Command) -> Result<Outcome> {
             auto_approve,
             audit_log,
             apply_concurrency,
+            allow_lockout,
             aws,
         } => {
-            apply(
-                plan.as_deref(),
-                config.as_deref(),
+            let options = ApplyRun {
                 auto_approve,
-                &audit_log,
-                apply_concurrency,
-                &aws,
-            )
-            .await
+                audit_log: &audit_log,
+                concurrency: apply_concurrency,
+                allow_lockout,
+            };
+            apply(plan.as_deref(), config.as_deref(), &options, &aws).await
         }
+        Command::Scp { command } => scp(command).await,
         Command::Snapshot { out, config, aws } => {
             let started = Instant::now();
             let desired = config.as_deref().map(load_config).transpose()?;
@@ -221,9 +225,30 @@ async fn observe(clients: &Clients, desired: &Desired, aws: &AwsArgs) -> Result<
     Ok(state)
 }
 
-/// Diffs a config against a state.
-pub fn make_plan(desired: &Desired, observed: &OrgState) -> Result<Plan> {
-    Ok(diff(&diff_input(desired, observed), observed)?)
+/// Diffs a config against a state, then runs the lockout guard on the state
+/// the plan leads to. With `allow_lockout`, lockouts become notices.
+pub fn make_plan(desired: &Desired, observed: &OrgState, allow_lockout: bool) -> Result<Plan> {
+    let mut plan = diff(&diff_input(desired, observed), observed)?;
+    let mut after = observed.clone();
+    crate::plan::simulate::apply_plan(&mut after, &plan, &desired.limits)
+        .context("modelling the organization after the plan")?;
+    let protected = protected_principals(&desired.organization.break_glass_roles);
+    let lockouts = new_lockouts(
+        observed,
+        &after,
+        &protected,
+        &desired.organization.governed_regions,
+    );
+    if !lockouts.is_empty() {
+        if !allow_lockout {
+            return Err(LockoutRefused(lockouts).into());
+        }
+        plan.notices.extend(lockouts.into_iter().map(|l| Notice {
+            address: Address::account(&l.account),
+            message: format!("LOCKOUT ALLOWED: {l}"),
+        }));
+    }
+    Ok(plan)
 }
 
 fn diff_input<'a>(desired: &'a Desired, observed: &OrgState) -> DiffInput<'a> {
@@ -261,14 +286,26 @@ fn print_stats(aws: &AwsArgs, clients: Option<&Clients>, started: Instant) {
     }
 }
 
+/// Options of one `apply`.
+struct ApplyRun<'a> {
+    auto_approve: bool,
+    audit_log: &'a Path,
+    concurrency: usize,
+    allow_lockout: bool,
+}
+
 async fn apply(
     plan_path: Option<&Path>,
     config: Option<&Path>,
-    auto_approve: bool,
-    audit_log: &Path,
-    concurrency: usize,
+    run: &ApplyRun<'_>,
     aws: &AwsArgs,
 ) -> Result<Outcome> {
+    let ApplyRun {
+        auto_approve,
+        audit_log,
+        concurrency,
+        allow_lockout,
+    } = *run;
     let started = Instant::now();
     let saved = plan_path.map(crate::plan::file::read).transpose()?;
     let config_path = match (config, &saved) {
@@ -293,7 +330,7 @@ async fn apply(
             saved
         }
         None => {
-            let plan = make_plan(&desired, &observed)?;
+            let plan = make_plan(&desired, &observed, allow_lockout)?;
             print!(
                 "{}",
                 crate::render::human(
@@ -346,7 +383,7 @@ async fn apply(
         )
     })?;
     let after = observe(&clients, &desired, aws).await?;
-    let remaining = make_plan(&desired, &after)?;
+    let remaining = make_plan(&desired, &after, true)?;
     print_stats(aws, Some(&clients), started);
     if !remaining.is_empty() {
         eprint!("{}", crate::render::human(&remaining, false));
@@ -369,4 +406,59 @@ fn confirm() -> Result<()> {
         bail!("apply cancelled");
     }
     Ok(())
+}
+
+async fn scp(command: ScpCommand) -> Result<Outcome> {
+    match command {
+        ScpCommand::Effective {
+            config,
+            account,
+            ou,
+            proposed,
+            snapshot,
+            aws,
+        } => {
+            let desired = load_config(&config)?;
+            let mut state = match &snapshot {
+                Some(path) => crate::snapshot::read(path)?,
+                None => {
+                    let clients = connect(&aws, Some(&desired)).await;
+                    observe_organization(
+                        &clients,
+                        &ObserveScope {
+                            list_all_targets: true,
+                            ..scope_for(&desired, aws.concurrency)
+                        },
+                    )
+                    .await
+                    .context("reading the organization")?
+                }
+            };
+            if proposed {
+                let plan = make_plan(&desired, &state, true)?;
+                crate::plan::simulate::apply_plan(&mut state, &plan, &desired.limits)
+                    .context("modelling the organization after the plan")?;
+            }
+            let subject = match (&account, &ou) {
+                (Some(name), _) => Subject::Account(name.clone()),
+                (None, Some(path)) => {
+                    Subject::Ou(OuPath::try_from(path.clone()).map_err(|e| anyhow!(e))?)
+                }
+                (None, None) => bail!("give --account NAME or --ou PATH"),
+            };
+            let book = PolicyBook::new(&state);
+            let h = hierarchy(&state, &book, PolicyKind::Scp, &subject, false)
+                .ok_or_else(|| anyhow!("{subject:?} is not in the organization"))?;
+            println!(
+                "SCPs in force for {} ({}):",
+                account.or(ou).unwrap_or_default(),
+                if proposed { "after the plan" } else { "now" }
+            );
+            print!("{}", summarize(&h));
+            for (name, err) in &book.unparsable {
+                eprintln!("warning: policy {name} does not parse: {err}");
+            }
+            Ok(Outcome::Clean)
+        }
+    }
 }

@@ -5,10 +5,12 @@ use std::collections::BTreeSet;
 
 use lzctl::model::{Account, OrgState, Ou, OuPath, Policy, PolicyKind, Target};
 
-const ALLOW_ALL: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+const ALLOW_ALL: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
 
 fn config() -> lzctl::config::Desired {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/minimal/landing-zone.yaml");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/minimal/landing-zone.yaml");
     let mut desired = lzctl::config::load(&path).expect("minimal example is valid");
     desired.path = "examples/minimal/landing-zone.yaml".into();
     desired
@@ -16,12 +18,31 @@ fn config() -> lzctl::config::Desired {
 
 /// A fresh organization: SCPs enabled, FullAWSAccess on the root.
 fn empty_org() -> OrgState {
-    let mut state = OrgState { root_id: Some("r-0000".into()), management_account_id: Some("123456789012".into()), ..OrgState::default() };
+    let mut state = OrgState {
+        root_id: Some("r-0000".into()),
+        management_account_id: Some("123456789012".into()),
+        ..OrgState::default()
+    };
     state.enabled_policy_types.insert(PolicyKind::Scp);
-    state.accounts.insert("management".into(), Account { id: Some("123456789012".into()), email: "root@example.com".into(), ou: OuPath::root(), tags: Default::default() });
+    state.accounts.insert(
+        "management".into(),
+        Account {
+            id: Some("123456789012".into()),
+            email: "root@example.com".into(),
+            ou: OuPath::root(),
+            tags: Default::default(),
+        },
+    );
     state.policies.insert(
         "FullAWSAccess".into(),
-        Policy { id: Some("p-FullAWSAccess".into()), kind: PolicyKind::Scp, description: "Allows access to every operation".into(), content: ALLOW_ALL.into(), targets: BTreeSet::from([Target::Root, Target::Account("management".into())]), aws_managed: true },
+        Policy {
+            id: Some("p-FullAWSAccess".into()),
+            kind: PolicyKind::Scp,
+            description: "Allows access to every operation".into(),
+            content: ALLOW_ALL.into(),
+            targets: BTreeSet::from([Target::Root, Target::Account("management".into())]),
+            aws_managed: true,
+        },
     );
     state
 }
@@ -31,37 +52,62 @@ fn drifted_org() -> OrgState {
     let desired = config();
     let mut state = empty_org();
     for path in desired.state.ous.keys() {
-        state.ous.insert(path.clone(), Ou { id: Some(format!("ou-{}", path.depth())), tags: Default::default() });
+        state.ous.insert(
+            path.clone(),
+            Ou {
+                id: Some(format!("ou-{}", path.depth())),
+                tags: Default::default(),
+            },
+        );
     }
-    state.accounts.insert("example-prod".into(), Account { id: Some("210987654321".into()), email: "aws+example-prod@example.com".into(), ou: OuPath::parse("Companies/Example/dev").unwrap(), tags: Default::default() });
+    state.accounts.insert(
+        "example-prod".into(),
+        Account {
+            id: Some("210987654321".into()),
+            email: "aws+example-prod@example.com".into(),
+            ou: OuPath::parse("Companies/Example/dev").unwrap(),
+            tags: Default::default(),
+        },
+    );
     let mut policy = desired.state.policies["region-restriction"].clone();
     policy.id = Some("p-region".into());
     policy.content = policy.content.replace("ap-northeast-1", "us-east-1");
     state.policies.insert("region-restriction".into(), policy);
-    state.ous.insert(OuPath::parse("Experiments").unwrap(), Ou { id: Some("ou-x".into()), tags: Default::default() });
+    state.ous.insert(
+        OuPath::parse("Experiments").unwrap(),
+        Ou {
+            id: Some("ou-x".into()),
+            tags: Default::default(),
+        },
+    );
     state
 }
 
 fn plan_for(state: &OrgState) -> lzctl::plan::Plan {
-    lzctl::commands::make_plan(&config(), state).expect("plan")
+    lzctl::commands::make_plan(&config(), state, false).expect("plan")
 }
 
 fn settings() -> insta::Settings {
     let mut s = insta::Settings::clone_current();
     s.add_filter(r"[0-9a-f]{64}", "[sha256]");
     s.add_filter(r"sha256 [0-9a-f]{12}", "sha256 [digest]");
-    s.add_filter(r#""lzctl_version": "[^"]+""#, r#""lzctl_version": "[version]""#);
+    s.add_filter(
+        r#""lzctl_version": "[^"]+""#,
+        r#""lzctl_version": "[version]""#,
+    );
     s
 }
 
 #[test]
 fn human_plan_for_an_empty_organization() {
-    settings().bind(|| insta::assert_snapshot!(lzctl::render::human(&plan_for(&empty_org()), false)));
+    settings()
+        .bind(|| insta::assert_snapshot!(lzctl::render::human(&plan_for(&empty_org()), false)));
 }
 
 #[test]
 fn human_plan_for_drift_shows_moves_document_diff_and_unmanaged() {
-    settings().bind(|| insta::assert_snapshot!(lzctl::render::human(&plan_for(&drifted_org()), false)));
+    settings()
+        .bind(|| insta::assert_snapshot!(lzctl::render::human(&plan_for(&drifted_org()), false)));
 }
 
 #[test]

@@ -87,6 +87,21 @@ pub struct Pacer {
 impl Pacer {
     /// Buckets for the given rates, full at the start.
     pub fn new(rates: &[(&'static str, Rate)]) -> Pacer {
+        Pacer::with_margin(rates, 1.0)
+    }
+
+    /// Buckets running at `margin` (0-1] of the given rates, with one request
+    /// less of burst below 1: requests leave here a little before AWS counts
+    /// them, so pacing at exactly the published rate still meets throttling.
+    pub fn with_margin(rates: &[(&'static str, Rate)], margin: f64) -> Pacer {
+        let rates: Vec<(&'static str, Rate)> = rates
+            .iter()
+            .map(|(op, r)| {
+                let burst = if margin < 1.0 { (r.burst - 1.0).max(1.0) } else { r.burst };
+                (*op, Rate { per_second: r.per_second * margin, burst })
+            })
+            .collect();
+        let rates = rates.as_slice();
         let now = Instant::now();
         Pacer {
             buckets: rates
@@ -126,8 +141,9 @@ impl Pacer {
 }
 
 impl Default for Pacer {
+    /// AWS's published rates with a 10% margin.
     fn default() -> Self {
-        Pacer::new(AWS_PUBLISHED_RATES)
+        Pacer::with_margin(AWS_PUBLISHED_RATES, 0.9)
     }
 }
 

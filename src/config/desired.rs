@@ -20,6 +20,9 @@ pub struct OrganizationSettings {
     pub management_account: String,
     /// Control Tower expectation.
     pub control_tower: ControlTowerMode,
+    /// Break-glass role names the lockout guard protects.
+    #[serde(default)]
+    pub break_glass_roles: Vec<String>,
 }
 
 /// A validated configuration.

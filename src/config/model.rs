@@ -71,6 +71,9 @@ pub struct OrganizationConfig {
     /// Control Tower expectation.
     #[serde(default)]
     pub control_tower: ControlTowerMode,
+    /// Break-glass IAM role names the lockout guard protects in every account.
+    #[serde(default)]
+    pub break_glass_roles: Vec<String>,
     /// Anything else.
     #[serde(flatten)]
     pub unknown: UnknownKeys,
@@ -194,6 +197,7 @@ pub mod known_keys {
         "governed_regions",
         "management_account",
         "control_tower",
+        "break_glass_roles",
     ];
     /// `settings`.
     pub const SETTINGS: &[&str] = &["limits"];

@@ -192,6 +192,7 @@ fn check_organization(c: &mut Checker, file: &ConfigFile) -> OrganizationSetting
         governed_regions: Vec::new(),
         management_account: String::new(),
         control_tower: Default::default(),
+        break_glass_roles: Vec::new(),
     };
     let Some(org) = &file.organization else {
         c.error(
@@ -203,6 +204,7 @@ fn check_organization(c: &mut Checker, file: &ConfigFile) -> OrganizationSetting
     };
     c.unknown_keys("organization", &org.unknown, known_keys::ORGANIZATION);
     settings.control_tower = org.control_tower;
+    settings.break_glass_roles = org.break_glass_roles.clone();
     match &org.home_region {
         Some(r) => {
             check_region(c, "organization.home_region", r);

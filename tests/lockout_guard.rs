@@ -1,0 +1,175 @@
+//! The lockout guard in `plan`: a policy that would deny the principals the
+//! landing zone depends on is refused before anything is attached.
+
+use std::collections::BTreeSet;
+
+use lzctl::model::{Account, OrgState, OuPath, Policy, PolicyKind, Target};
+use lzctl::policy::guard::LockoutRefused;
+
+const ALLOW_ALL: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+
+/// An organization with one workload account at the root and FullAWSAccess everywhere.
+fn org() -> OrgState {
+    let mut state = OrgState {
+        root_id: Some("r-0000".into()),
+        management_account_id: Some("123456789012".into()),
+        ..OrgState::default()
+    };
+    state.enabled_policy_types.insert(PolicyKind::Scp);
+    state.accounts.insert(
+        "workload".into(),
+        Account {
+            id: Some("210987654321".into()),
+            email: "w@example.com".into(),
+            ou: OuPath::root(),
+            tags: Default::default(),
+        },
+    );
+    state.policies.insert(
+        "FullAWSAccess".into(),
+        Policy {
+            id: Some("p-FullAWSAccess".into()),
+            kind: PolicyKind::Scp,
+            description: String::new(),
+            content: ALLOW_ALL.into(),
+            targets: BTreeSet::from([Target::Root, Target::Account("workload".into())]),
+            aws_managed: true,
+        },
+    );
+    state
+}
+
+/// A config attaching one policy (given as a plain JSON document) to the root.
+fn config_with(dir: &std::path::Path, policy: &str, extra_org: &str) -> lzctl::config::Desired {
+    std::fs::write(dir.join("policy.json"), policy).unwrap();
+    let yaml = format!(
+        "version: 1\norganization:\n  home_region: ap-northeast-1\n  governed_regions: [ap-northeast-1]\n  management_account: \"123456789012\"\n  control_tower: absent\n{extra_org}accounts:\n  - {{ name: workload, email: w@example.com, ou: Root }}\npolicies:\n  region:\n    type: scp\n    template: policy.json\n    targets: [Root]\n"
+    );
+    std::fs::write(dir.join("lz.yaml"), yaml).unwrap();
+    lzctl::config::load(&dir.join("lz.yaml")).expect("valid config")
+}
+
+fn region_restriction(not_actions: &[&str], exempt: &[&str]) -> String {
+    serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "DenyOutsideGoverned", "Effect": "Deny", "NotAction": not_actions, "Resource": "*",
+        "Condition": {"StringNotEquals": {"aws:RequestedRegion": ["ap-northeast-1"]}, "ArnNotLike": {"aws:PrincipalARN": exempt}}
+    }]})
+    .to_string()
+}
+
+fn refusal(desired: &lzctl::config::Desired) -> Vec<String> {
+    match lzctl::commands::make_plan(desired, &org(), false) {
+        Ok(_) => Vec::new(),
+        Err(e) => e
+            .downcast::<LockoutRefused>()
+            .expect("a lockout refusal")
+            .0
+            .iter()
+            .map(|f| f.to_string())
+            .collect(),
+    }
+}
+
+const ALL_PROTECTED: &[&str] = &[
+    "arn:*:iam::*:role/AWSControlTowerExecution",
+    "arn:*:iam::*:role/lzctl-*",
+    "arn:*:iam::*:role/stacksets-exec-*",
+    "arn:*:iam::*:role/break-glass",
+];
+
+#[test]
+fn a_region_restriction_that_forgets_sts_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let exempt_only_control_tower = ["arn:*:iam::*:role/AWSControlTowerExecution"];
+    let desired = config_with(
+        dir.path(),
+        &region_restriction(&["iam:*", "organizations:*"], &exempt_only_control_tower),
+        "",
+    );
+    let found = refusal(&desired);
+    assert!(
+        found.iter().any(|f| f.contains("lzctl's own role")
+            && f.contains("sts:AssumeRole")
+            && f.contains("us-east-1")
+            && f.contains("DenyOutsideGoverned")),
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn a_region_restriction_without_the_control_tower_exemption_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let desired = config_with(
+        dir.path(),
+        &region_restriction(
+            &["iam:*", "organizations:*", "sts:*"],
+            &["arn:*:iam::*:role/lzctl-*"],
+        ),
+        "",
+    );
+    let found = refusal(&desired);
+    assert!(
+        found
+            .iter()
+            .any(|f| f.contains("Control Tower execution role")
+                && f.contains("cloudformation:CreateStack")),
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn break_glass_roles_named_in_the_config_are_protected() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = region_restriction(&["iam:*", "organizations:*", "sts:*"], &ALL_PROTECTED[..3]);
+    let desired = config_with(dir.path(), &policy, "  break_glass_roles: [break-glass]\n");
+    let found = refusal(&desired);
+    assert!(
+        found
+            .iter()
+            .any(|f| f.contains("break-glass role break-glass")),
+        "{found:#?}"
+    );
+    let desired = config_with(
+        dir.path(),
+        &region_restriction(&["iam:*", "organizations:*", "sts:*"], ALL_PROTECTED),
+        "  break_glass_roles: [break-glass]\n",
+    );
+    assert_eq!(refusal(&desired), Vec::<String>::new());
+}
+
+#[test]
+fn allow_lockout_turns_the_refusal_into_notices() {
+    let dir = tempfile::tempdir().unwrap();
+    let desired = config_with(
+        dir.path(),
+        &region_restriction(&["iam:*"], &["arn:aws:iam::*:role/nobody"]),
+        "",
+    );
+    let plan = lzctl::commands::make_plan(&desired, &org(), true).expect("allowed");
+    assert!(
+        plan.notices
+            .iter()
+            .any(|n| n.message.starts_with("LOCKOUT ALLOWED")),
+        "{:#?}",
+        plan.notices
+    );
+}
+
+#[test]
+fn the_library_region_restriction_passes_the_guard() {
+    let dir = tempfile::tempdir().unwrap();
+    let template = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scp/region-restriction.json"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scp/data/global-service-actions.json"),
+        dir.path().join("data/global-service-actions.json"),
+    )
+    .unwrap();
+    let desired = config_with(dir.path(), &template, "");
+    assert_eq!(refusal(&desired), Vec::<String>::new());
+}
