@@ -40,6 +40,8 @@ for (const svc of [...(await iam.iamServiceKeys())].sort()) {
   }
   services[svc] = { actions: uniqSorted(actions), condition_keys: uniqSorted(serviceKeys) };
 }
+// Services whose resources resource control policies (RCPs) can protect.
+const rcpServices = uniqSorted(await iam.servicesWithRcpSupport());
 for (const g of iam.getAllGlobalConditionKeys()) globalKeys.push(normalizeKey(typeof g === "string" ? g : g.key));
 
 // One service per line: compact, yet a data refresh gives a readable diff.
@@ -47,6 +49,7 @@ const lines = Object.keys(services).map((s) => `${JSON.stringify(s)}:${JSON.stri
 const out =
   `{"source":${JSON.stringify(`${pkg.name}@${pkg.version}`)},` +
   `"global_condition_keys":${JSON.stringify(uniqSorted(globalKeys))},\n` +
+  `"rcp_services":${JSON.stringify(rcpServices)},\n` +
   `"services":{\n${lines.join(',\n')}\n}}\n`;
 writeFileSync(outFile, out);
 const nActions = Object.values(services).reduce((n, s) => n + s.actions.length, 0);

@@ -30,7 +30,11 @@ fn element_location(raw: Option<&Value>, statement: usize, element: &str, pos: u
 }
 
 /// Dataset checks on every statement of `doc`.
-pub(super) fn dataset_findings(doc: &PolicyDocument, kind: PolicyKind, iam: &IamData) -> Vec<Finding> {
+pub(super) fn dataset_findings(
+    doc: &PolicyDocument,
+    kind: PolicyKind,
+    iam: &IamData,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     let source = iam.source();
     for st in &doc.statements {

@@ -165,8 +165,8 @@ impl IamData {
 
     /// Parse the dataset from its JSON text.
     pub fn from_json(text: &str) -> Result<IamData, String> {
-        let raw: RawData = serde_json::from_str(text)
-            .map_err(|e| format!("not an IAM actions dataset: {e}"))?;
+        let raw: RawData =
+            serde_json::from_str(text).map_err(|e| format!("not an IAM actions dataset: {e}"))?;
         if raw.services.is_empty() {
             return Err("the dataset lists no services".into());
         }
@@ -381,7 +381,10 @@ mod tests {
         assert!(d.is_known_action("s3:*"));
         assert!(d.is_known_action("*"));
         assert!(!d.is_known_action("s3:Delete*"));
-        assert_eq!(d.action_status("s4:GetObject"), ActionStatus::UnknownService);
+        assert_eq!(
+            d.action_status("s4:GetObject"),
+            ActionStatus::UnknownService
+        );
         assert_eq!(
             d.action_status("s3:GetObjekt"),
             ActionStatus::UnknownAction {

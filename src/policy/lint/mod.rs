@@ -44,7 +44,9 @@ use super::iam::{self, Finding, Location, PolicyKind, Severity};
 
 pub use self::catalog::{rule_info, RuleInfo, RULES};
 pub use self::data::{load_string_list, ActionStatus, IamData, LintError};
-pub use self::render::{render_human, render_json, render_sarif, JSON_FORMAT_VERSION, SARIF_SCHEMA};
+pub use self::render::{
+    render_human, render_json, render_sarif, JSON_FORMAT_VERSION, SARIF_SCHEMA,
+};
 
 /// The Control Tower execution role as an ARN pattern; every region restriction must exempt it.
 pub const CONTROL_TOWER_EXECUTION_ARN: &str = "arn:*:iam::*:role/AWSControlTowerExecution";
@@ -160,7 +162,13 @@ fn representative_arn(pattern: &str) -> String {
     if parts.len() != 6 {
         return pattern.replace(['*', '?'], "x");
     }
-    let fill = |p: &str, with: &str| if p.contains(['*', '?']) { with.to_string() } else { p.to_string() };
+    let fill = |p: &str, with: &str| {
+        if p.contains(['*', '?']) {
+            with.to_string()
+        } else {
+            p.to_string()
+        }
+    };
     [
         parts[0].to_string(),
         fill(parts[1], "aws"),

@@ -16,7 +16,10 @@ pub const JSON_FORMAT_VERSION: u32 = 1;
 pub const SARIF_SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
 fn counts(findings: &[LintFinding]) -> (usize, usize, usize) {
-    let errors = findings.iter().filter(|f| f.severity == Severity::Error).count();
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
     let policies: BTreeSet<&str> = findings.iter().map(|f| f.policy.as_str()).collect();
     (errors, findings.len() - errors, policies.len())
 }
