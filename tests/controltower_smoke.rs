@@ -92,6 +92,7 @@ async fn wait_idle(emulator: &Emulator) {
 async fn every_control_tower_operation_through_the_rust_sdk() {
     let emulator = Emulator::start_with(serde_json::json!({
         "controltower_operation_seconds": 1.0,
+        "controltower_landing_zone": true,
         "rate_limits": null
     }));
     let orgs = create_organization(&emulator).await;

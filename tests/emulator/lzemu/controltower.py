@@ -156,7 +156,7 @@ class ControlTower:
         if self._lz_decided:
             return
         self._lz_decided = True
-        if self.landing_zone is None and self.emulator.settings.get("controltower_landing_zone", default=True):
+        if self.landing_zone is None and self.emulator.settings.get("controltower_landing_zone", default=False):
             account = self._management_account()
             self.landing_zone = {
                 "arn": f"arn:aws:controltower:{self.region}:{account}:landingzone/{_rid()}",

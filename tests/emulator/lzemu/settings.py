@@ -53,7 +53,7 @@ DEFAULTS = {
     # Accounts whose stack instances fail in every StackSet operation.
     "stackset_fail_accounts": [],
     # Whether a Control Tower landing zone exists in the management account.
-    "controltower_landing_zone": True,
+    "controltower_landing_zone": False,
     # Its home region; null = the region of the first Control Tower call (or
     # activity), else us-east-1.
     "controltower_home_region": None,

@@ -21,6 +21,7 @@ TEST_SETTINGS = {
     "rate_limits": None,
     "stackset_operation_seconds": 1.0,
     "controltower_operation_seconds": 1.0,
+    "controltower_landing_zone": True,
 }
 
 
