@@ -728,3 +728,13 @@ mod props {
         }
     }
 }
+
+#[test]
+fn single_statement_object_locations() {
+    let f = lint_doc(
+        PolicyKind::Scp,
+        json!({"Version": "2012-10-17", "Statement":
+            {"Effect": "Deny", "Action": ["s3:PutObject", "s3:PutObjekt"], "Resource": "*"}}),
+    );
+    assert_only(&f, &[("Statement[0].Action[1]", "unknown-action")]);
+}
