@@ -1,0 +1,309 @@
+//! One replay worker: reads whole files, decides each call against both policy sets and
+//! tallies the results.
+//!
+//! Verdicts are memoized per worker. A verdict is a function of the request fields
+//! (account, principal, action, region, resource) and of the values of the condition keys
+//! the account's policies refer to (in `Condition` blocks or as `${...}` variables); the
+//! memo key is exactly that, so a cached verdict is the one `evaluate` would give. Calls
+//! repeat a lot (the same role making the same call in the same region), so most events
+//! cost a parse and a hash lookup.
+
+use std::sync::Arc;
+
+use super::super::iam::{evaluate, DenyCause, Hierarchy, Verdict};
+use super::aggregate::{bump, Decision, FxMap, GroupAcc, Partial, SEP};
+use super::error::FileError;
+use super::event::{classify, Call, Classified, KeyValue, Record};
+use super::source::{open, InputFile, RecordSplitter};
+use super::{PolicySource, ReplayOptions};
+
+/// Drop the memo when it grows past this many entries (bounds memory).
+pub const MEMO_LIMIT: usize = 200_000;
+
+/// A verdict reduced to what the report needs.
+#[derive(Debug, Clone)]
+enum Brief {
+    Allowed,
+    Denied(Arc<Decision>),
+    Indeterminate(Arc<[String]>),
+}
+
+impl Brief {
+    fn of(v: Verdict) -> Brief {
+        match v {
+            Verdict::Allowed { .. } => Brief::Allowed,
+            Verdict::Denied { ref level, ref cause } => {
+                let (policy, statement) = match cause {
+                    DenyCause::Statement { policy, statement } => {
+                        (Some(policy.clone()), Some(statement.to_string()))
+                    }
+                    DenyCause::NoAllow => (None, None),
+                };
+                Brief::Denied(Arc::new(Decision {
+                    text: v.to_string(),
+                    level: level.to_string(),
+                    policy,
+                    statement,
+                }))
+            }
+            Verdict::Indeterminate { missing_keys, .. } => {
+                Brief::Indeterminate(missing_keys.into())
+            }
+        }
+    }
+}
+
+/// The hierarchies of one account and the context keys they refer to.
+struct AccountPlan<'p> {
+    current: &'p Hierarchy,
+    proposed: &'p Hierarchy,
+    /// Lower-cased condition/variable keys, sorted, without the derived ones.
+    keys: Vec<String>,
+}
+
+/// Condition keys and `${...}` variables referred to by a hierarchy's policies.
+fn referenced_keys(h: &Hierarchy, out: &mut Vec<String>) {
+    for level in &h.levels {
+        for p in &level.policies {
+            for st in &p.document.statements {
+                for c in &st.conditions {
+                    out.push(c.key.to_ascii_lowercase());
+                }
+            }
+            let raw = p.document.raw.to_string();
+            let mut rest = raw.as_str();
+            while let Some(i) = rest.find("${") {
+                rest = &rest[i + 2..];
+                let Some(end) = rest.find('}') else { break };
+                let inner = &rest[..end];
+                let key = inner.split(',').next().unwrap_or("").trim();
+                if !matches!(key, "*" | "?" | "$" | "") {
+                    out.push(key.to_ascii_lowercase());
+                }
+                rest = &rest[end + 1..];
+            }
+        }
+    }
+}
+
+pub(crate) struct Worker<'p> {
+    current: &'p dyn PolicySource,
+    proposed: &'p dyn PolicySource,
+    options: &'p ReplayOptions,
+    plans: FxMap<Box<str>, Option<Arc<AccountPlan<'p>>>>,
+    memo: FxMap<Box<[u8]>, (Brief, Brief)>,
+    key: Vec<u8>,
+    group_key: String,
+    pub acc: Partial,
+}
+
+impl<'p> Worker<'p> {
+    pub fn new(
+        current: &'p dyn PolicySource,
+        proposed: &'p dyn PolicySource,
+        options: &'p ReplayOptions,
+    ) -> Self {
+        Self {
+            current,
+            proposed,
+            options,
+            plans: FxMap::default(),
+            memo: FxMap::default(),
+            key: Vec::with_capacity(256),
+            group_key: String::with_capacity(256),
+            acc: Partial::default(),
+        }
+    }
+
+    /// Read one file to its end; a read error is recorded and ends the file.
+    pub fn process_file(&mut self, file: &InputFile, splitter: &mut RecordSplitter) {
+        self.acc.totals.files += 1;
+        let mut action = String::with_capacity(64);
+        let mut principal = String::with_capacity(128);
+        let result = open(&file.path).and_then(|mut r| {
+            splitter.split(&mut r, |bytes| {
+                self.record(bytes, &mut action, &mut principal);
+            })
+        });
+        match result {
+            Ok(n) => self.acc.totals.bytes += n,
+            Err(e) => {
+                self.acc.totals.files_failed += 1;
+                self.acc.file_errors.push(FileError {
+                    path: file.path.display().to_string(),
+                    message: e.to_string(),
+                });
+            }
+        }
+    }
+
+    fn record(&mut self, bytes: &[u8], action: &mut String, principal: &mut String) {
+        self.acc.totals.records += 1;
+        let Ok(rec) = serde_json::from_slice::<Record<'_>>(bytes) else {
+            self.acc.totals.malformed_records += 1;
+            return;
+        };
+        let mgmt = self.options.management_account.as_deref();
+        let org = self.options.organization_id.as_deref();
+        match classify(&rec, mgmt, org, action, principal) {
+            Classified::Skipped(reason) => {
+                self.acc.totals.skipped += 1;
+                *self.acc.skipped.entry(reason).or_default() += 1;
+            }
+            Classified::Unmapped => {
+                self.acc.totals.unmapped += 1;
+                bump(&mut self.acc.unmapped, action);
+            }
+            Classified::Baseline(code) => {
+                self.acc.totals.baseline_denied += 1;
+                bump(&mut self.acc.baseline, code);
+            }
+            Classified::Call(call) => self.call(&call, action),
+        }
+    }
+
+    fn plan(&mut self, account: &str) -> Option<Arc<AccountPlan<'p>>> {
+        if let Some(p) = self.plans.get(account) {
+            return p.clone();
+        }
+        let plan = match (
+            self.current.hierarchy(account),
+            self.proposed.hierarchy(account),
+        ) {
+            (Some(current), Some(proposed)) => {
+                let mut keys = Vec::new();
+                referenced_keys(current, &mut keys);
+                referenced_keys(proposed, &mut keys);
+                keys.sort();
+                keys.dedup();
+                keys.retain(|k| {
+                    !matches!(
+                        k.as_str(),
+                        "aws:requestedregion" | "aws:principalarn" | "aws:principalaccount"
+                    )
+                });
+                Some(Arc::new(AccountPlan {
+                    current,
+                    proposed,
+                    keys,
+                }))
+            }
+            _ => None,
+        };
+        self.plans.insert(account.into(), plan.clone());
+        plan
+    }
+
+    fn verdicts(&mut self, plan: &AccountPlan<'p>, call: &Call<'_, '_>, action: &str) -> (Brief, Brief) {
+        if !self.options.memoize {
+            let req = call.request(action);
+            return (
+                Brief::of(evaluate(plan.current, &req).verdict),
+                Brief::of(evaluate(plan.proposed, &req).verdict),
+            );
+        }
+        let k = &mut self.key;
+        k.clear();
+        for part in [call.account, call.principal_arn, action, call.region] {
+            k.extend_from_slice(part.as_bytes());
+            k.push(0);
+        }
+        for key in &plan.keys {
+            match call.key_value(key) {
+                KeyValue::Present(v) => {
+                    k.push(b'P');
+                    k.extend_from_slice(v.as_bytes());
+                    k.push(0);
+                }
+                KeyValue::Absent => k.push(b'A'),
+                KeyValue::Unknown => k.push(b'U'),
+            }
+        }
+        if let Some(v) = self.memo.get(&self.key[..]) {
+            return v.clone();
+        }
+        let req = call.request(action);
+        let v = (
+            Brief::of(evaluate(plan.current, &req).verdict),
+            Brief::of(evaluate(plan.proposed, &req).verdict),
+        );
+        if self.memo.len() >= MEMO_LIMIT {
+            self.memo.clear();
+        }
+        self.memo.insert(self.key.as_slice().into(), v.clone());
+        v
+    }
+
+    fn call(&mut self, call: &Call<'_, '_>, action: &str) {
+        let Some(plan) = self.plan(call.account) else {
+            let missing = match (
+                self.current.hierarchy(call.account).is_some(),
+                self.proposed.hierarchy(call.account).is_some(),
+            ) {
+                (false, false) => "both",
+                (false, true) => "current",
+                _ => "proposed",
+            };
+            self.acc.totals.no_hierarchy += 1;
+            match self.acc.no_hierarchy.get_mut(call.account) {
+                Some(e) => e.1 += 1,
+                None => {
+                    self.acc.no_hierarchy.insert(call.account.into(), (missing, 1));
+                }
+            }
+            return;
+        };
+        let (cur, prop) = self.verdicts(&plan, call, action);
+        let t = &mut self.acc.totals;
+        t.evaluated += 1;
+        for (side, b) in [("current", &cur), ("proposed", &prop)] {
+            if let Brief::Indeterminate(keys) = b {
+                if side == "current" {
+                    self.acc.totals.indeterminate_current += 1;
+                } else {
+                    self.acc.totals.indeterminate_proposed += 1;
+                }
+                let e = self.acc.indeterminate.entry((side, keys.clone())).or_default();
+                e.count += 1;
+                e.add_action(action);
+            }
+        }
+        let t = &mut self.acc.totals;
+        match (&cur, &prop) {
+            (Brief::Denied(_), Brief::Denied(_)) => t.denied_both += 1,
+            (Brief::Denied(_), _) => t.newly_allowed += 1,
+            (_, Brief::Denied(d)) => {
+                t.newly_denied += 1;
+                let g = &mut self.group_key;
+                g.clear();
+                for (i, part) in [call.account, call.principal_arn, action, call.region]
+                    .into_iter()
+                    .enumerate()
+                {
+                    if i > 0 {
+                        g.push(SEP);
+                    }
+                    g.push_str(part);
+                }
+                let acc = match self.acc.groups.get_mut(g.as_str()) {
+                    Some(a) => a,
+                    None => self
+                        .acc
+                        .groups
+                        .entry(g.as_str().into())
+                        .or_insert_with(GroupAcc::default),
+                };
+                acc.count += 1;
+                acc.add_time(call.event_time);
+                if matches!(cur, Brief::Indeterminate(_)) {
+                    acc.currently_indeterminate += 1;
+                }
+                if !acc.decisions.contains(d) {
+                    acc.decisions.insert(d.clone());
+                }
+            }
+            (Brief::Allowed, Brief::Allowed) => t.allowed_both += 1,
+            _ => t.undecided += 1,
+        }
+    }
+}
