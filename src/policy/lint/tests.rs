@@ -738,3 +738,44 @@ fn single_statement_object_locations() {
     );
     assert_only(&f, &[("Statement[0].Action[1]", "unknown-action")]);
 }
+
+/// The committed dataset is exactly what `scripts/gen-iam-data.mjs` writes (sorted,
+/// de-duplicated lists; one service per line): a hand edit shows up here.
+#[test]
+fn dataset_file_has_the_generated_shape() {
+    let text = std::fs::read_to_string(repo().join("scp/data/iam-actions.json")).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    fn sorted_unique(list: &Value, what: &str) {
+        let items: Vec<String> = list
+            .as_array()
+            .unwrap_or_else(|| panic!("{what}: not a list"))
+            .iter()
+            .map(|x| x.as_str().unwrap().to_ascii_lowercase())
+            .collect();
+        let mut want = items.clone();
+        want.sort();
+        want.dedup();
+        assert_eq!(items, want, "{what}: not sorted and unique");
+    }
+    sorted_unique(&v["global_condition_keys"], "global_condition_keys");
+    sorted_unique(&v["rcp_services"], "rcp_services");
+    let services = v["services"].as_object().unwrap();
+    for (name, svc) in services {
+        assert_eq!(
+            name,
+            &name.to_ascii_lowercase(),
+            "service prefixes are lowercase"
+        );
+        sorted_unique(&svc["actions"], &format!("{name}.actions"));
+        sorted_unique(&svc["condition_keys"], &format!("{name}.condition_keys"));
+    }
+    assert_eq!(
+        text.lines().count(),
+        services.len() + 4,
+        "one service per line"
+    );
+    assert!(
+        text.len() < 4 << 20,
+        "the dataset should stay a few MB at most"
+    );
+}
