@@ -33,6 +33,7 @@
 mod catalog;
 mod checks;
 mod data;
+mod locate;
 mod render;
 
 #[cfg(test)]
@@ -44,6 +45,7 @@ use super::iam::{self, Finding, Location, PolicyKind, Severity};
 
 pub use self::catalog::{rule_info, RuleInfo, RULES};
 pub use self::data::{load_string_list, ActionStatus, IamData, LintError};
+pub use self::locate::locate;
 pub use self::render::{
     render_human, render_json, render_sarif, JSON_FORMAT_VERSION, SARIF_SCHEMA,
 };
@@ -56,7 +58,9 @@ pub const CONTROL_TOWER_EXECUTION_ARN: &str = "arn:*:iam::*:role/AWSControlTower
 pub struct SourceRef {
     /// The config (or policy) file.
     pub file: PathBuf,
-    /// 1-based line of the declaration; 0 when unknown.
+    /// 1-based line where the policy is declared (e.g. in the config). 0 means `file` is
+    /// the policy document itself and [`LintInput::text`] its exact text: SARIF results
+    /// then point at each finding's element in it (see [`locate`]).
     pub line: usize,
 }
 

@@ -7,6 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::super::iam::Severity;
 use super::catalog::{rule_info, RULES};
+use super::locate::locate;
 use super::{LintFinding, LintInput};
 
 /// Version of the JSON document [`render_json`] writes; bump it on incompatible changes.
@@ -122,8 +123,9 @@ fn level(s: Severity) -> &'static str {
 /// SARIF 2.1.0 (one run, tool `lzctl`). Every rule of the catalog is listed under
 /// `tool.driver.rules` (plus any other id a finding carries); each result has `ruleId`,
 /// `ruleIndex`, `level`, `message.text` and one location: the config file and the line
-/// that declares the policy when `inputs` knows them (`physicalLocation`), always a
-/// logical location `policy/Statement[0].Action[2]`.
+/// that declares the policy when `inputs` knows them (`physicalLocation`; with
+/// [`SourceRef::line`](super::SourceRef::line) 0, the line and column of the element in the
+/// policy file), always a logical location `policy/Statement[0].Action[2]`.
 pub fn render_sarif(findings: &[LintFinding], inputs: &[LintInput]) -> String {
     let mut rules: Vec<Value> = RULES
         .iter()
@@ -152,14 +154,13 @@ pub fn render_sarif(findings: &[LintFinding], inputs: &[LintInput]) -> String {
         .iter()
         .map(|f| {
             let mut location = Map::new();
-            let source = inputs
-                .iter()
-                .find(|i| i.name == f.policy)
-                .and_then(|i| i.source.as_ref());
-            if let Some(src) = source {
+            let input = inputs.iter().find(|i| i.name == f.policy);
+            if let Some((input, src)) = input.and_then(|i| Some((i, i.source.as_ref()?))) {
                 let mut physical = json!({"artifactLocation": {"uri": artifact_uri(&src.file)}});
                 if src.line > 0 {
                     physical["region"] = json!({"startLine": src.line});
+                } else if let Some((line, column)) = locate(&input.text, &f.location) {
+                    physical["region"] = json!({"startLine": line, "startColumn": column});
                 }
                 location.insert("physicalLocation".into(), physical);
             }

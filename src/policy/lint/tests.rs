@@ -779,3 +779,23 @@ fn dataset_file_has_the_generated_shape() {
         "the dataset should stay a few MB at most"
     );
 }
+
+#[test]
+fn sarif_points_into_a_policy_file_when_the_file_is_the_policy() {
+    let text = "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n    {\n      \"Effect\": \"Deny\",\n      \"Action\": [\"s3:PutObject\",\n                 \"s3:GetObjekt\"],\n      \"Resource\": \"*\"\n    }\n  ]\n}\n";
+    let inputs = vec![LintInput {
+        name: "policies/deny.json".into(),
+        kind: PolicyKind::Scp,
+        text: text.into(),
+        source: Some(SourceRef {
+            file: PathBuf::from("policies/deny.json"),
+            line: 0,
+        }),
+    }];
+    let f = lint_policies(&inputs, &ctx());
+    assert_only(&f, &[("Statement[0].Action[1]", "unknown-action")]);
+    let v: Value = serde_json::from_str(&render_sarif(&f, &inputs)).unwrap();
+    let region = &v["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"];
+    assert_eq!(region["startLine"], 7);
+    assert_eq!(region["startColumn"], 18);
+}
