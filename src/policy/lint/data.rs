@@ -288,9 +288,17 @@ impl IamData {
     /// Is `key` a known condition key? Case-insensitive; service keys of every service and
     /// global keys count; keys with a variable part (`aws:ResourceTag/${TagKey}`) match any
     /// non-empty text in its place (`aws:ResourceTag/Owner`).
+    ///
+    /// Keys of web identity providers (`token.actions.githubusercontent.com:sub`,
+    /// `oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE:aud`) are open-ended: any key whose
+    /// prefix contains a `.` and has a non-empty claim after the `:` counts as known.
     pub fn is_known_condition_key(&self, key: &str) -> bool {
         let lower = key.to_ascii_lowercase();
-        self.keys.contains_key(&lower) || self.key_patterns.iter().any(|p| p.matches(&lower))
+        if self.keys.contains_key(&lower) || self.key_patterns.iter().any(|p| p.matches(&lower)) {
+            return true;
+        }
+        matches!(lower.rsplit_once(':'), Some((provider, claim))
+            if provider.contains('.') && !claim.is_empty() && !provider.starts_with('.'))
     }
 
     /// A known condition key spelled closely to `key` (same prefix), if any.
@@ -416,6 +424,10 @@ mod tests {
         assert!(!d.is_known_condition_key("aws:ResourceTag/"));
         assert!(!d.is_known_condition_key("aws:ResourceTag"));
         assert!(!d.is_known_condition_key("aws:RequestedRegoin"));
+        assert!(d.is_known_condition_key("token.actions.githubusercontent.com:sub"));
+        assert!(d.is_known_condition_key("oidc.eks.eu-west-1.amazonaws.com/id/ABC:aud"));
+        assert!(!d.is_known_condition_key("token.actions.githubusercontent.com:"));
+        assert!(!d.is_known_condition_key("s3:no.such.key"));
         assert_eq!(
             d.suggest_condition_key("aws:RequestedRegoin").as_deref(),
             Some("aws:RequestedRegion")
