@@ -22,7 +22,8 @@
 //! };
 //! let input = LintInput { name: "region".into(), kind: PolicyKind::Scp, text: minified,
 //!     source: Some(SourceRef { file: "lzctl.yaml".into(), line: 42 }) };
-//! let findings = lint_policies(&[input.clone()], &ctx);
+//! let findings = lint_policies(std::slice::from_ref(&input), &ctx);
+//! std::fs::write("lint.sarif", render_sarif(&findings, &[input]))?;
 //! print!("{}", render_human(&findings));
 //! let failed = has_errors(&findings);
 //! ```
