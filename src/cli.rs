@@ -109,9 +109,39 @@ pub enum Command {
     },
 }
 
+/// Output formats of `scp lint`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LintFormat {
+    /// One line per finding.
+    Human,
+    /// A versioned JSON document.
+    Json,
+    /// SARIF 2.1.0 for code-scanning tools.
+    Sarif,
+}
+
 /// `lzctl scp ...`
 #[derive(Debug, Subcommand)]
 pub enum ScpCommand {
+    /// Check the policies of a config (or policy files) offline: grammar per
+    /// type, size, unknown services, actions and condition keys, region
+    /// restrictions that forget global services or required exemptions.
+    Lint {
+        /// The landing-zone file whose policies to check.
+        #[arg(short, long, required_unless_present = "files")]
+        config: Option<PathBuf>,
+        /// Policy or template files (rendered with their defaults).
+        files: Vec<PathBuf>,
+        /// Policy type of the files given directly, when their template does not say.
+        #[arg(long, default_value = "scp")]
+        kind: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = LintFormat::Human)]
+        format: LintFormat,
+        /// IAM actions dataset to check against (default: the one built into lzctl).
+        #[arg(long)]
+        iam_data: Option<PathBuf>,
+    },
     /// The SCPs in force for an account or OU, level by level, and what they deny.
     Effective {
         /// The landing-zone file.

@@ -410,6 +410,23 @@ fn confirm() -> Result<()> {
 
 async fn scp(command: ScpCommand) -> Result<Outcome> {
     match command {
+        ScpCommand::Lint {
+            config,
+            files,
+            kind,
+            format,
+            iam_data,
+        } => {
+            let request = crate::scp_lint::LintRequest {
+                config: config.as_deref(),
+                files: &files,
+                kind: &kind,
+                format,
+                iam_data: iam_data.as_deref(),
+            };
+            crate::scp_lint::run(&request)?;
+            Ok(Outcome::Clean)
+        }
         ScpCommand::Effective {
             config,
             account,

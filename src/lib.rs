@@ -15,4 +15,5 @@ pub mod observe;
 pub mod plan;
 pub mod policy;
 pub mod render;
+pub mod scp_lint;
 pub mod snapshot;

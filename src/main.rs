@@ -17,7 +17,9 @@ async fn main() -> ExitCode {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,
         Ok(Outcome::Changes) => ExitCode::from(2),
         Err(err) => {
-            if err.downcast_ref::<ValidationFailed>().is_none() {
+            let already_printed = err.downcast_ref::<ValidationFailed>().is_some()
+                || err.downcast_ref::<lzctl::scp_lint::LintFailed>().is_some();
+            if !already_printed {
                 eprintln!("error: {err}");
                 for cause in err.chain().skip(1) {
                     eprintln!("  Caused by: {cause}");

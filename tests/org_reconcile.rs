@@ -18,15 +18,28 @@ fn emulator() -> Emulator {
 
 /// OU paths → id, read independently of lzctl.
 async fn ou_tree(client: &Client) -> BTreeMap<String, String> {
-    let root = client.list_roots().send().await.unwrap().roots()[0].id().unwrap().to_string();
+    let root = client.list_roots().send().await.unwrap().roots()[0]
+        .id()
+        .unwrap()
+        .to_string();
     let mut out = BTreeMap::new();
     let mut level = vec![(root, String::new())];
     while let Some((id, path)) = level.pop() {
         let mut token = None;
         loop {
-            let page = client.list_organizational_units_for_parent().parent_id(&id).set_next_token(token).send().await.unwrap();
+            let page = client
+                .list_organizational_units_for_parent()
+                .parent_id(&id)
+                .set_next_token(token)
+                .send()
+                .await
+                .unwrap();
             for ou in page.organizational_units() {
-                let p = if path.is_empty() { ou.name().unwrap().to_string() } else { format!("{path}/{}", ou.name().unwrap()) };
+                let p = if path.is_empty() {
+                    ou.name().unwrap().to_string()
+                } else {
+                    format!("{path}/{}", ou.name().unwrap())
+                };
                 out.insert(p.clone(), ou.id().unwrap().to_string());
                 level.push((ou.id().unwrap().to_string(), p));
             }
@@ -40,12 +53,21 @@ async fn ou_tree(client: &Client) -> BTreeMap<String, String> {
 }
 
 /// Account name → OU path.
-async fn account_parents(client: &Client, tree: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+async fn account_parents(
+    client: &Client,
+    tree: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for (path, id) in tree {
         let mut token = None;
         loop {
-            let page = client.list_accounts_for_parent().parent_id(id).set_next_token(token).send().await.unwrap();
+            let page = client
+                .list_accounts_for_parent()
+                .parent_id(id)
+                .set_next_token(token)
+                .send()
+                .await
+                .unwrap();
             for a in page.accounts() {
                 out.insert(a.name().unwrap().to_string(), path.clone());
             }
@@ -60,10 +82,31 @@ async fn account_parents(client: &Client, tree: &BTreeMap<String, String>) -> BT
 
 /// Policy name → its targets' ids.
 async fn policy_targets(client: &Client, name: &str) -> BTreeSet<String> {
-    let policies = client.list_policies().filter(aws_sdk_organizations::types::PolicyType::ServiceControlPolicy).send().await.unwrap();
-    let id = policies.policies().iter().find(|p| p.name() == Some(name)).unwrap_or_else(|| panic!("policy {name}")).id().unwrap().to_string();
-    let targets = client.list_targets_for_policy().policy_id(id).send().await.unwrap();
-    targets.targets().iter().map(|t| t.target_id().unwrap().to_string()).collect()
+    let policies = client
+        .list_policies()
+        .filter(aws_sdk_organizations::types::PolicyType::ServiceControlPolicy)
+        .send()
+        .await
+        .unwrap();
+    let id = policies
+        .policies()
+        .iter()
+        .find(|p| p.name() == Some(name))
+        .unwrap_or_else(|| panic!("policy {name}"))
+        .id()
+        .unwrap()
+        .to_string();
+    let targets = client
+        .list_targets_for_policy()
+        .policy_id(id)
+        .send()
+        .await
+        .unwrap();
+    targets
+        .targets()
+        .iter()
+        .map(|t| t.target_id().unwrap().to_string())
+        .collect()
 }
 
 fn expected_ou_paths(config: &std::path::Path) -> BTreeSet<String> {
@@ -88,30 +131,74 @@ async fn group_example_applies_exactly_and_then_plans_no_changes() {
     assert_exit(&apply, 0);
 
     let tree = ou_tree(&client).await;
-    assert_eq!(tree.keys().cloned().collect::<BTreeSet<_>>(), expected_ou_paths(&dir.join(GROUP)));
+    assert_eq!(
+        tree.keys().cloned().collect::<BTreeSet<_>>(),
+        expected_ou_paths(&dir.join(GROUP))
+    );
     let parents = account_parents(&client, &tree).await;
-    assert_eq!(parents.get("sompo-japan-prod").map(String::as_str), Some("Companies/SompoJapan/prod"));
+    assert_eq!(
+        parents.get("sompo-japan-prod").map(String::as_str),
+        Some("Companies/SompoJapan/prod")
+    );
     assert_eq!(parents.get("audit").map(String::as_str), Some("Security"));
-    assert_eq!(parents.len(), 42, "42 declared accounts, the management account sits at the root: {parents:?}");
+    assert_eq!(
+        parents.len(),
+        42,
+        "42 declared accounts, the management account sits at the root: {parents:?}"
+    );
 
-    let root = client.list_roots().send().await.unwrap().roots()[0].id().unwrap().to_string();
-    assert_eq!(policy_targets(&client, "region-restriction").await, BTreeSet::from([root]));
-    assert_eq!(policy_targets(&client, "root-lockdown").await, BTreeSet::from([tree["Companies"].clone()]));
-    assert_eq!(policy_targets(&client, "deny-leave-organization").await, BTreeSet::from([tree["Companies"].clone(), tree["Sandbox"].clone()]));
+    let root = client.list_roots().send().await.unwrap().roots()[0]
+        .id()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        policy_targets(&client, "region-restriction").await,
+        BTreeSet::from([root])
+    );
+    assert_eq!(
+        policy_targets(&client, "root-lockdown").await,
+        BTreeSet::from([tree["Companies"].clone()])
+    );
+    assert_eq!(
+        policy_targets(&client, "deny-leave-organization").await,
+        BTreeSet::from([tree["Companies"].clone(), tree["Sandbox"].clone()])
+    );
 
     let audit = std::fs::read_to_string(dir.join(".lzctl/audit.jsonl")).expect("audit log written");
     let first: serde_json::Value = serde_json::from_str(audit.lines().next().unwrap()).unwrap();
-    for key in ["time", "caller", "address", "operation", "request_id", "result"] {
-        assert!(first.get(key).is_some(), "audit record lacks {key}: {first}");
+    for key in [
+        "time",
+        "caller",
+        "address",
+        "operation",
+        "request_id",
+        "result",
+    ] {
+        assert!(
+            first.get(key).is_some(),
+            "audit record lacks {key}: {first}"
+        );
     }
 
     emu.clear_log();
     let again = emu.lzctl(dir, &["plan", "-c", GROUP, "--detailed-exitcode"]);
     assert_exit(&again, 0);
-    assert!(String::from_utf8_lossy(&again.stdout).contains("No changes."), "{}", text(&again));
-    assert_eq!(emu.mutating_calls(), Vec::<String>::new(), "plan must not mutate anything");
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("No changes."),
+        "{}",
+        text(&again)
+    );
+    assert_eq!(
+        emu.mutating_calls(),
+        Vec::<String>::new(),
+        "plan must not mutate anything"
+    );
     let violations = emu.get_json("/_lzemu/violations");
-    assert_eq!(violations, serde_json::json!([]), "emulator saw an invariant broken");
+    assert_eq!(
+        violations,
+        serde_json::json!([]),
+        "emulator saw an invariant broken"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -120,13 +207,35 @@ async fn drift_is_reported_with_addresses_and_repaired() {
     let client = create_organization(&emu).await;
     let ws = workspace();
     let dir = ws.path();
-    assert_exit(&emu.lzctl(dir, &["apply", "-c", GROUP, "--auto-approve"]), 0);
+    assert_exit(
+        &emu.lzctl(dir, &["apply", "-c", GROUP, "--auto-approve"]),
+        0,
+    );
     let tree = ou_tree(&client).await;
 
     // Drift by hand: an OU nobody declared, an edited policy, a moved account, a detached SCP.
-    client.create_organizational_unit().parent_id(&tree["Companies"]).name("HandMade").send().await.unwrap();
-    let scps = client.list_policies().filter(aws_sdk_organizations::types::PolicyType::ServiceControlPolicy).send().await.unwrap();
-    let id_of = |name: &str| scps.policies().iter().find(|p| p.name() == Some(name)).unwrap().id().unwrap().to_string();
+    client
+        .create_organizational_unit()
+        .parent_id(&tree["Companies"])
+        .name("HandMade")
+        .send()
+        .await
+        .unwrap();
+    let scps = client
+        .list_policies()
+        .filter(aws_sdk_organizations::types::PolicyType::ServiceControlPolicy)
+        .send()
+        .await
+        .unwrap();
+    let id_of = |name: &str| {
+        scps.policies()
+            .iter()
+            .find(|p| p.name() == Some(name))
+            .unwrap()
+            .id()
+            .unwrap()
+            .to_string()
+    };
     client.update_policy().policy_id(id_of("deny-leave-organization")).content(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"organizations:LeaveOrganization","Resource":"*","Sid":"Edited"}]}"#).send().await.unwrap();
     let accounts = client.list_accounts().send().await.unwrap();
     let mut token = accounts.next_token().map(str::to_string);
@@ -136,29 +245,76 @@ async fn drift_is_reported_with_addresses_and_repaired() {
         all.extend(page.accounts().iter().cloned());
         token = page.next_token().map(str::to_string);
     }
-    let moved = all.iter().find(|a| a.name() == Some("himawari-dev")).unwrap().id().unwrap().to_string();
-    client.move_account().account_id(&moved).source_parent_id(&tree["Companies/Himawari/dev"]).destination_parent_id(&tree["Sandbox"]).send().await.unwrap();
-    client.detach_policy().policy_id(id_of("root-lockdown")).target_id(&tree["Companies"]).send().await.unwrap();
+    let moved = all
+        .iter()
+        .find(|a| a.name() == Some("himawari-dev"))
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_string();
+    client
+        .move_account()
+        .account_id(&moved)
+        .source_parent_id(&tree["Companies/Himawari/dev"])
+        .destination_parent_id(&tree["Sandbox"])
+        .send()
+        .await
+        .unwrap();
+    client
+        .detach_policy()
+        .policy_id(id_of("root-lockdown"))
+        .target_id(&tree["Companies"])
+        .send()
+        .await
+        .unwrap();
 
     let plan = emu.lzctl(dir, &["plan", "-c", GROUP, "--detailed-exitcode", "--json"]);
     assert_exit(&plan, 2);
     let doc: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
-    let addresses: BTreeSet<String> = doc["changes"].as_array().unwrap().iter().map(|c| c["address"].as_str().unwrap().to_string()).collect();
+    let addresses: BTreeSet<String> = doc["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["address"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(
         addresses,
-        BTreeSet::from(["scp:deny-leave-organization".to_string(), "account:himawari-dev".to_string(), "attachment:scp:root-lockdown@Companies".to_string()]),
+        BTreeSet::from([
+            "scp:deny-leave-organization".to_string(),
+            "account:himawari-dev".to_string(),
+            "attachment:scp:root-lockdown@Companies".to_string()
+        ]),
         "{doc:#}"
     );
     for change in doc["changes"].as_array().unwrap() {
         assert!(!change["reason"].as_str().unwrap().is_empty());
     }
-    let unmanaged: Vec<&str> = doc["unmanaged"].as_array().unwrap().iter().map(|u| u["address"].as_str().unwrap()).collect();
-    assert!(unmanaged.contains(&"ou:Companies/HandMade"), "{unmanaged:?}");
+    let unmanaged: Vec<&str> = doc["unmanaged"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["address"].as_str().unwrap())
+        .collect();
+    assert!(
+        unmanaged.contains(&"ou:Companies/HandMade"),
+        "{unmanaged:?}"
+    );
 
-    assert_exit(&emu.lzctl(dir, &["apply", "-c", GROUP, "--auto-approve"]), 0);
-    assert_exit(&emu.lzctl(dir, &["plan", "-c", GROUP, "--detailed-exitcode"]), 0);
-    assert!(ou_tree(&client).await.contains_key("Companies/HandMade"), "the hand-made OU survives");
-    assert!(policy_targets(&client, "root-lockdown").await.contains(&tree["Companies"]));
+    assert_exit(
+        &emu.lzctl(dir, &["apply", "-c", GROUP, "--auto-approve"]),
+        0,
+    );
+    assert_exit(
+        &emu.lzctl(dir, &["plan", "-c", GROUP, "--detailed-exitcode"]),
+        0,
+    );
+    assert!(
+        ou_tree(&client).await.contains_key("Companies/HandMade"),
+        "the hand-made OU survives"
+    );
+    assert!(policy_targets(&client, "root-lockdown")
+        .await
+        .contains(&tree["Companies"]));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -168,26 +324,48 @@ async fn an_apply_killed_midway_converges_on_the_next_run_without_duplicates() {
     let ws = workspace();
     let dir = ws.path();
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_lzctl"));
-    cmd.current_dir(dir).args(["apply", "-c", GROUP, "--auto-approve"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    cmd.current_dir(dir)
+        .args(["apply", "-c", GROUP, "--auto-approve"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
     for (k, v) in emu.env() {
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     while emu.mutating_calls().len() < 30 {
-        assert!(std::time::Instant::now() < deadline, "apply made no progress");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "apply made no progress"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     child.kill().unwrap();
     child.wait().unwrap();
     let partial = ou_tree(&client).await.len();
-    assert!(partial < expected_ou_paths(&dir.join(GROUP)).len(), "killed before finishing ({partial} OUs)");
+    assert!(
+        partial < expected_ou_paths(&dir.join(GROUP)).len(),
+        "killed before finishing ({partial} OUs)"
+    );
 
-    assert_exit(&emu.lzctl(dir, &["apply", "-c", GROUP, "--auto-approve"]), 0);
+    assert_exit(
+        &emu.lzctl(dir, &["apply", "-c", GROUP, "--auto-approve"]),
+        0,
+    );
     let tree = ou_tree(&client).await;
-    assert_eq!(tree.keys().cloned().collect::<BTreeSet<_>>(), expected_ou_paths(&dir.join(GROUP)));
-    assert_eq!(account_parents(&client, &tree).await.len(), 42, "no duplicate accounts");
-    assert_exit(&emu.lzctl(dir, &["plan", "-c", GROUP, "--detailed-exitcode"]), 0);
+    assert_eq!(
+        tree.keys().cloned().collect::<BTreeSet<_>>(),
+        expected_ou_paths(&dir.join(GROUP))
+    );
+    assert_eq!(
+        account_parents(&client, &tree).await.len(),
+        42,
+        "no duplicate accounts"
+    );
+    assert_exit(
+        &emu.lzctl(dir, &["plan", "-c", GROUP, "--detailed-exitcode"]),
+        0,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -197,20 +375,43 @@ async fn a_saved_plan_is_refused_once_the_organization_changed() {
     let ws = workspace();
     let dir = ws.path();
     let config = "examples/minimal/landing-zone.yaml";
-    assert_exit(&emu.lzctl(dir, &["plan", "-c", config, "--out", "plan.json"]), 0);
-    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("plan.json")).unwrap()).unwrap();
+    assert_exit(
+        &emu.lzctl(dir, &["plan", "-c", config, "--out", "plan.json"]),
+        0,
+    );
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("plan.json")).unwrap()).unwrap();
     assert_eq!(saved["format_version"], 1);
     assert_eq!(saved["config_digest"].as_str().unwrap().len(), 64);
 
-    let root = client.list_roots().send().await.unwrap().roots()[0].id().unwrap().to_string();
-    client.create_organizational_unit().parent_id(root).name("Surprise").send().await.unwrap();
+    let root = client.list_roots().send().await.unwrap().roots()[0]
+        .id()
+        .unwrap()
+        .to_string();
+    client
+        .create_organizational_unit()
+        .parent_id(root)
+        .name("Surprise")
+        .send()
+        .await
+        .unwrap();
     let stale = emu.lzctl(dir, &["apply", "plan.json"]);
     assert_exit(&stale, 1);
-    assert!(String::from_utf8_lossy(&stale.stderr).contains("stale"), "{}", text(&stale));
+    assert!(
+        String::from_utf8_lossy(&stale.stderr).contains("stale"),
+        "{}",
+        text(&stale)
+    );
 
-    assert_exit(&emu.lzctl(dir, &["plan", "-c", config, "--out", "plan.json"]), 0);
+    assert_exit(
+        &emu.lzctl(dir, &["plan", "-c", config, "--out", "plan.json"]),
+        0,
+    );
     assert_exit(&emu.lzctl(dir, &["apply", "plan.json"]), 0);
-    assert_exit(&emu.lzctl(dir, &["plan", "-c", config, "--detailed-exitcode"]), 0);
+    assert_exit(
+        &emu.lzctl(dir, &["plan", "-c", config, "--detailed-exitcode"]),
+        0,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -220,17 +421,31 @@ async fn snapshot_allows_planning_offline() {
     let ws = workspace();
     let dir = ws.path();
     let config = "examples/minimal/landing-zone.yaml";
-    assert_exit(&emu.lzctl(dir, &["snapshot", "-c", config, "--out", "org.json"]), 0);
+    assert_exit(
+        &emu.lzctl(dir, &["snapshot", "-c", config, "--out", "org.json"]),
+        0,
+    );
     emu.clear_log();
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_lzctl"));
     let offline = cmd
         .current_dir(dir)
-        .args(["plan", "-c", config, "--snapshot", "org.json", "--detailed-exitcode"])
+        .args([
+            "plan",
+            "-c",
+            config,
+            "--snapshot",
+            "org.json",
+            "--detailed-exitcode",
+        ])
         .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
         .output()
         .unwrap();
     assert_exit(&offline, 2);
-    assert!(String::from_utf8_lossy(&offline.stdout).contains("+ ou:Companies/Example/prod"), "{}", text(&offline));
+    assert!(
+        String::from_utf8_lossy(&offline.stdout).contains("+ ou:Companies/Example/prod"),
+        "{}",
+        text(&offline)
+    );
     assert!(emu.log().is_empty(), "offline planning called AWS");
 }
 
@@ -241,12 +456,29 @@ async fn the_wrong_management_account_is_refused_before_any_change() {
     let ws = workspace();
     let dir = ws.path();
     let config = dir.join("examples/minimal/landing-zone.yaml");
-    let text_cfg = std::fs::read_to_string(&config).unwrap().replace("123456789012", "210987654321");
+    let text_cfg = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("123456789012", "210987654321");
     std::fs::write(&config, text_cfg).unwrap();
-    let out = emu.lzctl(dir, &["apply", "-c", "examples/minimal/landing-zone.yaml", "--auto-approve"]);
+    let out = emu.lzctl(
+        dir,
+        &[
+            "apply",
+            "-c",
+            "examples/minimal/landing-zone.yaml",
+            "--auto-approve",
+        ],
+    );
     assert_exit(&out, 1);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to run"), "{}", text(&out));
-    assert_eq!(emu.mutating_calls(), vec!["organizations:CreateOrganization".to_string()]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("refusing to run"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        emu.mutating_calls(),
+        vec!["organizations:CreateOrganization".to_string()]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -258,8 +490,17 @@ async fn stats_counts_calls_by_operation() {
     assert_exit(&out, 0);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("organizations:ListRoots"), "{stderr}");
-    let total: u64 = stderr.lines().find_map(|l| l.strip_prefix("API calls: ")).and_then(|l| l.split_whitespace().next()).and_then(|n| n.parse().ok()).expect("a total");
-    let sum: u64 = stderr.lines().filter(|l| l.starts_with("  ")).filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok()).sum();
+    let total: u64 = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("API calls: "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("a total");
+    let sum: u64 = stderr
+        .lines()
+        .filter(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok())
+        .sum();
     assert_eq!(total, sum);
     assert!(total >= 5, "{stderr}");
 }

@@ -97,8 +97,18 @@ impl Pacer {
         let rates: Vec<(&'static str, Rate)> = rates
             .iter()
             .map(|(op, r)| {
-                let burst = if margin < 1.0 { (r.burst - 1.0).max(1.0) } else { r.burst };
-                (*op, Rate { per_second: r.per_second * margin, burst })
+                let burst = if margin < 1.0 {
+                    (r.burst - 1.0).max(1.0)
+                } else {
+                    r.burst
+                };
+                (
+                    *op,
+                    Rate {
+                        per_second: r.per_second * margin,
+                        burst,
+                    },
+                )
             })
             .collect();
         let rates = rates.as_slice();

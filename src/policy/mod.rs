@@ -5,4 +5,5 @@ pub mod effective;
 pub mod guard;
 pub mod iam;
 pub mod limits;
+pub mod lint;
 pub mod template;

@@ -52,7 +52,11 @@ impl Emulator {
             .stderr(log)
             .spawn()
             .expect("start tests/emulator/start.sh");
-        let mut emulator = Emulator { child, port: 0, _dir: dir };
+        let mut emulator = Emulator {
+            child,
+            port: 0,
+            _dir: dir,
+        };
         let deadline = Instant::now() + Duration::from_secs(300);
         loop {
             if let Ok(text) = std::fs::read_to_string(&port_file) {
@@ -62,10 +66,14 @@ impl Emulator {
                 }
             }
             if let Ok(Some(status)) = emulator.child.try_wait() {
-                let log = std::fs::read_to_string(emulator._dir.path().join("emulator.log")).unwrap_or_default();
+                let log = std::fs::read_to_string(emulator._dir.path().join("emulator.log"))
+                    .unwrap_or_default();
                 panic!("emulator exited with {status}:\n{log}");
             }
-            assert!(Instant::now() < deadline, "emulator did not start within 300 s");
+            assert!(
+                Instant::now() < deadline,
+                "emulator did not start within 300 s"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -80,7 +88,13 @@ impl Emulator {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(self.endpoint())
             .region(aws_config::Region::new(REGION))
-            .credentials_provider(aws_sdk_sts::config::Credentials::new("testing", "testing", None, None, "lzctl-tests"))
+            .credentials_provider(aws_sdk_sts::config::Credentials::new(
+                "testing",
+                "testing",
+                None,
+                None,
+                "lzctl-tests",
+            ))
             .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(10))
             .load()
             .await
@@ -95,7 +109,10 @@ impl Emulator {
             ("AWS_REGION".into(), REGION.into()),
             ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
             ("AWS_CONFIG_FILE".into(), "/nonexistent/lzctl-tests".into()),
-            ("AWS_SHARED_CREDENTIALS_FILE".into(), "/nonexistent/lzctl-tests".into()),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE".into(),
+                "/nonexistent/lzctl-tests".into(),
+            ),
             ("NO_COLOR".into(), "1".into()),
         ]
     }
@@ -103,7 +120,10 @@ impl Emulator {
     /// Runs `lzctl ARGS` against the emulator from `cwd`.
     pub fn lzctl(&self, cwd: &Path, args: &[&str]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_lzctl"));
-        cmd.current_dir(cwd).args(args).env_remove("AWS_PROFILE").stdin(Stdio::null());
+        cmd.current_dir(cwd)
+            .args(args)
+            .env_remove("AWS_PROFILE")
+            .stdin(Stdio::null());
         for (k, v) in self.env() {
             cmd.env(k, v);
         }
@@ -120,15 +140,30 @@ impl Emulator {
         self.request("GET", path, None)
     }
 
-    fn request(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> serde_json::Value {
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> serde_json::Value {
         let body = body.map(|b| b.to_string()).unwrap_or_default();
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to emulator");
         write!(stream, "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).expect("send");
         let mut response = String::new();
         stream.read_to_string(&mut response).expect("read");
         let (head, payload) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-        assert!(head.starts_with("HTTP/1.1 2") || head.starts_with("HTTP/1.0 2"), "{method} {path}: {head}\n{payload}");
-        let payload = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(payload) } else { payload.to_string() };
+        assert!(
+            head.starts_with("HTTP/1.1 2") || head.starts_with("HTTP/1.0 2"),
+            "{method} {path}: {head}\n{payload}"
+        );
+        let payload = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            dechunk(payload)
+        } else {
+            payload.to_string()
+        };
         if payload.trim().is_empty() {
             serde_json::Value::Null
         } else {
@@ -138,7 +173,10 @@ impl Emulator {
 
     /// Request log entries since start (or the last clear).
     pub fn log(&self) -> Vec<serde_json::Value> {
-        self.get_json("/_lzemu/log").as_array().cloned().unwrap_or_default()
+        self.get_json("/_lzemu/log")
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Mutating requests in the log.
@@ -146,7 +184,13 @@ impl Emulator {
         self.log()
             .into_iter()
             .filter(|e| e["mutating"].as_bool() == Some(true))
-            .map(|e| format!("{}:{}", e["service"].as_str().unwrap_or(""), e["operation"].as_str().unwrap_or("")))
+            .map(|e| {
+                format!(
+                    "{}:{}",
+                    e["service"].as_str().unwrap_or(""),
+                    e["operation"].as_str().unwrap_or("")
+                )
+            })
             .collect()
     }
 
@@ -213,5 +257,9 @@ fn copy_dir(from: &Path, to: &Path) {
 
 /// stdout and stderr as text, for assertion messages.
 pub fn text(output: &Output) -> String {
-    format!("--- stdout\n{}\n--- stderr\n{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+    format!(
+        "--- stdout\n{}\n--- stderr\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }

@@ -1,0 +1,150 @@
+//! `lzctl scp lint` and `lzctl scp effective` through the real binary, offline.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn lzctl(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lzctl"))
+        .current_dir(cwd)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn every_library_template_lints_clean() {
+    let mut args = vec!["scp", "lint"];
+    let files: Vec<String> = std::fs::read_dir(repo().join("scp"))
+        .unwrap()
+        .chain(std::fs::read_dir(repo().join("scp/rcp")).unwrap())
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .map(|p| p.display().to_string())
+        .collect();
+    assert!(files.len() >= 7);
+    args.extend(files.iter().map(String::as_str));
+    let out = lzctl(repo(), &args);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(
+        stdout(&out).to_lowercase().contains("no findings"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn a_broken_policy_is_flagged_with_locations_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("broken.json");
+    std::fs::write(&policy, r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"ec2:*","Resource":"*","Condition":{"StringEquals":{"aws:RequestedRegoin":"us-east-1"}}},{"Effect":"Deny","Action":["s3:GetObjekt"],"Resource":"*","Principal":"*"}]}"#).unwrap();
+    let human = lzctl(dir.path(), &["scp", "lint", "broken.json"]);
+    assert_eq!(human.status.code(), Some(1));
+    let text = stdout(&human);
+    for expected in [
+        "unknown-condition-key",
+        "Statement[0].Condition.StringEquals.aws:RequestedRegoin",
+        "unknown-action",
+        "Statement[1].Action",
+        "scp-principal",
+    ] {
+        assert!(text.contains(expected), "missing {expected} in:\n{text}");
+    }
+    let sarif = lzctl(
+        dir.path(),
+        &["scp", "lint", "broken.json", "--format", "sarif"],
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&sarif.stdout).unwrap();
+    assert_eq!(doc["version"], "2.1.0");
+    let rules: Vec<&str> = doc["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["ruleId"].as_str().unwrap())
+        .collect();
+    assert!(
+        rules.contains(&"unknown-action") && rules.contains(&"scp-principal"),
+        "{rules:?}"
+    );
+    let json = lzctl(
+        dir.path(),
+        &["scp", "lint", "broken.json", "--format", "json"],
+    );
+    assert!(serde_json::from_slice::<serde_json::Value>(&json.stdout).is_ok());
+}
+
+#[test]
+fn a_config_whose_region_restriction_forgets_sts_fails_lint() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("region.json"), r#"{"Version":"2012-10-17","Statement":[{"Sid":"DenyOutside","Effect":"Deny","NotAction":["iam:*","organizations:*"],"Resource":"*","Condition":{"StringNotEquals":{"aws:RequestedRegion":["ap-northeast-1"]},"ArnNotLike":{"aws:PrincipalARN":["arn:*:iam::*:role/AWSControlTowerExecution"]}}}]}"#).unwrap();
+    std::fs::write(dir.path().join("lz.yaml"), "version: 1\norganization:\n  home_region: ap-northeast-1\n  governed_regions: [ap-northeast-1]\n  management_account: \"123456789012\"\npolicies:\n  region:\n    type: scp\n    template: region.json\n    targets: [Root]\n").unwrap();
+    let out = lzctl(dir.path(), &["scp", "lint", "-c", "lz.yaml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("region-global-actions") && stdout(&out).contains("sts:"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn effective_shows_each_level_and_what_is_denied() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = repo().join("examples/minimal/landing-zone.yaml");
+    // An organization that already matches the minimal example: FullAWSAccess everywhere plus the region restriction on the root.
+    let desired = lzctl::config::load(&config).unwrap();
+    let mut state = desired.state.clone();
+    state.management_account_id = Some("123456789012".into());
+    let everywhere: std::collections::BTreeSet<lzctl::model::Target> =
+        std::iter::once(lzctl::model::Target::Root)
+            .chain(state.ous.keys().cloned().map(lzctl::model::Target::Ou))
+            .chain(
+                state
+                    .accounts
+                    .keys()
+                    .cloned()
+                    .map(lzctl::model::Target::Account),
+            )
+            .collect();
+    state.policies.insert("FullAWSAccess".into(), lzctl::model::Policy { id: None, kind: lzctl::model::PolicyKind::Scp, description: String::new(), content: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#.into(), targets: everywhere, aws_managed: true });
+    lzctl::snapshot::write(&state, &dir.path().join("org.json")).unwrap();
+    let out = lzctl(
+        dir.path(),
+        &[
+            "scp",
+            "effective",
+            "-c",
+            config.to_str().unwrap(),
+            "--account",
+            "example-prod",
+            "--snapshot",
+            "org.json",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    for expected in [
+        "Root",
+        "Companies/Example/prod",
+        "example-prod",
+        "region-restriction",
+        "outside ap-northeast-1",
+        "AWSControlTowerExecution",
+    ] {
+        assert!(text.contains(expected), "missing {expected} in:\n{text}");
+    }
+}
