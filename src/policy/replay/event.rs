@@ -14,7 +14,7 @@ use super::super::iam::{ContextValue, MissingKeys, Request};
 type Str<'a> = Option<Cow<'a, str>>;
 
 /// The parts of a CloudTrail record the replay uses.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Record<'a> {
     /// `eventSource`, e.g. `ec2.amazonaws.com`.
@@ -47,7 +47,7 @@ pub struct Record<'a> {
 }
 
 /// `userIdentity` of a record.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserIdentity<'a> {
     /// `type`: `IAMUser`, `AssumedRole`, `Root`, `FederatedUser`, `AWSService`, ...
@@ -74,7 +74,7 @@ pub struct UserIdentity<'a> {
 }
 
 /// `userIdentity.sessionContext`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionContext<'a> {
     /// `sessionIssuer`: the role (or user) that issued the session.
@@ -86,7 +86,7 @@ pub struct SessionContext<'a> {
 }
 
 /// `userIdentity.sessionContext.sessionIssuer`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionIssuer<'a> {
     /// `arn` of the role.
@@ -95,12 +95,248 @@ pub struct SessionIssuer<'a> {
 }
 
 /// `userIdentity.sessionContext.attributes`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionAttributes<'a> {
     /// `mfaAuthenticated`: `"true"` or `"false"`.
     #[serde(borrow)]
     pub mfa_authenticated: Str<'a>,
+}
+
+/// A record that is not valid for the fields the replay reads (or not JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Malformed;
+
+impl<'a> Record<'a> {
+    /// Parse a record's bytes, reading only the fields of [`Record`] and skipping every
+    /// other value without decoding it. Agrees with the serde derive (`serde_json::from_slice`)
+    /// on the fields read: strings are borrowed unless they contain escapes, `null` is
+    /// `None`, a read field of another type makes the record malformed. Unknown fields are
+    /// only checked for balanced brackets and strings.
+    pub fn parse(bytes: &'a [u8]) -> Result<Record<'a>, Malformed> {
+        let (r, len) = Self::parse_prefix(bytes)?;
+        let mut p = Parser { b: bytes, i: len };
+        p.ws();
+        if p.i != bytes.len() {
+            return Err(Malformed);
+        }
+        Ok(r)
+    }
+
+    /// Parse the record object at the start of `bytes` (anything may follow it); returns
+    /// it and its length.
+    pub fn parse_prefix(bytes: &'a [u8]) -> Result<(Record<'a>, usize), Malformed> {
+        let mut p = Parser { b: bytes, i: 0 };
+        let mut r = Record::default();
+        let present = p.object(|p, key| {
+            let field = match key {
+                b"eventSource" => &mut r.event_source,
+                b"eventName" => &mut r.event_name,
+                b"eventTime" => &mut r.event_time,
+                b"eventType" => &mut r.event_type,
+                b"awsRegion" => &mut r.aws_region,
+                b"sourceIPAddress" => &mut r.source_ip_address,
+                b"errorCode" => &mut r.error_code,
+                b"vpcEndpointId" => &mut r.vpc_endpoint_id,
+                b"userIdentity" => {
+                    r.user_identity = p.user_identity()?;
+                    return Ok(());
+                }
+                _ => return p.skip(),
+            };
+            *field = p.string()?;
+            Ok(())
+        })?;
+        if !present {
+            return Err(Malformed);
+        }
+        Ok((r, p.i))
+    }
+}
+
+struct Parser<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Parser<'a> {
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.b.get(self.i) {
+            self.i += 1;
+        }
+    }
+
+    #[inline]
+    fn peek(&mut self) -> Option<u8> {
+        self.ws();
+        self.b.get(self.i).copied()
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Result<(), Malformed> {
+        if self.b[self.i..].starts_with(word) {
+            self.i += word.len();
+            Ok(())
+        } else {
+            Err(Malformed)
+        }
+    }
+
+    /// A string (raw content, escaped?) at the current position.
+    #[inline]
+    fn raw_string(&mut self) -> Result<(usize, usize, bool), Malformed> {
+        if self.peek() != Some(b'"') {
+            return Err(Malformed);
+        }
+        let open = self.i;
+        let (end, escaped) = super::scan::string_end(self.b, open).ok_or(Malformed)?;
+        self.i = end;
+        Ok((open, end, escaped))
+    }
+
+    /// A string or `null`.
+    fn string(&mut self) -> Result<Option<Cow<'a, str>>, Malformed> {
+        if self.peek() == Some(b'n') {
+            self.literal(b"null")?;
+            return Ok(None);
+        }
+        let (open, end, escaped) = self.raw_string()?;
+        let raw = &self.b[open..end];
+        if escaped {
+            let s: String = serde_json::from_slice(raw).map_err(|_| Malformed)?;
+            Ok(Some(Cow::Owned(s)))
+        } else {
+            let s = std::str::from_utf8(&raw[1..raw.len() - 1]).map_err(|_| Malformed)?;
+            Ok(Some(Cow::Borrowed(s)))
+        }
+    }
+
+    /// Skip any value.
+    fn skip(&mut self) -> Result<(), Malformed> {
+        match self.peek().ok_or(Malformed)? {
+            b'"' => self.raw_string().map(|_| ()),
+            b'{' | b'[' => match super::scan::skip_container(self.b, self.i) {
+                super::scan::Skip::End(e) => {
+                    self.i = e;
+                    Ok(())
+                }
+                _ => Err(Malformed),
+            },
+            _ => {
+                let start = self.i;
+                while let Some(c) = self.b.get(self.i) {
+                    if matches!(c, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t') {
+                        break;
+                    }
+                    self.i += 1;
+                }
+                let tok = &self.b[start..self.i];
+                let ok = matches!(tok, b"true" | b"false" | b"null")
+                    || serde_json::from_slice::<serde::de::IgnoredAny>(tok).is_ok();
+                if ok {
+                    Ok(())
+                } else {
+                    Err(Malformed)
+                }
+            }
+        }
+    }
+
+    /// An object (`Ok(true)`) or `null` (`Ok(false)`); `field` reads or skips each value.
+    fn object(
+        &mut self,
+        mut field: impl FnMut(&mut Self, &[u8]) -> Result<(), Malformed>,
+    ) -> Result<bool, Malformed> {
+        match self.peek() {
+            Some(b'{') => self.i += 1,
+            Some(b'n') => {
+                self.literal(b"null")?;
+                return Ok(false);
+            }
+            _ => return Err(Malformed),
+        }
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            return Ok(true);
+        }
+        loop {
+            let (open, end, escaped) = self.raw_string()?;
+            if self.peek() != Some(b':') {
+                return Err(Malformed);
+            }
+            self.i += 1;
+            let b = self.b;
+            if escaped {
+                // an escaped key is none of the keys read here
+                self.skip()?;
+            } else {
+                field(self, &b[open + 1..end - 1])?;
+            }
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    return Ok(true);
+                }
+                _ => return Err(Malformed),
+            }
+        }
+    }
+
+    fn user_identity(&mut self) -> Result<Option<UserIdentity<'a>>, Malformed> {
+        let mut u = UserIdentity::default();
+        let present = self.object(|p, key| {
+            let field = match key {
+                b"type" => &mut u.kind,
+                b"principalId" => &mut u.principal_id,
+                b"arn" => &mut u.arn,
+                b"accountId" => &mut u.account_id,
+                b"userName" => &mut u.user_name,
+                b"invokedBy" => &mut u.invoked_by,
+                b"sessionContext" => {
+                    u.session_context = p.session_context()?;
+                    return Ok(());
+                }
+                _ => return p.skip(),
+            };
+            *field = p.string()?;
+            Ok(())
+        })?;
+        Ok(present.then_some(u))
+    }
+
+    fn session_context(&mut self) -> Result<Option<SessionContext<'a>>, Malformed> {
+        let mut c = SessionContext::default();
+        let present = self.object(|p, key| {
+            match key {
+                b"sessionIssuer" => {
+                    let mut issuer = SessionIssuer::default();
+                    let present = p.object(|p, key| match key {
+                        b"arn" => {
+                            issuer.arn = p.string()?;
+                            Ok(())
+                        }
+                        _ => p.skip(),
+                    })?;
+                    c.session_issuer = present.then_some(issuer);
+                }
+                b"attributes" => {
+                    let mut attrs = SessionAttributes::default();
+                    let present = p.object(|p, key| match key {
+                        b"mfaAuthenticated" => {
+                            attrs.mfa_authenticated = p.string()?;
+                            Ok(())
+                        }
+                        _ => p.skip(),
+                    })?;
+                    c.attributes = present.then_some(attrs);
+                }
+                _ => p.skip()?,
+            }
+            Ok(())
+        })?;
+        Ok(present.then_some(c))
+    }
 }
 
 fn s<'x>(v: &'x Str<'_>) -> Option<&'x str> {

@@ -33,6 +33,7 @@ pub mod aggregate;
 pub mod error;
 pub mod event;
 pub mod render;
+pub mod scan;
 pub mod source;
 mod worker;
 

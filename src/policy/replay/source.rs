@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use flate2::bufread::MultiGzDecoder;
 
 use super::error::ReplayError;
+use super::scan::{find_quote_or_backslash, skip_container, Skip};
 
 /// An input file with its size on disk (used to schedule big files first).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +89,21 @@ pub fn open(path: &Path) -> io::Result<Box<dyn Read + Send>> {
     }
 }
 
+/// Receives the records found by a [`RecordSplitter`].
+pub trait RecordSink {
+    /// A complete record: exactly the bytes of one JSON object.
+    fn record(&mut self, bytes: &[u8]);
+
+    /// `bytes` starts with a record's `{` and runs to the end of the buffered input. A sink
+    /// that can parse the record from there handles it and returns its length; `None`
+    /// (the default) when the record is incomplete or malformed: the splitter then finds
+    /// its end itself and calls [`record`](Self::record), or reads more input first.
+    fn record_prefix(&mut self, bytes: &[u8]) -> Option<usize> {
+        let _ = bytes;
+        None
+    }
+}
+
 /// Streaming splitter of a JSON byte stream into record objects (see the module docs).
 #[derive(Debug)]
 pub struct RecordSplitter {
@@ -110,8 +126,6 @@ struct State {
     escape: bool,
     /// Objects opened at this depth (before the `{`) are records.
     record_depth: Option<usize>,
-    /// Start of the record being scanned.
-    record_start: Option<usize>,
     /// Inside a top-level object.
     top_obj: bool,
     /// Start offset of the top-level object while it may still be a record (it is one
@@ -137,12 +151,29 @@ impl RecordSplitter {
     }
 
     /// Read `reader` to its end, calling `on_record` with the bytes of each record (a JSON
-    /// object). Returns the number of decompressed bytes read. Fails on I/O errors, on JSON
-    /// that breaks off, and on a record larger than [`MAX_RECORD`].
+    /// object). See [`split_into`](Self::split_into) for a sink that parses records in the
+    /// same pass as it finds their end.
     pub fn split<R: Read + ?Sized>(
         &mut self,
         reader: &mut R,
-        mut on_record: impl FnMut(&[u8]),
+        on_record: impl FnMut(&[u8]),
+    ) -> io::Result<u64> {
+        struct Whole<F>(F);
+        impl<F: FnMut(&[u8])> RecordSink for Whole<F> {
+            fn record(&mut self, bytes: &[u8]) {
+                (self.0)(bytes)
+            }
+        }
+        self.split_into(reader, &mut Whole(on_record))
+    }
+
+    /// Read `reader` to its end, handing each record to `sink`
+    /// object). Returns the number of decompressed bytes read. Fails on I/O errors, on JSON
+    /// that breaks off, and on a record larger than [`MAX_RECORD`].
+    pub fn split_into<R: Read + ?Sized, S: RecordSink + ?Sized>(
+        &mut self,
+        reader: &mut R,
+        sink: &mut S,
     ) -> io::Result<u64> {
         let mut st = State::default();
         self.buf.clear();
@@ -150,17 +181,17 @@ impl RecordSplitter {
         let mut pos = 0usize;
         loop {
             // Compact: keep only what a pending record or key still needs.
-            let keep = [st.record_start, st.top_start, st.key_start]
+            let keep = [st.top_start, st.key_start]
                 .into_iter()
                 .flatten()
-                .min()
-                .unwrap_or(pos);
+                .fold(pos, usize::min);
             if keep > 0 {
-                self.buf.copy_within(keep..pos, 0);
-                self.buf.truncate(pos - keep);
+                let len = self.buf.len();
+                self.buf.copy_within(keep..len, 0);
+                self.buf.truncate(len - keep);
                 self.base += keep as u64;
                 pos -= keep;
-                for s in [&mut st.record_start, &mut st.top_start, &mut st.key_start] {
+                for s in [&mut st.top_start, &mut st.key_start] {
                     if let Some(v) = s {
                         *v -= keep;
                     }
@@ -177,7 +208,9 @@ impl RecordSplitter {
                 ));
             }
             let filled = self.buf.len();
-            self.buf.resize(filled + CHUNK, 0);
+            // Read at least a chunk, more when a long record is pending (so that a record
+            // of n bytes is rescanned O(log n) times, not O(n / CHUNK)).
+            self.buf.resize(filled + CHUNK.max(filled), 0);
             let n = loop {
                 match reader.read(&mut self.buf[filled..]) {
                     Ok(n) => break n,
@@ -199,7 +232,7 @@ impl RecordSplitter {
                 }
                 return Ok(total);
             }
-            pos = scan(&self.buf, pos, &mut st, self.base, &mut on_record)?;
+            pos = scan(&self.buf, pos, &mut st, self.base, sink)?;
         }
     }
 }
@@ -211,27 +244,25 @@ fn bad(base: u64, at: usize, what: &str) -> io::Error {
     )
 }
 
-/// Scan `buf[pos..]`, emitting complete records; returns the end position.
-fn scan(
+/// Scan `buf[pos..]`, emitting complete records; returns where to resume (the end of the
+/// buffer, or the start of a record that the buffer does not hold entirely yet).
+fn scan<S: RecordSink + ?Sized>(
     buf: &[u8],
     mut pos: usize,
     st: &mut State,
     base: u64,
-    on_record: &mut impl FnMut(&[u8]),
+    sink: &mut S,
 ) -> io::Result<usize> {
     let end = buf.len();
     while pos < end {
         if st.in_string {
-            // Fast path: jump to the next quote or backslash.
             if st.escape {
                 st.escape = false;
                 pos += 1;
                 continue;
             }
-            match buf[pos..].iter().position(|&c| c == b'"' || c == b'\\') {
-                None => {
-                    pos = end;
-                }
+            match find_quote_or_backslash(&buf[pos..]) {
+                None => pos = end,
                 Some(i) => {
                     pos += i;
                     if buf[pos] == b'\\' {
@@ -256,6 +287,23 @@ fn scan(
                     st.key_start = Some(pos);
                 }
             }
+            b'{' if st.record_depth == Some(st.depth) && st.depth > 0 => {
+                // A record inside `Records` (or a top-level array): let the sink parse it in
+                // one pass; when it cannot, find its end here.
+                if let Some(len) = sink.record_prefix(&buf[pos..]) {
+                    pos += len;
+                    continue;
+                }
+                match skip_container(buf, pos) {
+                    Skip::End(e) => {
+                        sink.record(&buf[pos..e]);
+                        pos = e;
+                        continue;
+                    }
+                    Skip::Incomplete => return Ok(pos),
+                    Skip::Invalid(at) => return Err(bad(base, at, "mismatched bracket")),
+                }
+            }
             b'{' | b'[' => {
                 if st.depth == 0 {
                     if c == b'{' {
@@ -268,8 +316,6 @@ fn scan(
                         // a top-level array of records
                         st.record_depth = Some(1);
                     }
-                } else if c == b'{' && st.record_depth == Some(st.depth) {
-                    st.record_start = Some(pos);
                 } else if st.depth == 1 && st.top_obj {
                     if c == b'[' && st.records_key {
                         st.envelope = true;
@@ -285,18 +331,14 @@ fn scan(
                     return Err(bad(base, pos, "unbalanced closing bracket"));
                 }
                 st.depth -= 1;
-                if c == b'}' && st.record_depth == Some(st.depth) {
-                    if let Some(s) = st.record_start.take() {
-                        on_record(&buf[s..=pos]);
-                    }
-                } else if c == b']' && st.record_depth == Some(st.depth + 1) {
+                if c == b']' && st.record_depth == Some(st.depth + 1) {
                     // end of the Records array (or of a top-level array)
                     st.record_depth = None;
                 }
                 if st.depth == 0 {
                     if let Some(s) = st.top_start.take() {
                         if c == b'}' && !st.envelope {
-                            on_record(&buf[s..=pos]);
+                            sink.record(&buf[s..=pos]);
                         }
                     }
                     st.top_obj = false;

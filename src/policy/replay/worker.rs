@@ -10,15 +10,76 @@
 
 use std::sync::Arc;
 
-use super::super::iam::{evaluate, DenyCause, Hierarchy, Verdict};
+use super::super::iam::matching::action_matches;
+use super::super::iam::{
+    evaluate, DenyCause, ElementList, Hierarchy, Level, NamedPolicy, PolicyDocument, Verdict,
+};
 use super::aggregate::{bump, Decision, FxMap, GroupAcc, Partial, SEP};
 use super::error::FileError;
 use super::event::{classify, Call, Classified, KeyValue, Record};
-use super::source::{open, InputFile, RecordSplitter};
+use super::source::{open, InputFile, RecordSink, RecordSplitter};
 use super::{PolicySource, ReplayOptions};
 
 /// Drop the memo when it grows past this many entries (bounds memory).
-pub const MEMO_LIMIT: usize = 200_000;
+pub const MEMO_LIMIT: usize = 500_000;
+
+/// Drop the per-action hierarchies when they grow past this many entries.
+pub const REDUCED_LIMIT: usize = 20_000;
+
+/// The hierarchy as it applies to one action: statements whose `Action`/`NotAction` does
+/// not match the action are left out, and the `Action` of the others becomes `*`. For a
+/// request with that action, `evaluate` decides exactly as on the full hierarchy (the
+/// action element only ever filters statements; levels, policies, statement indices and
+/// Sids stay), but without matching the action against long `NotAction` lists again.
+pub(crate) fn reduce_for_action(h: &Hierarchy, action: &str) -> Hierarchy {
+    Hierarchy {
+        kind: h.kind,
+        management_account: h.management_account.clone(),
+        levels: h
+            .levels
+            .iter()
+            .map(|l| Level {
+                kind: l.kind,
+                name: l.name.clone(),
+                policies: l
+                    .policies
+                    .iter()
+                    .map(|p| NamedPolicy {
+                        name: p.name.clone(),
+                        document: PolicyDocument {
+                            version: p.document.version.clone(),
+                            id: p.document.id.clone(),
+                            statements: p
+                                .document
+                                .statements
+                                .iter()
+                                .filter(|st| {
+                                    st.action.values.iter().any(|pat| action_matches(pat, action))
+                                        != st.action.not
+                                })
+                                .map(|st| {
+                                    let mut st = st.clone();
+                                    st.action = ElementList {
+                                        not: false,
+                                        values: vec!["*".to_string()],
+                                    };
+                                    st
+                                })
+                                .collect(),
+                            raw: serde_json::Value::Null,
+                        },
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+/// The current and proposed hierarchies of an account reduced to one action.
+struct Reduced {
+    current: Hierarchy,
+    proposed: Hierarchy,
+}
 
 /// A verdict reduced to what the report needs.
 #[derive(Debug, Clone)]
@@ -92,6 +153,8 @@ pub(crate) struct Worker<'p> {
     options: &'p ReplayOptions,
     plans: FxMap<Box<str>, Option<Arc<AccountPlan<'p>>>>,
     memo: FxMap<Box<[u8]>, (Brief, Brief)>,
+    /// account \0 action -> hierarchies reduced to the action
+    reduced: FxMap<Box<str>, Arc<Reduced>>,
     key: Vec<u8>,
     group_key: String,
     pub acc: Partial,
@@ -109,6 +172,7 @@ impl<'p> Worker<'p> {
             options,
             plans: FxMap::default(),
             memo: FxMap::default(),
+            reduced: FxMap::default(),
             key: Vec::with_capacity(256),
             group_key: String::with_capacity(256),
             acc: Partial::default(),
@@ -118,13 +182,28 @@ impl<'p> Worker<'p> {
     /// Read one file to its end; a read error is recorded and ends the file.
     pub fn process_file(&mut self, file: &InputFile, splitter: &mut RecordSplitter) {
         self.acc.totals.files += 1;
-        let mut action = String::with_capacity(64);
-        let mut principal = String::with_capacity(128);
-        let result = open(&file.path).and_then(|mut r| {
-            splitter.split(&mut r, |bytes| {
-                self.record(bytes, &mut action, &mut principal);
-            })
-        });
+        struct Sink<'w, 'p> {
+            worker: &'w mut Worker<'p>,
+            action: String,
+            principal: String,
+        }
+        impl RecordSink for Sink<'_, '_> {
+            fn record(&mut self, bytes: &[u8]) {
+                let rec = Record::parse(bytes).ok();
+                self.worker.record(rec, &mut self.action, &mut self.principal);
+            }
+            fn record_prefix(&mut self, bytes: &[u8]) -> Option<usize> {
+                let (rec, len) = Record::parse_prefix(bytes).ok()?;
+                self.worker.record(Some(rec), &mut self.action, &mut self.principal);
+                Some(len)
+            }
+        }
+        let mut sink = Sink {
+            worker: self,
+            action: String::with_capacity(64),
+            principal: String::with_capacity(128),
+        };
+        let result = open(&file.path).and_then(|mut r| splitter.split_into(&mut r, &mut sink));
         match result {
             Ok(n) => self.acc.totals.bytes += n,
             Err(e) => {
@@ -137,9 +216,9 @@ impl<'p> Worker<'p> {
         }
     }
 
-    fn record(&mut self, bytes: &[u8], action: &mut String, principal: &mut String) {
+    fn record(&mut self, rec: Option<Record<'_>>, action: &mut String, principal: &mut String) {
         self.acc.totals.records += 1;
-        let Ok(rec) = serde_json::from_slice::<Record<'_>>(bytes) else {
+        let Some(rec) = rec else {
             self.acc.totals.malformed_records += 1;
             return;
         };
@@ -222,16 +301,37 @@ impl<'p> Worker<'p> {
         if let Some(v) = self.memo.get(&self.key[..]) {
             return v.clone();
         }
+        let reduced = self.reduced(plan, call.account, action);
         let req = call.request(action);
         let v = (
-            Brief::of(evaluate(plan.current, &req).verdict),
-            Brief::of(evaluate(plan.proposed, &req).verdict),
+            Brief::of(evaluate(&reduced.current, &req).verdict),
+            Brief::of(evaluate(&reduced.proposed, &req).verdict),
         );
         if self.memo.len() >= MEMO_LIMIT {
             self.memo.clear();
         }
         self.memo.insert(self.key.as_slice().into(), v.clone());
         v
+    }
+
+    fn reduced(&mut self, plan: &AccountPlan<'p>, account: &str, action: &str) -> Arc<Reduced> {
+        let g = &mut self.group_key;
+        g.clear();
+        g.push_str(account);
+        g.push(SEP);
+        g.push_str(action);
+        if let Some(r) = self.reduced.get(g.as_str()) {
+            return r.clone();
+        }
+        let r = Arc::new(Reduced {
+            current: reduce_for_action(plan.current, action),
+            proposed: reduce_for_action(plan.proposed, action),
+        });
+        if self.reduced.len() >= REDUCED_LIMIT {
+            self.reduced.clear();
+        }
+        self.reduced.insert(g.as_str().into(), r.clone());
+        r
     }
 
     fn call(&mut self, call: &Call<'_, '_>, action: &str) {

@@ -1,0 +1,239 @@
+//! Fast JSON scanning primitives shared by the record splitter and the record parser.
+//!
+//! CloudTrail records are mostly string bytes, so the hot loop is finding the end of a
+//! string: [`find_quote_or_backslash`] tests eight bytes at a time (SWAR, safe code).
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+const QUOTES: u64 = LO * b'"' as u64;
+const BACKSLASHES: u64 = LO * b'\\' as u64;
+
+/// Index of the first `"` or `\` in `s`.
+#[inline]
+pub fn find_quote_or_backslash(s: &[u8]) -> Option<usize> {
+    let mut chunks = s.chunks_exact(8);
+    let mut i = 0;
+    for c in &mut chunks {
+        let w = u64::from_le_bytes(c.try_into().unwrap());
+        let x = w ^ QUOTES;
+        let y = w ^ BACKSLASHES;
+        // The lowest flagged byte is exact (false positives only appear above a true one).
+        let m = ((x.wrapping_sub(LO) & !x) | (y.wrapping_sub(LO) & !y)) & HI;
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\')
+        .map(|p| p + i)
+}
+
+/// The end of a string whose opening quote is at `open`: index just after the closing
+/// quote, and whether the string contains escapes. `None` when `buf` ends first.
+#[inline]
+pub fn string_end(buf: &[u8], open: usize) -> Option<(usize, bool)> {
+    let mut i = open + 1;
+    let mut escaped = false;
+    loop {
+        let p = i + find_quote_or_backslash(&buf[i.min(buf.len())..])?;
+        if buf[p] == b'\\' {
+            escaped = true;
+            i = p + 2;
+        } else {
+            return Some((p + 1, escaped));
+        }
+    }
+}
+
+/// Result of skipping a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// The value ends just before this index.
+    End(usize),
+    /// The buffer ends inside the value.
+    Incomplete,
+    /// Not valid JSON at this index.
+    Invalid(usize),
+}
+
+/// High bit set in each byte of `w` equal to `c` (exact: no carries between bytes).
+#[inline(always)]
+fn eq_mask(w: u64, c: u8) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let t = w ^ (LO * c as u64);
+    !(((t & LOW7).wrapping_add(LOW7)) | t) & HI
+}
+
+/// High bit set in each byte of `w` that is `"`, `\`, `{`, `}`, `[` or `]`.
+#[inline(always)]
+fn special_mask(w: u64) -> u64 {
+    // `[` and `]` differ from `{` and `}` only by bit 5.
+    let folded = w | (LO * 0x20);
+    eq_mask(w, b'"') | eq_mask(w, b'\\') | eq_mask(folded, b'{') | eq_mask(folded, b'}')
+}
+
+/// Skip the object or array that starts at `open` (`{` or `[`), tracking strings and
+/// nesting only (brackets must balance, `{` closing with `]` is invalid). Looks at eight
+/// bytes at a time and only stops at quotes, backslashes and brackets.
+pub fn skip_container(buf: &[u8], open: usize) -> Skip {
+    let mut stack: u128 = 0; // bit per level: 1 = object (first 128 levels)
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut skip_to = 0usize; // the byte after a backslash is not special
+    let n = buf.len();
+    let mut i = open;
+    while i < n {
+        let (mut m, width) = if i + 8 <= n {
+            let w = u64::from_le_bytes(buf[i..i + 8].try_into().unwrap());
+            (special_mask(w), 8)
+        } else {
+            let mut m = 0u64;
+            for (k, c) in buf[i..].iter().enumerate() {
+                if matches!(c, b'"' | b'\\' | b'{' | b'}' | b'[' | b']') {
+                    m |= 0x80 << (8 * k);
+                }
+            }
+            (m, n - i)
+        };
+        while m != 0 {
+            let p = i + (m.trailing_zeros() / 8) as usize;
+            m &= m - 1;
+            if p < skip_to {
+                continue;
+            }
+            let c = buf[p];
+            if in_string {
+                match c {
+                    b'"' => in_string = false,
+                    b'\\' => skip_to = p + 2,
+                    _ => {}
+                }
+                continue;
+            }
+            match c {
+                b'"' => in_string = true,
+                b'{' | b'[' => {
+                    if depth < 128 {
+                        stack = (stack << 1) | u128::from(c == b'{');
+                    }
+                    depth += 1;
+                }
+                b'}' | b']' => {
+                    if depth == 0 {
+                        return Skip::Invalid(p);
+                    }
+                    if depth <= 128 {
+                        if (stack & 1 == 1) != (c == b'}') {
+                            return Skip::Invalid(p);
+                        }
+                        stack >>= 1;
+                    }
+                    depth -= 1;
+                    if depth == 0 {
+                        return Skip::End(p + 1);
+                    }
+                }
+                _ => return Skip::Invalid(p), // a backslash outside a string
+            }
+        }
+        i += width;
+    }
+    Skip::Incomplete
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn finds_specials_anywhere() {
+        for n in 0..40 {
+            for at in 0..n {
+                for c in [b'"', b'\\'] {
+                    let mut v = vec![b'a'; n];
+                    v[at] = c;
+                    if at + 1 < n {
+                        v[at + 1] = b'"';
+                    }
+                    assert_eq!(find_quote_or_backslash(&v), Some(at), "n {n} at {at}");
+                }
+            }
+            assert_eq!(find_quote_or_backslash(&vec![0x80u8 | b'"'; n]), None);
+            assert_eq!(find_quote_or_backslash(&vec![b'!'; n]), None);
+        }
+    }
+
+    #[test]
+    fn containers() {
+        let s = br#"{"a":[1,{"b":"}\"]"}],"c":{}} tail"#;
+        assert_eq!(skip_container(s, 0), Skip::End(s.len() - 5));
+        assert_eq!(skip_container(br#"{"a":[1"#, 0), Skip::Incomplete);
+        assert_eq!(skip_container(br#"{"a":"x\"#, 0), Skip::Incomplete);
+        assert_eq!(skip_container(br#"{"a":1]"#, 0), Skip::Invalid(6));
+        assert_eq!(skip_container(br#"{"a":\1}"#, 0), Skip::Invalid(5));
+        // escapes at every offset relative to the 8-byte words
+        for pad in 0..10 {
+            let p = "x".repeat(pad);
+            let t = format!(r#"{{"{p}":"a\\\"}}]\\","b":[{{}}]}}"#);
+            assert_eq!(skip_container(t.as_bytes(), 0), Skip::End(t.len()), "{t}");
+        }
+    }
+
+    #[test]
+    fn masks_are_exact() {
+        for c in 0..=255u8 {
+            for pos in 0..8 {
+                let mut b = [b'a'; 8];
+                b[pos] = c;
+                let w = u64::from_le_bytes(b);
+                let want = if matches!(c, b'"' | b'\\' | b'{' | b'}' | b'[' | b']') {
+                    0x80u64 << (8 * pos)
+                } else {
+                    0
+                };
+                assert_eq!(special_mask(w), want, "byte {c:#x} at {pos}");
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn swar_matches_naive(v in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let naive = v.iter().position(|&c| c == b'"' || c == b'\\');
+            prop_assert_eq!(find_quote_or_backslash(&v), naive);
+        }
+
+        #[test]
+        fn skip_agrees_with_serde(v in json_value(), tail in "[ ,x]{0,3}") {
+            let text = serde_json::to_string(&v).unwrap();
+            if text.starts_with('{') || text.starts_with('[') {
+                let full = format!("{text}{tail}");
+                prop_assert_eq!(skip_container(full.as_bytes(), 0), Skip::End(text.len()));
+                // every strict prefix is incomplete
+                let cut = text.len() / 2;
+                prop_assert_eq!(skip_container(&full.as_bytes()[..cut.max(1)], 0), Skip::Incomplete);
+            }
+        }
+    }
+
+    fn json_value() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::Bool),
+            any::<i32>().prop_map(|n| serde_json::Value::from(n)),
+            "[a-z\"\\\\{}\\[\\] é\u{1}]{0,12}".prop_map(serde_json::Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
+                proptest::collection::btree_map("[a-z\"{]{0,4}", inner, 0..4).prop_map(|m| {
+                    serde_json::Value::Object(m.into_iter().collect())
+                }),
+            ]
+        })
+    }
+}
