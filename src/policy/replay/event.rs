@@ -125,33 +125,133 @@ impl<'a> Record<'a> {
 
     /// Parse the record object at the start of `bytes` (anything may follow it); returns
     /// it and its length.
+    ///
+    /// The fields are located first (as byte spans) and the record's bytes are checked to
+    /// be UTF-8 once, rather than each string on its own.
     pub fn parse_prefix(bytes: &'a [u8]) -> Result<(Record<'a>, usize), Malformed> {
         let mut p = Parser { b: bytes, i: 0 };
-        let mut r = Record::default();
+        let mut f = Fields::default();
         let present = p.object(|p, key| {
-            let field = match key {
-                b"eventSource" => &mut r.event_source,
-                b"eventName" => &mut r.event_name,
-                b"eventTime" => &mut r.event_time,
-                b"eventType" => &mut r.event_type,
-                b"awsRegion" => &mut r.aws_region,
-                b"sourceIPAddress" => &mut r.source_ip_address,
-                b"errorCode" => &mut r.error_code,
-                b"vpcEndpointId" => &mut r.vpc_endpoint_id,
+            let slot = match key {
+                b"eventSource" => F_SOURCE,
+                b"eventName" => F_NAME,
+                b"eventTime" => F_TIME,
+                b"eventType" => F_TYPE,
+                b"awsRegion" => F_REGION,
+                b"sourceIPAddress" => F_IP,
+                b"errorCode" => F_ERROR,
+                b"vpcEndpointId" => F_VPCE,
                 b"userIdentity" => {
-                    r.user_identity = p.user_identity()?;
+                    f.identity = p.user_identity(&mut f.spans)?;
                     return Ok(());
                 }
                 _ => return p.skip(),
             };
-            *field = p.string()?;
+            f.spans[slot] = p.string()?;
             Ok(())
         })?;
-        if !present {
+        if !present.is_some() {
             return Err(Malformed);
         }
-        Ok((r, p.i))
+        let len = p.i;
+        let text = std::str::from_utf8(&bytes[..len]).ok();
+        let get = |slot: usize| -> Result<Str<'a>, Malformed> {
+            let Some(sp) = f.spans[slot] else {
+                return Ok(None);
+            };
+            if sp.escaped {
+                let s: String = serde_json::from_slice(&bytes[sp.start..sp.end]).map_err(|_| Malformed)?;
+                return Ok(Some(Cow::Owned(s)));
+            }
+            let inner = match text {
+                // quotes are ASCII, so these are char boundaries
+                Some(t) => &t[sp.start + 1..sp.end - 1],
+                None => std::str::from_utf8(&bytes[sp.start + 1..sp.end - 1]).map_err(|_| Malformed)?,
+            };
+            Ok(Some(Cow::Borrowed(inner)))
+        };
+        let user_identity = match f.identity {
+            None => None,
+            Some(id) => Some(UserIdentity {
+                kind: get(F_KIND)?,
+                principal_id: get(F_PRINCIPAL_ID)?,
+                arn: get(F_ARN)?,
+                account_id: get(F_ACCOUNT)?,
+                user_name: get(F_USER_NAME)?,
+                invoked_by: get(F_INVOKED_BY)?,
+                session_context: match id.session_context {
+                    None => None,
+                    Some(c) => Some(SessionContext {
+                        session_issuer: if c.issuer {
+                            Some(SessionIssuer { arn: get(F_ISSUER_ARN)? })
+                        } else {
+                            None
+                        },
+                        attributes: if c.attributes {
+                            Some(SessionAttributes { mfa_authenticated: get(F_MFA)? })
+                        } else {
+                            None
+                        },
+                    }),
+                },
+            }),
+        };
+        let r = Record {
+            event_source: get(F_SOURCE)?,
+            event_name: get(F_NAME)?,
+            event_time: get(F_TIME)?,
+            event_type: get(F_TYPE)?,
+            aws_region: get(F_REGION)?,
+            source_ip_address: get(F_IP)?,
+            error_code: get(F_ERROR)?,
+            vpc_endpoint_id: get(F_VPCE)?,
+            user_identity,
+        };
+        Ok((r, len))
     }
+}
+
+/// A string value located in the record: `start..end` includes the quotes.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: usize,
+    end: usize,
+    escaped: bool,
+}
+
+const F_SOURCE: usize = 0;
+const F_NAME: usize = 1;
+const F_TIME: usize = 2;
+const F_TYPE: usize = 3;
+const F_REGION: usize = 4;
+const F_IP: usize = 5;
+const F_ERROR: usize = 6;
+const F_VPCE: usize = 7;
+const F_KIND: usize = 8;
+const F_PRINCIPAL_ID: usize = 9;
+const F_ARN: usize = 10;
+const F_ACCOUNT: usize = 11;
+const F_USER_NAME: usize = 12;
+const F_INVOKED_BY: usize = 13;
+const F_ISSUER_ARN: usize = 14;
+const F_MFA: usize = 15;
+
+/// Which objects were present (the spans of their fields are in `Fields::spans`).
+#[derive(Debug, Default, Clone, Copy)]
+struct IdentityShape {
+    session_context: Option<ContextShape>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct ContextShape {
+    issuer: bool,
+    attributes: bool,
+}
+
+#[derive(Debug, Default)]
+struct Fields {
+    spans: [Option<Span>; 16],
+    identity: Option<IdentityShape>,
 }
 
 struct Parser<'a> {
@@ -182,33 +282,30 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// A string (raw content, escaped?) at the current position.
+    /// A string at the current position.
     #[inline]
-    fn raw_string(&mut self) -> Result<(usize, usize, bool), Malformed> {
+    fn raw_string(&mut self) -> Result<Span, Malformed> {
         if self.peek() != Some(b'"') {
             return Err(Malformed);
         }
-        let open = self.i;
-        let (end, escaped) = super::scan::string_end(self.b, open).ok_or(Malformed)?;
+        let start = self.i;
+        let (end, escaped) = super::scan::string_end(self.b, start).ok_or(Malformed)?;
         self.i = end;
-        Ok((open, end, escaped))
+        Ok(Span {
+            start,
+            end,
+            escaped,
+        })
     }
 
     /// A string or `null`.
-    fn string(&mut self) -> Result<Option<Cow<'a, str>>, Malformed> {
+    #[inline]
+    fn string(&mut self) -> Result<Option<Span>, Malformed> {
         if self.peek() == Some(b'n') {
             self.literal(b"null")?;
             return Ok(None);
         }
-        let (open, end, escaped) = self.raw_string()?;
-        let raw = &self.b[open..end];
-        if escaped {
-            let s: String = serde_json::from_slice(raw).map_err(|_| Malformed)?;
-            Ok(Some(Cow::Owned(s)))
-        } else {
-            let s = std::str::from_utf8(&raw[1..raw.len() - 1]).map_err(|_| Malformed)?;
-            Ok(Some(Cow::Borrowed(s)))
-        }
+        self.raw_string().map(Some)
     }
 
     /// Skip any value.
@@ -242,100 +339,108 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// An object (`Ok(true)`) or `null` (`Ok(false)`); `field` reads or skips each value.
+    /// An object (`Some(())`) or `null` (`None`); `field` reads or skips each value.
     fn object(
         &mut self,
         mut field: impl FnMut(&mut Self, &[u8]) -> Result<(), Malformed>,
-    ) -> Result<bool, Malformed> {
+    ) -> Result<Option<()>, Malformed> {
         match self.peek() {
             Some(b'{') => self.i += 1,
             Some(b'n') => {
                 self.literal(b"null")?;
-                return Ok(false);
+                return Ok(None);
             }
             _ => return Err(Malformed),
         }
         if self.peek() == Some(b'}') {
             self.i += 1;
-            return Ok(true);
+            return Ok(Some(()));
         }
         loop {
-            let (open, end, escaped) = self.raw_string()?;
+            let key = self.raw_string()?;
             if self.peek() != Some(b':') {
                 return Err(Malformed);
             }
             self.i += 1;
             let b = self.b;
-            if escaped {
+            if key.escaped {
                 // an escaped key is none of the keys read here
                 self.skip()?;
             } else {
-                field(self, &b[open + 1..end - 1])?;
+                field(self, &b[key.start + 1..key.end - 1])?;
             }
             match self.peek() {
                 Some(b',') => self.i += 1,
                 Some(b'}') => {
                     self.i += 1;
-                    return Ok(true);
+                    return Ok(Some(()));
                 }
                 _ => return Err(Malformed),
             }
         }
     }
 
-    fn user_identity(&mut self) -> Result<Option<UserIdentity<'a>>, Malformed> {
-        let mut u = UserIdentity::default();
+    fn user_identity(
+        &mut self,
+        spans: &mut [Option<Span>; 16],
+    ) -> Result<Option<IdentityShape>, Malformed> {
+        let mut shape = IdentityShape::default();
         let present = self.object(|p, key| {
-            let field = match key {
-                b"type" => &mut u.kind,
-                b"principalId" => &mut u.principal_id,
-                b"arn" => &mut u.arn,
-                b"accountId" => &mut u.account_id,
-                b"userName" => &mut u.user_name,
-                b"invokedBy" => &mut u.invoked_by,
+            let slot = match key {
+                b"type" => F_KIND,
+                b"principalId" => F_PRINCIPAL_ID,
+                b"arn" => F_ARN,
+                b"accountId" => F_ACCOUNT,
+                b"userName" => F_USER_NAME,
+                b"invokedBy" => F_INVOKED_BY,
                 b"sessionContext" => {
-                    u.session_context = p.session_context()?;
+                    shape.session_context = p.session_context(spans)?;
                     return Ok(());
                 }
                 _ => return p.skip(),
             };
-            *field = p.string()?;
+            spans[slot] = p.string()?;
             Ok(())
         })?;
-        Ok(present.then_some(u))
+        Ok(present.map(|()| shape))
     }
 
-    fn session_context(&mut self) -> Result<Option<SessionContext<'a>>, Malformed> {
-        let mut c = SessionContext::default();
+    fn session_context(
+        &mut self,
+        spans: &mut [Option<Span>; 16],
+    ) -> Result<Option<ContextShape>, Malformed> {
+        let mut shape = ContextShape::default();
         let present = self.object(|p, key| {
             match key {
                 b"sessionIssuer" => {
-                    let mut issuer = SessionIssuer::default();
-                    let present = p.object(|p, key| match key {
-                        b"arn" => {
-                            issuer.arn = p.string()?;
-                            Ok(())
-                        }
-                        _ => p.skip(),
-                    })?;
-                    c.session_issuer = present.then_some(issuer);
+                    spans[F_ISSUER_ARN] = None;
+                    shape.issuer = p
+                        .object(|p, key| match key {
+                            b"arn" => {
+                                spans[F_ISSUER_ARN] = p.string()?;
+                                Ok(())
+                            }
+                            _ => p.skip(),
+                        })?
+                        .is_some();
                 }
                 b"attributes" => {
-                    let mut attrs = SessionAttributes::default();
-                    let present = p.object(|p, key| match key {
-                        b"mfaAuthenticated" => {
-                            attrs.mfa_authenticated = p.string()?;
-                            Ok(())
-                        }
-                        _ => p.skip(),
-                    })?;
-                    c.attributes = present.then_some(attrs);
+                    spans[F_MFA] = None;
+                    shape.attributes = p
+                        .object(|p, key| match key {
+                            b"mfaAuthenticated" => {
+                                spans[F_MFA] = p.string()?;
+                                Ok(())
+                            }
+                            _ => p.skip(),
+                        })?
+                        .is_some();
                 }
                 _ => p.skip()?,
             }
             Ok(())
         })?;
-        Ok(present.then_some(c))
+        Ok(present.map(|()| shape))
     }
 }
 
@@ -624,14 +729,26 @@ impl<'r, 'a> Call<'r, 'a> {
 
     /// The request to evaluate: `resource` is `*`, missing keys are unknown.
     pub fn request(&self, action: &str) -> Request {
+        self.request_with(action, FILLED_KEYS)
+    }
+
+    /// The request with only the context keys in `keys` filled (the others are unknown):
+    /// enough for policies that refer to no other key, and cheaper to build.
+    pub fn request_with<K: AsRef<str>>(&self, action: &str, keys: &[K]) -> Request {
         let mut context = BTreeMap::new();
         let mut absent_keys = Vec::new();
-        for key in FILLED_KEYS {
+        for key in keys.iter().map(AsRef::as_ref) {
+            if matches!(
+                key.to_ascii_lowercase().as_str(),
+                "aws:requestedregion" | "aws:principalarn" | "aws:principalaccount"
+            ) {
+                continue; // derived from the request's fields
+            }
             match self.key_value(key) {
                 KeyValue::Present(v) => {
-                    context.insert((*key).to_string(), ContextValue::Single(v.into_owned()));
+                    context.insert(key.to_string(), ContextValue::Single(v.into_owned()));
                 }
-                KeyValue::Absent => absent_keys.push((*key).to_string()),
+                KeyValue::Absent => absent_keys.push(key.to_string()),
                 KeyValue::Unknown => {}
             }
         }
@@ -709,8 +826,8 @@ pub fn classify<'r, 'a>(
         return Classified::Skipped("aws_service");
     }
     let arn = s(&id.arn);
-    let account_of_arn = arn.and_then(|a| a.split(':').nth(4)).filter(|a| !a.is_empty());
-    let account = s(&id.account_id).or(account_of_arn);
+    let account = s(&id.account_id)
+        .or_else(|| arn.and_then(|a| a.split(':').nth(4)).filter(|a| !a.is_empty()));
     let (principal_type, principal_arn): (&'static str, Option<&'r str>) = match kind {
         "IAMUser" => ("User", arn),
         "AssumedRole" => {
@@ -929,5 +1046,121 @@ mod tests {
         let (mut a, mut p) = (String::new(), String::new());
         assert!(matches!(classify(&who, None, None, &mut a, &mut p), Classified::Unmapped));
         assert_eq!(a, "sts:GetCallerIdentity");
+    }
+
+    mod parse_vs_serde {
+        use super::super::Record;
+        use proptest::prelude::*;
+        use serde_json::{json, Map, Value};
+
+        fn text() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                8 => "[a-zA-Z0-9:/._-]{0,24}".prop_map(Value::String),
+                2 => "[a-z\"\\\\/\u{e9}\u{2603}\n\t\u{1}]{0,8}".prop_map(Value::String),
+                1 => Just(Value::Null),
+                1 => any::<i64>().prop_map(Value::from),
+                1 => Just(json!({"x": 1})),
+            ]
+        }
+
+        fn junk() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+                "[a-z\"\\\\{}\\[\\]]{0,10}".prop_map(Value::String),
+            ];
+            leaf.prop_recursive(3, 16, 4, |inner| {
+                prop_oneof![
+                    proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    proptest::collection::btree_map("[a-zA-Z]{1,6}", inner, 0..4)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        fn object(keys: &'static [&'static str], nested: Option<(&'static str, BoxedStrategy<Value>)>)
+            -> BoxedStrategy<Value>
+        {
+            let fields = proptest::collection::vec((proptest::sample::select(keys), text()), 0..keys.len());
+            let extra = proptest::collection::vec(("[a-zA-Z]{1,8}", junk()), 0..4);
+            let nested = match nested {
+                Some((k, st)) => proptest::option::of(st).prop_map(move |v| v.map(|v| (k, v))).boxed(),
+                None => Just(None).boxed(),
+            };
+            (fields, extra, nested, any::<u64>())
+                .prop_map(|(fields, extra, nested, seed)| {
+                    let mut all: Vec<(String, Value)> = Vec::new();
+                    for (k, v) in fields {
+                        if !all.iter().any(|(x, _)| x == k) {
+                            all.push((k.to_string(), v));
+                        }
+                    }
+                    for (k, v) in extra {
+                        if !keys.contains(&k.as_str()) && !all.iter().any(|(x, _)| *x == k) {
+                            all.push((k, v));
+                        }
+                    }
+                    if let Some((k, v)) = nested {
+                        all.push((k.to_string(), v));
+                    }
+                    // shuffle deterministically
+                    let n = all.len();
+                    for i in 0..n {
+                        let j = (seed.rotate_left(i as u32) as usize) % n;
+                        all.swap(i, j);
+                    }
+                    let mut m = Map::new();
+                    for (k, v) in all {
+                        m.insert(k, v);
+                    }
+                    Value::Object(m)
+                })
+                .boxed()
+        }
+
+        fn record() -> BoxedStrategy<Value> {
+            let issuer = object(&["arn", "type"], None);
+            let attrs = object(&["mfaAuthenticated", "creationDate"], None);
+            let ctx = (proptest::option::of(issuer), proptest::option::of(attrs)).prop_map(|(i, a)| {
+                let mut m = Map::new();
+                if let Some(i) = i {
+                    m.insert("sessionIssuer".into(), i);
+                }
+                if let Some(a) = a {
+                    m.insert("attributes".into(), a);
+                }
+                Value::Object(m)
+            });
+            let identity = object(
+                &["type", "principalId", "arn", "accountId", "userName", "invokedBy"],
+                Some(("sessionContext", ctx.boxed())),
+            );
+            object(
+                &["eventSource", "eventName", "eventTime", "eventType", "awsRegion",
+                  "sourceIPAddress", "errorCode", "vpcEndpointId"],
+                Some(("userIdentity", identity)),
+            )
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+            #[test]
+            fn agrees_with_serde(v in record(), pretty in any::<bool>()) {
+                let text = if pretty {
+                    serde_json::to_string_pretty(&v).unwrap()
+                } else {
+                    serde_json::to_string(&v).unwrap()
+                };
+                let bytes = text.as_bytes();
+                let theirs = serde_json::from_slice::<Record<'_>>(bytes).ok();
+                let ours = Record::parse(bytes).ok();
+                prop_assert_eq!(&ours, &theirs, "{}", text);
+                // and as the prefix of a longer buffer
+                let longer = format!("{text},{{\"next\":1}}");
+                let prefix = Record::parse_prefix(longer.as_bytes()).ok();
+                prop_assert_eq!(prefix.map(|(r, n)| (r, n == text.len())), theirs.map(|r| (r, true)));
+            }
+        }
     }
 }

@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use super::super::iam::matching::action_matches;
 use super::super::iam::{
-    evaluate, DenyCause, ElementList, Hierarchy, Level, NamedPolicy, PolicyDocument, Verdict,
+    evaluate, DenyCause, ElementList, Hierarchy, Level, NamedPolicy, PolicyDocument, Statement,
+    Verdict,
 };
 use super::aggregate::{bump, Decision, FxMap, GroupAcc, Partial, SEP};
 use super::error::FileError;
@@ -57,13 +58,17 @@ pub(crate) fn reduce_for_action(h: &Hierarchy, action: &str) -> Hierarchy {
                                     st.action.values.iter().any(|pat| action_matches(pat, action))
                                         != st.action.not
                                 })
-                                .map(|st| {
-                                    let mut st = st.clone();
-                                    st.action = ElementList {
+                                .map(|st| Statement {
+                                    index: st.index,
+                                    sid: st.sid.clone(),
+                                    effect: st.effect,
+                                    principal: st.principal.clone(),
+                                    action: ElementList {
                                         not: false,
                                         values: vec!["*".to_string()],
-                                    };
-                                    st
+                                    },
+                                    resource: st.resource.clone(),
+                                    conditions: st.conditions.clone(),
                                 })
                                 .collect(),
                             raw: serde_json::Value::Null,
@@ -302,7 +307,7 @@ impl<'p> Worker<'p> {
             return v.clone();
         }
         let reduced = self.reduced(plan, call.account, action);
-        let req = call.request(action);
+        let req = call.request_with(action, &plan.keys);
         let v = (
             Brief::of(evaluate(&reduced.current, &req).verdict),
             Brief::of(evaluate(&reduced.proposed, &req).verdict),
