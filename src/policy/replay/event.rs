@@ -285,7 +285,7 @@ impl<'a> Parser<'a> {
     /// A string at the current position.
     #[inline]
     fn raw_string(&mut self) -> Result<Span, Malformed> {
-        if self.peek() != Some(b'"') {
+        if self.b.get(self.i) != Some(&b'"') && self.peek() != Some(b'"') {
             return Err(Malformed);
         }
         let start = self.i;
@@ -311,7 +311,11 @@ impl<'a> Parser<'a> {
     /// Skip any value.
     fn skip(&mut self) -> Result<(), Malformed> {
         match self.peek().ok_or(Malformed)? {
-            b'"' => self.raw_string().map(|_| ()),
+            b'"' => {
+                let (end, _) = super::scan::string_end(self.b, self.i).ok_or(Malformed)?;
+                self.i = end;
+                Ok(())
+            }
             b'{' | b'[' => match super::scan::skip_container(self.b, self.i) {
                 super::scan::Skip::End(e) => {
                     self.i = e;
@@ -358,7 +362,7 @@ impl<'a> Parser<'a> {
         }
         loop {
             let key = self.raw_string()?;
-            if self.peek() != Some(b':') {
+            if self.b.get(self.i) != Some(&b':') && self.peek() != Some(b':') {
                 return Err(Malformed);
             }
             self.i += 1;
@@ -369,7 +373,11 @@ impl<'a> Parser<'a> {
             } else {
                 field(self, &b[key.start + 1..key.end - 1])?;
             }
-            match self.peek() {
+            let next = match self.b.get(self.i) {
+                Some(c @ (b',' | b'}')) => Some(*c),
+                _ => self.peek(),
+            };
+            match next {
                 Some(b',') => self.i += 1,
                 Some(b'}') => {
                     self.i += 1;

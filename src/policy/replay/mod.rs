@@ -146,12 +146,13 @@ pub fn replay_files(
     let mut order: Vec<&InputFile> = files.iter().collect();
     order.sort_by(|a, b| b.len.cmp(&a.len).then_with(|| a.path.cmp(&b.path)));
     let next = AtomicUsize::new(0);
+    let shared = worker::SharedMemo::default();
     let workers = options.worker_count(files.len());
     let partials = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 scope.spawn(|| {
-                    let mut w = worker::Worker::new(current, proposed, options);
+                    let mut w = worker::Worker::new(current, proposed, options, &shared);
                     let mut splitter = source::RecordSplitter::new();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);

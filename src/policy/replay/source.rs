@@ -72,7 +72,7 @@ fn walk(path: &Path, out: &mut Vec<InputFile>) -> Result<(), ReplayError> {
 }
 
 /// Size of one read from the (decompressed) stream.
-pub const CHUNK: usize = 256 * 1024;
+pub const CHUNK: usize = 64 * 1024;
 
 /// Refuse records larger than this (a record is a few KiB; a giant one means the input is
 /// not CloudTrail and would otherwise grow the buffer without bound).
@@ -176,8 +176,9 @@ impl RecordSplitter {
         sink: &mut S,
     ) -> io::Result<u64> {
         let mut st = State::default();
-        self.buf.clear();
         self.base = 0;
+        // `self.buf` stays initialized between reads and files; `len` bytes of it are data.
+        let mut len = 0usize;
         let mut pos = 0usize;
         loop {
             // Compact: keep only what a pending record or key still needs.
@@ -186,9 +187,8 @@ impl RecordSplitter {
                 .flatten()
                 .fold(pos, usize::min);
             if keep > 0 {
-                let len = self.buf.len();
                 self.buf.copy_within(keep..len, 0);
-                self.buf.truncate(len - keep);
+                len -= keep;
                 self.base += keep as u64;
                 pos -= keep;
                 for s in [&mut st.top_start, &mut st.key_start] {
@@ -197,7 +197,7 @@ impl RecordSplitter {
                     }
                 }
             }
-            if self.buf.len() > MAX_RECORD {
+            if len > MAX_RECORD {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     format!(
@@ -207,23 +207,22 @@ impl RecordSplitter {
                     ),
                 ));
             }
-            let filled = self.buf.len();
             // Read at least a chunk, more when a long record is pending (so that a record
             // of n bytes is rescanned O(log n) times, not O(n / CHUNK)).
-            self.buf.resize(filled + CHUNK.max(filled), 0);
+            let want = len + CHUNK.max(len);
+            if self.buf.len() < want {
+                self.buf.resize(want, 0);
+            }
             let n = loop {
-                match reader.read(&mut self.buf[filled..]) {
+                match reader.read(&mut self.buf[len..want]) {
                     Ok(n) => break n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => {
-                        self.buf.truncate(filled);
-                        return Err(e);
-                    }
+                    Err(e) => return Err(e),
                 }
             };
-            self.buf.truncate(filled + n);
+            len += n;
             if n == 0 {
-                let total = self.base + self.buf.len() as u64;
+                let total = self.base + len as u64;
                 if st.depth != 0 || st.in_string {
                     return Err(io::Error::new(
                         io::ErrorKind::UnexpectedEof,
@@ -232,7 +231,7 @@ impl RecordSplitter {
                 }
                 return Ok(total);
             }
-            pos = scan(&self.buf, pos, &mut st, self.base, sink)?;
+            pos = scan(&self.buf[..len], pos, &mut st, self.base, sink)?;
         }
     }
 }

@@ -80,6 +80,28 @@ pub(crate) fn reduce_for_action(h: &Hierarchy, action: &str) -> Hierarchy {
     }
 }
 
+/// Verdicts shared by the workers: a worker that misses its own memo looks here before
+/// evaluating (each key is then evaluated about once, whatever the number of workers).
+#[derive(Default)]
+pub(crate) struct SharedMemo {
+    map: std::sync::Mutex<FxMap<Box<[u8]>, (Brief, Brief)>>,
+}
+
+impl SharedMemo {
+    fn get(&self, key: &[u8]) -> Option<(Brief, Brief)> {
+        self.map.lock().ok()?.get(key).cloned()
+    }
+
+    fn insert(&self, key: &[u8], v: &(Brief, Brief)) {
+        if let Ok(mut m) = self.map.lock() {
+            if m.len() >= MEMO_LIMIT {
+                m.clear();
+            }
+            m.insert(key.into(), v.clone());
+        }
+    }
+}
+
 /// The current and proposed hierarchies of an account reduced to one action.
 struct Reduced {
     current: Hierarchy,
@@ -156,6 +178,7 @@ pub(crate) struct Worker<'p> {
     current: &'p dyn PolicySource,
     proposed: &'p dyn PolicySource,
     options: &'p ReplayOptions,
+    shared: &'p SharedMemo,
     plans: FxMap<Box<str>, Option<Arc<AccountPlan<'p>>>>,
     memo: FxMap<Box<[u8]>, (Brief, Brief)>,
     /// account \0 action -> hierarchies reduced to the action
@@ -170,11 +193,13 @@ impl<'p> Worker<'p> {
         current: &'p dyn PolicySource,
         proposed: &'p dyn PolicySource,
         options: &'p ReplayOptions,
+        shared: &'p SharedMemo,
     ) -> Self {
         Self {
             current,
             proposed,
             options,
+            shared,
             plans: FxMap::default(),
             memo: FxMap::default(),
             reduced: FxMap::default(),
@@ -306,12 +331,19 @@ impl<'p> Worker<'p> {
         if let Some(v) = self.memo.get(&self.key[..]) {
             return v.clone();
         }
-        let reduced = self.reduced(plan, call.account, action);
-        let req = call.request_with(action, &plan.keys);
-        let v = (
-            Brief::of(evaluate(&reduced.current, &req).verdict),
-            Brief::of(evaluate(&reduced.proposed, &req).verdict),
-        );
+        let v = match self.shared.get(&self.key) {
+            Some(v) => v,
+            None => {
+                let reduced = self.reduced(plan, call.account, action);
+                let req = call.request_with(action, &plan.keys);
+                let v = (
+                    Brief::of(evaluate(&reduced.current, &req).verdict),
+                    Brief::of(evaluate(&reduced.proposed, &req).verdict),
+                );
+                self.shared.insert(&self.key, &v);
+                v
+            }
+        };
         if self.memo.len() >= MEMO_LIMIT {
             self.memo.clear();
         }
