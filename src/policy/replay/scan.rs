@@ -75,9 +75,29 @@ fn special_mask(w: u64) -> u64 {
     eq_mask(w, b'"') | eq_mask(w, b'\\') | eq_mask(folded, b'{') | eq_mask(folded, b'}')
 }
 
+/// The high bits of the bytes of `m` (as set by [`eq_mask`]) packed into one byte: bit i
+/// is the high bit of byte i.
+#[inline(always)]
+fn pack(m: u64) -> u32 {
+    ((m >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32
+}
+
+/// Bit i set when an odd number of bits 0..=i of `q` are set (inside a string, for quote
+/// bits `q` and a string that is not open at bit 0).
+#[inline(always)]
+fn prefix_xor(q: u32) -> u32 {
+    let mut x = q;
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x & 0xff
+}
+
 /// Skip the object or array that starts at `open` (`{` or `[`), tracking strings and
 /// nesting only (brackets must balance, `{` closing with `]` is invalid). Looks at eight
-/// bytes at a time and only stops at quotes, backslashes and brackets.
+/// bytes at a time: a block whose only special bytes are quotes just flips the in-string
+/// state by their parity (no branch per quote); blocks with brackets outside strings or
+/// backslashes are walked special byte by special byte.
 pub fn skip_container(buf: &[u8], open: usize) -> Skip {
     let mut stack: u128 = 0; // bit per level: 1 = object (first 128 levels)
     let mut depth = 0usize;
@@ -88,7 +108,29 @@ pub fn skip_container(buf: &[u8], open: usize) -> Skip {
     while i < n {
         let (mut m, width) = if i + 8 <= n {
             let w = u64::from_le_bytes(buf[i..i + 8].try_into().unwrap());
-            (special_mask(w), 8)
+            let quotes = eq_mask(w, b'"');
+            let rest = eq_mask(w, b'\\') | {
+                let folded = w | (LO * 0x20);
+                eq_mask(folded, b'{') | eq_mask(folded, b'}')
+            };
+            if skip_to <= i {
+                if rest == 0 {
+                    // only quotes (or nothing): flip the string state by their parity
+                    in_string ^= quotes.count_ones() & 1 == 1;
+                    i += 8;
+                    continue;
+                }
+                let q = pack(quotes);
+                let inside = prefix_xor(q) ^ if in_string { 0xff } else { 0 };
+                let r = pack(rest);
+                // brackets inside strings only, and no backslash: nothing to do but flip
+                if r & !inside == 0 && eq_mask(w, b'\\') == 0 {
+                    in_string ^= q.count_ones() & 1 == 1;
+                    i += 8;
+                    continue;
+                }
+            }
+            (quotes | rest, 8)
         } else {
             let mut m = 0u64;
             for (k, c) in buf[i..].iter().enumerate() {
@@ -180,6 +222,30 @@ mod tests {
             let p = "x".repeat(pad);
             let t = format!(r#"{{"{p}":"a\\\"}}]\\","b":[{{}}]}}"#);
             assert_eq!(skip_container(t.as_bytes(), 0), Skip::End(t.len()), "{t}");
+        }
+    }
+
+    #[test]
+    fn pack_and_prefix_xor() {
+        for bits in 0..=255u32 {
+            let mut m = 0u64;
+            for k in 0..8 {
+                if bits & (1 << k) != 0 {
+                    m |= 0x80 << (8 * k);
+                }
+            }
+            assert_eq!(pack(m), bits);
+            let mut inside = false;
+            let mut want = 0;
+            for k in 0..8 {
+                if bits & (1 << k) != 0 {
+                    inside = !inside;
+                }
+                if inside {
+                    want |= 1 << k;
+                }
+            }
+            assert_eq!(prefix_xor(bits), want, "{bits:#010b}");
         }
     }
 
