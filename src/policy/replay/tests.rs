@@ -369,3 +369,53 @@ fn large_gzip_envelope_streams() {
     assert_eq!(r.totals.newly_denied, n / 4);
     assert_eq!(r.newly_denied.len(), 7);
 }
+
+/// A hierarchy reduced to one action decides every request with that action as the full
+/// hierarchy does (`worker::reduce_for_action`, used on memo misses).
+#[test]
+fn reduced_hierarchies_decide_as_the_full_ones() {
+    use super::super::iam::{evaluate, MissingKeys, Request};
+    let odd = r#"{"Version":"2012-10-17","Statement":[
+        {"Sid":"NoS3Deletes","Effect":"Deny","Action":["s3:Delete*","S3:PutBucket?olicy"],"Resource":"*"},
+        {"Sid":"OnlyTagged","Effect":"Allow","NotAction":["ec2:Run*"],"Resource":"*"},
+        {"Sid":"RunWithTag","Effect":"Allow","Action":"ec2:RunInstances","Resource":"*",
+         "Condition":{"StringEquals":{"aws:PrincipalTag/team":"ops"}}}]}"#;
+    let mut h = hierarchy(vec![policy("region-restriction", REGION_RESTRICTION)]);
+    h.levels[1].policies = vec![policy("odd", odd)];
+    let actions = [
+        "ec2:RunInstances", "EC2:runinstances", "ec2:DescribeInstances", "iam:CreateRole",
+        "sts:AssumeRole", "s3:DeleteObject", "s3:PutBucketPolicy", "s3:ListAllMyBuckets",
+        "s3:GetAccountPublicAccessBlock", "cloudfront:GetDistribution", "kms:Decrypt",
+    ];
+    let principals = [
+        "arn:aws:iam::111111111111:role/Dev",
+        "arn:aws:iam::111111111111:role/AWSControlTowerExecution",
+        "arn:aws:iam::111111111111:root",
+    ];
+    for action in actions {
+        let reduced = worker::reduce_for_action(&h, action);
+        for principal in principals {
+            for region in ["ap-northeast-1", "us-east-1", ""] {
+                for team in [None, Some("ops"), Some("dev")] {
+                    let mut req = Request {
+                        account: "111111111111".into(),
+                        principal_arn: principal.into(),
+                        action: action.into(),
+                        resource: "*".into(),
+                        region: region.into(),
+                        missing_keys: MissingKeys::Unknown,
+                        ..Default::default()
+                    };
+                    if let Some(t) = team {
+                        req.context.insert("aws:PrincipalTag/team".into(), t.into());
+                    }
+                    assert_eq!(
+                        evaluate(&reduced, &req).verdict,
+                        evaluate(&h, &req).verdict,
+                        "{action} {principal} {region} {team:?}"
+                    );
+                }
+            }
+        }
+    }
+}
