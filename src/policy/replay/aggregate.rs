@@ -361,8 +361,12 @@ impl Partial {
             })
             .collect();
         newly_denied.sort_by(|a, b| {
-            (&a.account, &a.principal, &a.action, &a.region)
-                .cmp(&(&b.account, &b.principal, &b.action, &b.region))
+            (&a.account, &a.principal, &a.action, &a.region).cmp(&(
+                &b.account,
+                &b.principal,
+                &b.action,
+                &b.region,
+            ))
         });
         let mut indeterminate: Vec<IndeterminateCount> = self
             .indeterminate

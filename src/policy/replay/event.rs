@@ -150,7 +150,7 @@ impl<'a> Record<'a> {
             f.spans[slot] = p.string()?;
             Ok(())
         })?;
-        if !present.is_some() {
+        if present.is_none() {
             return Err(Malformed);
         }
         let len = p.i;
@@ -160,13 +160,16 @@ impl<'a> Record<'a> {
                 return Ok(None);
             };
             if sp.escaped {
-                let s: String = serde_json::from_slice(&bytes[sp.start..sp.end]).map_err(|_| Malformed)?;
+                let s: String =
+                    serde_json::from_slice(&bytes[sp.start..sp.end]).map_err(|_| Malformed)?;
                 return Ok(Some(Cow::Owned(s)));
             }
             let inner = match text {
                 // quotes are ASCII, so these are char boundaries
                 Some(t) => &t[sp.start + 1..sp.end - 1],
-                None => std::str::from_utf8(&bytes[sp.start + 1..sp.end - 1]).map_err(|_| Malformed)?,
+                None => {
+                    std::str::from_utf8(&bytes[sp.start + 1..sp.end - 1]).map_err(|_| Malformed)?
+                }
             };
             Ok(Some(Cow::Borrowed(inner)))
         };
@@ -183,12 +186,16 @@ impl<'a> Record<'a> {
                     None => None,
                     Some(c) => Some(SessionContext {
                         session_issuer: if c.issuer {
-                            Some(SessionIssuer { arn: get(F_ISSUER_ARN)? })
+                            Some(SessionIssuer {
+                                arn: get(F_ISSUER_ARN)?,
+                            })
                         } else {
                             None
                         },
                         attributes: if c.attributes {
-                            Some(SessionAttributes { mfa_authenticated: get(F_MFA)? })
+                            Some(SessionAttributes {
+                                mfa_authenticated: get(F_MFA)?,
+                            })
                         } else {
                             None
                         },
@@ -483,9 +490,17 @@ pub const ACTION_RENAMES: &[(&str, &str, &str)] = &[
     ("s3", "PutBucketEncryption", "PutEncryptionConfiguration"),
     ("s3", "DeleteBucketEncryption", "PutEncryptionConfiguration"),
     ("s3", "GetBucketLifecycle", "GetLifecycleConfiguration"),
-    ("s3", "GetBucketLifecycleConfiguration", "GetLifecycleConfiguration"),
+    (
+        "s3",
+        "GetBucketLifecycleConfiguration",
+        "GetLifecycleConfiguration",
+    ),
     ("s3", "PutBucketLifecycle", "PutLifecycleConfiguration"),
-    ("s3", "PutBucketLifecycleConfiguration", "PutLifecycleConfiguration"),
+    (
+        "s3",
+        "PutBucketLifecycleConfiguration",
+        "PutLifecycleConfiguration",
+    ),
     ("s3", "GetBucketReplication", "GetReplicationConfiguration"),
     ("s3", "PutBucketReplication", "PutReplicationConfiguration"),
     ("s3", "GetBucketCors", "GetBucketCORS"),
@@ -526,7 +541,9 @@ pub const DENIAL_ERROR_CODES: &[&str] = &[
 
 /// True for an `errorCode` that reports an authorization failure.
 pub fn is_denial_error(code: &str) -> bool {
-    DENIAL_ERROR_CODES.iter().any(|c| c.eq_ignore_ascii_case(code))
+    DENIAL_ERROR_CODES
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case(code))
         || code.ends_with("AccessDenied")
         || code.ends_with("AccessDeniedException")
         || code.ends_with("UnauthorizedOperation")
@@ -550,7 +567,13 @@ pub fn strip_version_suffix(name: &str) -> &str {
     let b = name.as_bytes();
     // Lambda: 8 digits, optionally followed by v<digits>.
     let mut end = b.len();
-    let digits_at_end = |end: usize| b[..end].iter().rev().take_while(|c| c.is_ascii_digit()).count();
+    let digits_at_end = |end: usize| {
+        b[..end]
+            .iter()
+            .rev()
+            .take_while(|c| c.is_ascii_digit())
+            .count()
+    };
     let d = digits_at_end(end);
     if d > 0 && end > d && b[end - d - 1] == b'v' {
         let before_v = end - d - 1;
@@ -692,7 +715,11 @@ impl<'r, 'a> Call<'r, 'a> {
                 _ => KeyValue::Unknown,
             }
         } else if k("aws:ViaAWSService") {
-            present(if invoked_by.is_some() { "true" } else { "false" })
+            present(if invoked_by.is_some() {
+                "true"
+            } else {
+                "false"
+            })
         } else if k("aws:CurrentTime") {
             if self.event_time.is_empty() {
                 KeyValue::Unknown
@@ -700,8 +727,9 @@ impl<'r, 'a> Call<'r, 'a> {
                 present(self.event_time)
             }
         } else if k("aws:EpochTime") {
-            epoch_seconds(self.event_time)
-                .map_or(KeyValue::Unknown, |e| KeyValue::Present(Cow::Owned(e.to_string())))
+            epoch_seconds(self.event_time).map_or(KeyValue::Unknown, |e| {
+                KeyValue::Present(Cow::Owned(e.to_string()))
+            })
         } else if k("aws:PrincipalIsAWSService") {
             present("false")
         } else if k("aws:PrincipalServiceName") {
@@ -834,8 +862,10 @@ pub fn classify<'r, 'a>(
         return Classified::Skipped("aws_service");
     }
     let arn = s(&id.arn);
-    let account = s(&id.account_id)
-        .or_else(|| arn.and_then(|a| a.split(':').nth(4)).filter(|a| !a.is_empty()));
+    let account = s(&id.account_id).or_else(|| {
+        arn.and_then(|a| a.split(':').nth(4))
+            .filter(|a| !a.is_empty())
+    });
     let (principal_type, principal_arn): (&'static str, Option<&'r str>) = match kind {
         "IAMUser" => ("User", arn),
         "AssumedRole" => {
@@ -915,18 +945,42 @@ mod tests {
             assert_eq!(m, ActionMapping::Mapped, "{src} {name}");
             a
         };
-        assert_eq!(mapped("ec2.amazonaws.com", "RunInstances"), "ec2:RunInstances");
-        assert_eq!(mapped("monitoring.amazonaws.com", "PutMetricData"), "cloudwatch:PutMetricData");
+        assert_eq!(
+            mapped("ec2.amazonaws.com", "RunInstances"),
+            "ec2:RunInstances"
+        );
+        assert_eq!(
+            mapped("monitoring.amazonaws.com", "PutMetricData"),
+            "cloudwatch:PutMetricData"
+        );
         assert_eq!(mapped("email.amazonaws.com", "SendEmail"), "ses:SendEmail");
-        assert_eq!(mapped("tagging.amazonaws.com", "GetResources"), "tag:GetResources");
-        assert_eq!(mapped("s3.amazonaws.com", "ListBuckets"), "s3:ListAllMyBuckets");
+        assert_eq!(
+            mapped("tagging.amazonaws.com", "GetResources"),
+            "tag:GetResources"
+        );
+        assert_eq!(
+            mapped("s3.amazonaws.com", "ListBuckets"),
+            "s3:ListAllMyBuckets"
+        );
         assert_eq!(mapped("s3.amazonaws.com", "ListObjects"), "s3:ListBucket");
         assert_eq!(mapped("s3.amazonaws.com", "ListObjectsV2"), "s3:ListBucket");
         assert_eq!(mapped("s3.amazonaws.com", "GetObject"), "s3:GetObject");
-        assert_eq!(mapped("lambda.amazonaws.com", "GetFunction20150331v2"), "lambda:GetFunction");
-        assert_eq!(mapped("lambda.amazonaws.com", "ListFunctions20150331"), "lambda:ListFunctions");
-        assert_eq!(mapped("lambda.amazonaws.com", "ListTags20170331"), "lambda:ListTags");
-        assert_eq!(mapped("lambda.amazonaws.com", "Invoke"), "lambda:InvokeFunction");
+        assert_eq!(
+            mapped("lambda.amazonaws.com", "GetFunction20150331v2"),
+            "lambda:GetFunction"
+        );
+        assert_eq!(
+            mapped("lambda.amazonaws.com", "ListFunctions20150331"),
+            "lambda:ListFunctions"
+        );
+        assert_eq!(
+            mapped("lambda.amazonaws.com", "ListTags20170331"),
+            "lambda:ListTags"
+        );
+        assert_eq!(
+            mapped("lambda.amazonaws.com", "Invoke"),
+            "lambda:InvokeFunction"
+        );
         assert_eq!(
             mapped("cloudfront.amazonaws.com", "GetDistribution2020_05_31"),
             "cloudfront:GetDistribution"
@@ -947,8 +1001,14 @@ mod tests {
     #[test]
     fn version_suffixes() {
         assert_eq!(strip_version_suffix("GetFunction20150331v2"), "GetFunction");
-        assert_eq!(strip_version_suffix("UpdateFunctionCode20150331v2"), "UpdateFunctionCode");
-        assert_eq!(strip_version_suffix("GetLayerVersion20181031"), "GetLayerVersion");
+        assert_eq!(
+            strip_version_suffix("UpdateFunctionCode20150331v2"),
+            "UpdateFunctionCode"
+        );
+        assert_eq!(
+            strip_version_suffix("GetLayerVersion20181031"),
+            "GetLayerVersion"
+        );
         assert_eq!(strip_version_suffix("ListFunctions"), "ListFunctions");
         assert_eq!(strip_version_suffix("Foo1v2"), "Foo1v2");
         assert_eq!(strip_version_suffix("20150331"), "20150331");
@@ -987,7 +1047,8 @@ mod tests {
             "requestParameters":{"instancesSet":{"items":[{"imageId":"ami-1"}]}}}"#,
         );
         let (mut a, mut p) = (String::new(), String::new());
-        let Classified::Call(call) = classify(&rec, Some("999999999999"), None, &mut a, &mut p) else {
+        let Classified::Call(call) = classify(&rec, Some("999999999999"), None, &mut a, &mut p)
+        else {
             panic!("not a call")
         };
         assert_eq!(a, "ec2:RunInstances");
@@ -1015,20 +1076,41 @@ mod tests {
             panic!()
         };
         assert_eq!(call.principal_arn, "arn:aws:iam::111122223333:root");
-        assert_eq!(call.key_value("aws:ViaAWSService"), KeyValue::Present("true".into()));
+        assert_eq!(
+            call.key_value("aws:ViaAWSService"),
+            KeyValue::Present("true".into())
+        );
         assert_eq!(call.key_value("aws:SourceIp"), KeyValue::Absent);
-        assert_eq!(call.key_value("aws:userid"), KeyValue::Present("111122223333".into()));
+        assert_eq!(
+            call.key_value("aws:userid"),
+            KeyValue::Present("111122223333".into())
+        );
         assert_eq!(call.key_value("aws:PrincipalTag/team"), KeyValue::Unknown);
     }
 
     #[test]
     fn skips() {
         let cases = [
-            (r#"{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventType":"AwsServiceEvent","userIdentity":{"type":"AWSService"}}"#, "service_event"),
-            (r#"{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","userIdentity":{"type":"AWSService","invokedBy":"s3.amazonaws.com"}}"#, "aws_service"),
-            (r#"{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","userIdentity":{"type":"AssumedRole","accountId":"111122223333","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::111122223333:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig"}}}}"#, "service_linked_role"),
-            (r#"{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","userIdentity":{"type":"IAMUser","accountId":"999999999999","arn":"arn:aws:iam::999999999999:user/a"}}"#, "management_account"),
-            (r#"{"eventSource":"sts.amazonaws.com","eventName":"AssumeRoleWithSAML","userIdentity":{"type":"SAMLUser"}}"#, "unsupported_identity_type"),
+            (
+                r#"{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventType":"AwsServiceEvent","userIdentity":{"type":"AWSService"}}"#,
+                "service_event",
+            ),
+            (
+                r#"{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","userIdentity":{"type":"AWSService","invokedBy":"s3.amazonaws.com"}}"#,
+                "aws_service",
+            ),
+            (
+                r#"{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","userIdentity":{"type":"AssumedRole","accountId":"111122223333","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::111122223333:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig"}}}}"#,
+                "service_linked_role",
+            ),
+            (
+                r#"{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","userIdentity":{"type":"IAMUser","accountId":"999999999999","arn":"arn:aws:iam::999999999999:user/a"}}"#,
+                "management_account",
+            ),
+            (
+                r#"{"eventSource":"sts.amazonaws.com","eventName":"AssumeRoleWithSAML","userIdentity":{"type":"SAMLUser"}}"#,
+                "unsupported_identity_type",
+            ),
         ];
         for (json, reason) in cases {
             let rec = parse(json);
@@ -1052,7 +1134,10 @@ mod tests {
             "userIdentity":{"type":"IAMUser","accountId":"111122223333","arn":"arn:aws:iam::111122223333:user/a"}}"#,
         );
         let (mut a, mut p) = (String::new(), String::new());
-        assert!(matches!(classify(&who, None, None, &mut a, &mut p), Classified::Unmapped));
+        assert!(matches!(
+            classify(&who, None, None, &mut a, &mut p),
+            Classified::Unmapped
+        ));
         assert_eq!(a, "sts:GetCallerIdentity");
     }
 
@@ -1075,7 +1160,9 @@ mod tests {
             let leaf = prop_oneof![
                 Just(Value::Null),
                 any::<bool>().prop_map(Value::Bool),
-                any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+                any::<f64>()
+                    .prop_filter("finite", |f| f.is_finite())
+                    .prop_map(Value::from),
                 "[a-z\"\\\\{}\\[\\]]{0,10}".prop_map(Value::String),
             ];
             leaf.prop_recursive(3, 16, 4, |inner| {
@@ -1087,13 +1174,17 @@ mod tests {
             })
         }
 
-        fn object(keys: &'static [&'static str], nested: Option<(&'static str, BoxedStrategy<Value>)>)
-            -> BoxedStrategy<Value>
-        {
-            let fields = proptest::collection::vec((proptest::sample::select(keys), text()), 0..keys.len());
+        fn object(
+            keys: &'static [&'static str],
+            nested: Option<(&'static str, BoxedStrategy<Value>)>,
+        ) -> BoxedStrategy<Value> {
+            let fields =
+                proptest::collection::vec((proptest::sample::select(keys), text()), 0..keys.len());
             let extra = proptest::collection::vec(("[a-zA-Z]{1,8}", junk()), 0..4);
             let nested = match nested {
-                Some((k, st)) => proptest::option::of(st).prop_map(move |v| v.map(|v| (k, v))).boxed(),
+                Some((k, st)) => proptest::option::of(st)
+                    .prop_map(move |v| v.map(|v| (k, v)))
+                    .boxed(),
                 None => Just(None).boxed(),
             };
             (fields, extra, nested, any::<u64>())
@@ -1130,23 +1221,39 @@ mod tests {
         fn record() -> BoxedStrategy<Value> {
             let issuer = object(&["arn", "type"], None);
             let attrs = object(&["mfaAuthenticated", "creationDate"], None);
-            let ctx = (proptest::option::of(issuer), proptest::option::of(attrs)).prop_map(|(i, a)| {
-                let mut m = Map::new();
-                if let Some(i) = i {
-                    m.insert("sessionIssuer".into(), i);
-                }
-                if let Some(a) = a {
-                    m.insert("attributes".into(), a);
-                }
-                Value::Object(m)
-            });
+            let ctx =
+                (proptest::option::of(issuer), proptest::option::of(attrs)).prop_map(|(i, a)| {
+                    let mut m = Map::new();
+                    if let Some(i) = i {
+                        m.insert("sessionIssuer".into(), i);
+                    }
+                    if let Some(a) = a {
+                        m.insert("attributes".into(), a);
+                    }
+                    Value::Object(m)
+                });
             let identity = object(
-                &["type", "principalId", "arn", "accountId", "userName", "invokedBy"],
+                &[
+                    "type",
+                    "principalId",
+                    "arn",
+                    "accountId",
+                    "userName",
+                    "invokedBy",
+                ],
                 Some(("sessionContext", ctx.boxed())),
             );
             object(
-                &["eventSource", "eventName", "eventTime", "eventType", "awsRegion",
-                  "sourceIPAddress", "errorCode", "vpcEndpointId"],
+                &[
+                    "eventSource",
+                    "eventName",
+                    "eventTime",
+                    "eventType",
+                    "awsRegion",
+                    "sourceIPAddress",
+                    "errorCode",
+                    "vpcEndpointId",
+                ],
                 Some(("userIdentity", identity)),
             )
         }

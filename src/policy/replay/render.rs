@@ -43,7 +43,10 @@ pub fn render_human(r: &ReplayReport) -> String {
     list(&mut o, "Unmapped events (no IAM action)", &r.unmapped);
     list(&mut o, "Already denied (errorCode)", &r.baseline_denied);
     if !r.indeterminate.is_empty() {
-        let _ = writeln!(o, "\nIndeterminate verdicts (depend on keys the records do not carry):");
+        let _ = writeln!(
+            o,
+            "\nIndeterminate verdicts (depend on keys the records do not carry):"
+        );
         for i in r.indeterminate.iter().take(HUMAN_LIST_LIMIT) {
             let _ = writeln!(
                 o,
@@ -57,9 +60,16 @@ pub fn render_human(r: &ReplayReport) -> String {
         more(&mut o, r.indeterminate.len());
     }
     if !r.accounts_without_hierarchy.is_empty() {
-        let _ = writeln!(o, "\nAccounts without a policy hierarchy (events not evaluated):");
+        let _ = writeln!(
+            o,
+            "\nAccounts without a policy hierarchy (events not evaluated):"
+        );
         for a in r.accounts_without_hierarchy.iter().take(HUMAN_LIST_LIMIT) {
-            let _ = writeln!(o, "  {:>10}  {} (missing: {})", a.events, a.account, a.missing);
+            let _ = writeln!(
+                o,
+                "  {:>10}  {} (missing: {})",
+                a.events, a.account, a.missing
+            );
         }
         more(&mut o, r.accounts_without_hierarchy.len());
     }
@@ -90,7 +100,15 @@ fn list(o: &mut String, title: &str, items: &[NameCount]) {
 }
 
 fn table(o: &mut String, groups: &[DeniedGroup]) {
-    let headers = ["ACCOUNT", "PRINCIPAL", "ACTION", "REGION", "COUNT", "FIRST", "LAST"];
+    let headers = [
+        "ACCOUNT",
+        "PRINCIPAL",
+        "ACTION",
+        "REGION",
+        "COUNT",
+        "FIRST",
+        "LAST",
+    ];
     let rows: Vec<[String; 7]> = groups
         .iter()
         .map(|g| {
@@ -126,7 +144,10 @@ fn table(o: &mut String, groups: &[DeniedGroup]) {
     };
     line(o, headers);
     for (g, r) in groups.iter().zip(&rows) {
-        line(o, [&r[0], &r[1], &r[2], &r[3], &r[4], &r[5], &r[6]].map(|s| s.as_str()));
+        line(
+            o,
+            [&r[0], &r[1], &r[2], &r[3], &r[4], &r[5], &r[6]].map(|s| s.as_str()),
+        );
         for d in &g.denied_by {
             let _ = writeln!(o, "      {}", d.text);
         }

@@ -68,7 +68,7 @@ fn eq_mask(w: u64, c: u8) -> u64 {
 }
 
 /// High bit set in each byte of `w` that is `"`, `\`, `{`, `}`, `[` or `]`.
-#[inline(always)]
+#[cfg(test)]
 fn special_mask(w: u64) -> u64 {
     // `[` and `]` differ from `{` and `}` only by bit 5.
     let folded = w | (LO * 0x20);
@@ -290,15 +290,14 @@ mod tests {
         let leaf = prop_oneof![
             Just(serde_json::Value::Null),
             any::<bool>().prop_map(serde_json::Value::Bool),
-            any::<i32>().prop_map(|n| serde_json::Value::from(n)),
+            any::<i32>().prop_map(serde_json::Value::from),
             "[a-z\"\\\\{}\\[\\] é\u{1}]{0,12}".prop_map(serde_json::Value::String),
         ];
         leaf.prop_recursive(4, 32, 4, |inner| {
             prop_oneof![
                 proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
-                proptest::collection::btree_map("[a-z\"{]{0,4}", inner, 0..4).prop_map(|m| {
-                    serde_json::Value::Object(m.into_iter().collect())
-                }),
+                proptest::collection::btree_map("[a-z\"{]{0,4}", inner, 0..4)
+                    .prop_map(|m| { serde_json::Value::Object(m.into_iter().collect()) }),
             ]
         })
     }

@@ -191,10 +191,8 @@ impl RecordSplitter {
                 len -= keep;
                 self.base += keep as u64;
                 pos -= keep;
-                for s in [&mut st.top_start, &mut st.key_start] {
-                    if let Some(v) = s {
-                        *v -= keep;
-                    }
+                for v in [&mut st.top_start, &mut st.key_start].into_iter().flatten() {
+                    *v -= keep;
                 }
             }
             if len > MAX_RECORD {
@@ -410,7 +408,10 @@ mod tests {
         assert_eq!(split_all(late, 4).unwrap(), [r#"{"yes":1}"#]);
         let arr = br#"[{"a":1},{"b":[2]}]"#;
         assert_eq!(split_all(arr, 5).unwrap(), [r#"{"a":1}"#, r#"{"b":[2]}"#]);
-        assert_eq!(split_all(br#"{"Records":[]}"#, 5).unwrap(), Vec::<String>::new());
+        assert_eq!(
+            split_all(br#"{"Records":[]}"#, 5).unwrap(),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
@@ -462,6 +463,10 @@ mod tests {
         let total = s.split(&mut g, |_| n += 1).unwrap();
         assert_eq!(n, 5_000);
         assert!(total > 5_000_000);
-        assert!(s.buf.capacity() <= 4 * CHUNK, "buffer grew to {}", s.buf.capacity());
+        assert!(
+            s.buf.capacity() <= 4 * CHUNK,
+            "buffer grew to {}",
+            s.buf.capacity()
+        );
     }
 }

@@ -123,12 +123,48 @@ fn region_restriction_lists_exactly_the_calls_outside_the_region() {
     assert_eq!(
         got,
         [
-            ("111111111111", "arn:aws:iam::111111111111:role/Dev", "ec2:RunInstances", "us-east-1", 3),
-            ("111111111111", "arn:aws:iam::111111111111:role/Dev", "lambda:GetFunction", "eu-west-1", 1),
-            ("222222222222", "arn:aws:iam::222222222222:role/BreakGlass", "ec2:TerminateInstances", "eu-north-1", 1),
-            ("222222222222", "arn:aws:iam::222222222222:role/app/Reporter", "cloudwatch:PutMetricData", "us-west-2", 1),
-            ("222222222222", "arn:aws:iam::222222222222:root", "cloudtrail:DescribeTrails", "us-east-2", 1),
-            ("222222222222", "arn:aws:iam::222222222222:user/alice", "s3:ListBucket", "eu-west-1", 1),
+            (
+                "111111111111",
+                "arn:aws:iam::111111111111:role/Dev",
+                "ec2:RunInstances",
+                "us-east-1",
+                3
+            ),
+            (
+                "111111111111",
+                "arn:aws:iam::111111111111:role/Dev",
+                "lambda:GetFunction",
+                "eu-west-1",
+                1
+            ),
+            (
+                "222222222222",
+                "arn:aws:iam::222222222222:role/BreakGlass",
+                "ec2:TerminateInstances",
+                "eu-north-1",
+                1
+            ),
+            (
+                "222222222222",
+                "arn:aws:iam::222222222222:role/app/Reporter",
+                "cloudwatch:PutMetricData",
+                "us-west-2",
+                1
+            ),
+            (
+                "222222222222",
+                "arn:aws:iam::222222222222:root",
+                "cloudtrail:DescribeTrails",
+                "us-east-2",
+                1
+            ),
+            (
+                "222222222222",
+                "arn:aws:iam::222222222222:user/alice",
+                "s3:ListBucket",
+                "eu-west-1",
+                1
+            ),
         ]
     );
     let g = &r.newly_denied[0];
@@ -161,7 +197,12 @@ fn region_restriction_lists_exactly_the_calls_outside_the_region() {
     );
     assert_eq!(
         t.records,
-        t.malformed_records + t.skipped + t.unmapped + t.baseline_denied + t.no_hierarchy + t.evaluated
+        t.malformed_records
+            + t.skipped
+            + t.unmapped
+            + t.baseline_denied
+            + t.no_hierarchy
+            + t.evaluated
     );
     // allowed: DescribeInstances x2 in Tokyo, CTE DescribeVpcs + CreateStack, iam:ListRoles,
     // s3:ListAllMyBuckets (renamed: global), s3:ListBucket in Tokyo, DynamoDB in Tokyo,
@@ -174,7 +215,10 @@ fn region_restriction_lists_exactly_the_calls_outside_the_region() {
     };
     assert_eq!(
         names(&r.unmapped),
-        [("signin:ConsoleLogin".into(), 1), ("sts:GetCallerIdentity".into(), 1)]
+        [
+            ("signin:ConsoleLogin".into(), 1),
+            ("sts:GetCallerIdentity".into(), 1)
+        ]
     );
     assert_eq!(
         names(&r.skipped),
@@ -185,7 +229,10 @@ fn region_restriction_lists_exactly_the_calls_outside_the_region() {
             ("service_linked_role".into(), 1)
         ]
     );
-    assert_eq!(names(&r.baseline_denied), [("Client.UnauthorizedOperation".into(), 1)]);
+    assert_eq!(
+        names(&r.baseline_denied),
+        [("Client.UnauthorizedOperation".into(), 1)]
+    );
     assert_eq!(
         r.accounts_without_hierarchy,
         [AccountWithoutHierarchy {
@@ -242,9 +289,13 @@ fn management_account_unset_means_its_events_are_evaluated() {
 fn memo_distinguishes_condition_keys() {
     let dir = tempfile::tempdir().unwrap();
     let mut lines = String::new();
-    for (i, t) in ["2026-11-01T11:00:00Z", "2026-11-01T13:00:00Z", "2026-11-01T14:00:00Z"]
-        .iter()
-        .enumerate()
+    for (i, t) in [
+        "2026-11-01T11:00:00Z",
+        "2026-11-01T13:00:00Z",
+        "2026-11-01T14:00:00Z",
+    ]
+    .iter()
+    .enumerate()
     {
         lines.push_str(&format!(
             r#"{{"eventTime":"{t}","eventSource":"ec2.amazonaws.com","eventName":"StopInstances","awsRegion":"ap-northeast-1","sourceIPAddress":"198.51.100.{i}","eventType":"AwsApiCall","userIdentity":{{"type":"AssumedRole","accountId":"111111111111","arn":"arn:aws:sts::111111111111:assumed-role/Ops/x","sessionContext":{{"sessionIssuer":{{"arn":"arn:aws:iam::111111111111:role/Ops"}}}}}}}}"#
@@ -269,7 +320,10 @@ fn memo_distinguishes_condition_keys() {
         assert_eq!(r.totals.newly_denied, 2, "memoize {memoize}");
         assert_eq!(r.newly_denied.len(), 1);
         assert_eq!(r.newly_denied[0].first_seen, "2026-11-01T13:00:00Z");
-        assert_eq!(r.newly_denied[0].denied_by[0].statement.as_deref(), Some("ChangeFreeze"));
+        assert_eq!(
+            r.newly_denied[0].denied_by[0].statement.as_deref(),
+            Some("ChangeFreeze")
+        );
         // before the freeze, the verdict depends on the principal's tag
         assert_eq!(r.totals.undecided, 1);
         assert_eq!(
@@ -305,16 +359,24 @@ fn gzip_detected_by_magic_and_broken_files_reported() {
 
     let missing = replay(&[dir.path().join("nope")], &h, &h, &options(1));
     assert!(matches!(missing, Err(ReplayError::Input { .. })));
-    assert!(matches!(replay(&[], &h, &h, &options(1)), Err(ReplayError::NoInputs)));
+    assert!(matches!(
+        replay(&[], &h, &h, &options(1)),
+        Err(ReplayError::NoInputs)
+    ));
 }
 
 #[test]
 fn renderers() {
     let r = region_report(2, true);
     let human = render_human(&r);
-    assert!(human.contains("8 calls in 6 groups would newly be denied"), "{human}");
+    assert!(
+        human.contains("8 calls in 6 groups would newly be denied"),
+        "{human}"
+    );
     assert!(human.contains("arn:aws:iam::222222222222:role/app/Reporter"));
-    assert!(human.contains("denied by policy region-restriction statement DenyOutsideAllowedRegions"));
+    assert!(
+        human.contains("denied by policy region-restriction statement DenyOutsideAllowedRegions")
+    );
     assert!(human.contains("sts:GetCallerIdentity"));
 
     let json: serde_json::Value = serde_json::from_str(&render_json(&r)).unwrap();
@@ -346,7 +408,11 @@ fn large_gzip_envelope_streams() {
     gz.write_all(b"{\"Records\":[").unwrap();
     let n = 20_000;
     for i in 0..n {
-        let region = if i % 4 == 0 { "us-east-1" } else { "ap-northeast-1" };
+        let region = if i % 4 == 0 {
+            "us-east-1"
+        } else {
+            "ap-northeast-1"
+        };
         if i > 0 {
             gz.write_all(b",").unwrap();
         }
@@ -364,7 +430,13 @@ fn large_gzip_envelope_streams() {
     gz.finish().unwrap();
     let current = org(Vec::new);
     let proposed = org(|| vec![policy("region-restriction", REGION_RESTRICTION)]);
-    let r = replay(&[dir.path().to_path_buf()], &current, &proposed, &options(2)).unwrap();
+    let r = replay(
+        &[dir.path().to_path_buf()],
+        &current,
+        &proposed,
+        &options(2),
+    )
+    .unwrap();
     assert_eq!(r.totals.records, n);
     assert_eq!(r.totals.newly_denied, n / 4);
     assert_eq!(r.newly_denied.len(), 7);
@@ -383,9 +455,17 @@ fn reduced_hierarchies_decide_as_the_full_ones() {
     let mut h = hierarchy(vec![policy("region-restriction", REGION_RESTRICTION)]);
     h.levels[1].policies = vec![policy("odd", odd)];
     let actions = [
-        "ec2:RunInstances", "EC2:runinstances", "ec2:DescribeInstances", "iam:CreateRole",
-        "sts:AssumeRole", "s3:DeleteObject", "s3:PutBucketPolicy", "s3:ListAllMyBuckets",
-        "s3:GetAccountPublicAccessBlock", "cloudfront:GetDistribution", "kms:Decrypt",
+        "ec2:RunInstances",
+        "EC2:runinstances",
+        "ec2:DescribeInstances",
+        "iam:CreateRole",
+        "sts:AssumeRole",
+        "s3:DeleteObject",
+        "s3:PutBucketPolicy",
+        "s3:ListAllMyBuckets",
+        "s3:GetAccountPublicAccessBlock",
+        "cloudfront:GetDistribution",
+        "kms:Decrypt",
     ];
     let principals = [
         "arn:aws:iam::111111111111:role/Dev",

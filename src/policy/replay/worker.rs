@@ -15,7 +15,7 @@ use super::super::iam::{
     evaluate, DenyCause, ElementList, Hierarchy, Level, NamedPolicy, PolicyDocument, Statement,
     Verdict,
 };
-use super::aggregate::{bump, Decision, FxMap, GroupAcc, Partial, SEP};
+use super::aggregate::{bump, Decision, FxMap, Partial, SEP};
 use super::error::FileError;
 use super::event::{classify, Call, Classified, KeyValue, Record};
 use super::source::{open, InputFile, RecordSink, RecordSplitter};
@@ -55,7 +55,10 @@ pub(crate) fn reduce_for_action(h: &Hierarchy, action: &str) -> Hierarchy {
                                 .statements
                                 .iter()
                                 .filter(|st| {
-                                    st.action.values.iter().any(|pat| action_matches(pat, action))
+                                    st.action
+                                        .values
+                                        .iter()
+                                        .any(|pat| action_matches(pat, action))
                                         != st.action.not
                                 })
                                 .map(|st| Statement {
@@ -80,11 +83,14 @@ pub(crate) fn reduce_for_action(h: &Hierarchy, action: &str) -> Hierarchy {
     }
 }
 
+/// A memo: key bytes to the (current, proposed) verdicts.
+type Memo = FxMap<Box<[u8]>, (Brief, Brief)>;
+
 /// Verdicts shared by the workers: a worker that misses its own memo looks here before
 /// evaluating (each key is then evaluated about once, whatever the number of workers).
 #[derive(Default)]
 pub(crate) struct SharedMemo {
-    map: std::sync::Mutex<FxMap<Box<[u8]>, (Brief, Brief)>>,
+    map: std::sync::Mutex<Memo>,
 }
 
 impl SharedMemo {
@@ -120,7 +126,10 @@ impl Brief {
     fn of(v: Verdict) -> Brief {
         match v {
             Verdict::Allowed { .. } => Brief::Allowed,
-            Verdict::Denied { ref level, ref cause } => {
+            Verdict::Denied {
+                ref level,
+                ref cause,
+            } => {
                 let (policy, statement) = match cause {
                     DenyCause::Statement { policy, statement } => {
                         (Some(policy.clone()), Some(statement.to_string()))
@@ -180,7 +189,7 @@ pub(crate) struct Worker<'p> {
     options: &'p ReplayOptions,
     shared: &'p SharedMemo,
     plans: FxMap<Box<str>, Option<Arc<AccountPlan<'p>>>>,
-    memo: FxMap<Box<[u8]>, (Brief, Brief)>,
+    memo: Memo,
     /// account \0 action -> hierarchies reduced to the action
     reduced: FxMap<Box<str>, Arc<Reduced>>,
     key: Vec<u8>,
@@ -220,11 +229,13 @@ impl<'p> Worker<'p> {
         impl RecordSink for Sink<'_, '_> {
             fn record(&mut self, bytes: &[u8]) {
                 let rec = Record::parse(bytes).ok();
-                self.worker.record(rec, &mut self.action, &mut self.principal);
+                self.worker
+                    .record(rec, &mut self.action, &mut self.principal);
             }
             fn record_prefix(&mut self, bytes: &[u8]) -> Option<usize> {
                 let (rec, len) = Record::parse_prefix(bytes).ok()?;
-                self.worker.record(Some(rec), &mut self.action, &mut self.principal);
+                self.worker
+                    .record(Some(rec), &mut self.action, &mut self.principal);
                 Some(len)
             }
         }
@@ -303,7 +314,12 @@ impl<'p> Worker<'p> {
         plan
     }
 
-    fn verdicts(&mut self, plan: &AccountPlan<'p>, call: &Call<'_, '_>, action: &str) -> (Brief, Brief) {
+    fn verdicts(
+        &mut self,
+        plan: &AccountPlan<'p>,
+        call: &Call<'_, '_>,
+        action: &str,
+    ) -> (Brief, Brief) {
         if !self.options.memoize {
             let req = call.request(action);
             return (
@@ -385,7 +401,9 @@ impl<'p> Worker<'p> {
             match self.acc.no_hierarchy.get_mut(call.account) {
                 Some(e) => e.1 += 1,
                 None => {
-                    self.acc.no_hierarchy.insert(call.account.into(), (missing, 1));
+                    self.acc
+                        .no_hierarchy
+                        .insert(call.account.into(), (missing, 1));
                 }
             }
             return;
@@ -400,7 +418,11 @@ impl<'p> Worker<'p> {
                 } else {
                     self.acc.totals.indeterminate_proposed += 1;
                 }
-                let e = self.acc.indeterminate.entry((side, keys.clone())).or_default();
+                let e = self
+                    .acc
+                    .indeterminate
+                    .entry((side, keys.clone()))
+                    .or_default();
                 e.count += 1;
                 e.add_action(action);
             }
@@ -424,11 +446,7 @@ impl<'p> Worker<'p> {
                 }
                 let acc = match self.acc.groups.get_mut(g.as_str()) {
                     Some(a) => a,
-                    None => self
-                        .acc
-                        .groups
-                        .entry(g.as_str().into())
-                        .or_insert_with(GroupAcc::default),
+                    None => self.acc.groups.entry(g.as_str().into()).or_default(),
                 };
                 acc.count += 1;
                 acc.add_time(call.event_time);
