@@ -32,35 +32,54 @@ pub struct InputFile {
     pub len: u64,
 }
 
+/// Directories that hold no CloudTrail records and are not walked: CloudTrail's digest
+/// files (`AWSLogs/ACCOUNT/CloudTrail-Digest/...`) are JSON objects that are not records.
+pub const SKIPPED_DIRS: &[&str] = &["CloudTrail-Digest"];
+
 /// Expand files and directories (recursively) into the list of files, sorted by path and
-/// without duplicates.
+/// without duplicates. Directories named in [`SKIPPED_DIRS`] are not entered when found
+/// while walking (they are when given explicitly); a directory reached again through a
+/// symbolic link is walked once.
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<InputFile>, ReplayError> {
     if paths.is_empty() {
         return Err(ReplayError::NoInputs);
     }
     let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for p in paths {
-        walk(p, &mut out)?;
+        walk(p, true, &mut seen, &mut out)?;
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
     out.dedup_by(|a, b| a.path == b.path);
     Ok(out)
 }
 
-fn walk(path: &Path, out: &mut Vec<InputFile>) -> Result<(), ReplayError> {
+fn walk(
+    path: &Path,
+    given: bool,
+    seen: &mut std::collections::HashSet<PathBuf>,
+    out: &mut Vec<InputFile>,
+) -> Result<(), ReplayError> {
     let err = |source| ReplayError::Input {
         path: path.to_path_buf(),
         source,
     };
     let meta = std::fs::metadata(path).map_err(err)?;
     if meta.is_dir() {
+        let skipped = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| SKIPPED_DIRS.contains(&n));
+        if (skipped && !given) || !seen.insert(std::fs::canonicalize(path).map_err(err)?) {
+            return Ok(());
+        }
         let mut entries = Vec::new();
         for entry in std::fs::read_dir(path).map_err(err)? {
             entries.push(entry.map_err(err)?.path());
         }
         entries.sort();
         for e in entries {
-            walk(&e, out)?;
+            walk(&e, false, seen, out)?;
         }
     } else if meta.is_file() {
         out.push(InputFile {
@@ -412,6 +431,35 @@ mod tests {
             split_all(br#"{"Records":[]}"#, 5).unwrap(),
             Vec::<String>::new()
         );
+    }
+
+    #[test]
+    fn discovery_skips_digests_and_symlink_loops() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("AWSLogs/111111111111/CloudTrail/us-east-1")).unwrap();
+        std::fs::create_dir_all(d.join("AWSLogs/111111111111/CloudTrail-Digest/us-east-1"))
+            .unwrap();
+        std::fs::write(
+            d.join("AWSLogs/111111111111/CloudTrail/us-east-1/a.json"),
+            "{}",
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("AWSLogs/111111111111/CloudTrail-Digest/us-east-1/d.json"),
+            "{}",
+        )
+        .unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(d.join("AWSLogs"), d.join("AWSLogs/111111111111/loop")).unwrap();
+        let files = discover(&[d.to_path_buf()]).unwrap();
+        let names: Vec<_> = files
+            .iter()
+            .map(|f| f.path.file_name().unwrap().to_owned())
+            .collect();
+        assert_eq!(names, ["a.json"]);
+        let digest = d.join("AWSLogs/111111111111/CloudTrail-Digest");
+        assert_eq!(discover(&[digest]).unwrap().len(), 1);
     }
 
     #[test]

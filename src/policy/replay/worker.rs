@@ -22,7 +22,7 @@ use super::source::{open, InputFile, RecordSink, RecordSplitter};
 use super::{PolicySource, ReplayOptions};
 
 /// Drop the memo when it grows past this many entries (bounds memory).
-pub const MEMO_LIMIT: usize = 500_000;
+pub const MEMO_LIMIT: usize = 250_000;
 
 /// Drop the per-action hierarchies when they grow past this many entries.
 pub const REDUCED_LIMIT: usize = 20_000;
