@@ -36,7 +36,7 @@ pub fn render_human(r: &ReplayReport) -> String {
     );
     let _ = writeln!(
         o,
-        "Not evaluated: {} skipped, {} unmapped, {} already denied (baseline), {} of accounts without a hierarchy, {} malformed records.",
+        "Not evaluated: {} skipped, {} unmapped, {} already denied (baseline), {} from accounts without a hierarchy, {} malformed records.",
         t.skipped, t.unmapped, t.baseline_denied, t.no_hierarchy, t.malformed_records
     );
     list(&mut o, "Skipped", &r.skipped);
