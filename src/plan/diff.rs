@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::attachments::{Step, TargetChange};
+use super::dependencies::add_structural_dependencies;
 use super::order::order_changes;
 use super::{Change, Notice, Operation, Plan, Unmanaged, PLAN_FORMAT_VERSION};
 use crate::model::{
@@ -72,6 +73,18 @@ impl Builder {
             operation,
         });
     }
+    fn creates_policy(&self, name: &str) -> bool {
+        self.changes
+            .iter()
+            .any(|c| matches!(&c.operation, Operation::CreatePolicy { name: n, .. } if n == name))
+    }
+
+    fn has_delete_of(&self, path: &OuPath) -> bool {
+        self.changes
+            .iter()
+            .any(|c| matches!(&c.operation, Operation::DeleteOu { path: p } if p == path))
+    }
+
     fn has(&self, address: &Address) -> bool {
         self.changes.iter().any(|c| &c.address == address)
     }
@@ -103,8 +116,8 @@ pub fn diff(input: &DiffInput, observed: &OrgState) -> Result<Plan, PlanError> {
     plan_ous(&mut b, input, &working);
     plan_accounts(&mut b, input, &working);
     plan_policies(&mut b, input, &working);
-    plan_attachments(&mut b, input, &working);
     plan_pruned_ous(&mut b, input, &working);
+    plan_attachments(&mut b, input, &working);
     if !b.refusals.is_empty() {
         return Err(PlanError::Refused(b.refusals));
     }
@@ -114,7 +127,11 @@ pub fn diff(input: &DiffInput, observed: &OrgState) -> Result<Plan, PlanError> {
         config_path: input.config_path.clone(),
         config_digest: input.config_digest.clone(),
         state_digest: observed.digest(),
-        changes: order_changes(b.changes),
+        changes: {
+            let mut changes = b.changes;
+            add_structural_dependencies(&mut changes, &working, desired);
+            order_changes(changes)
+        },
         unmanaged: b.unmanaged,
         notices: b.notices,
     })
@@ -253,15 +270,6 @@ fn tags_to_set(desired: &Tags, observed: &Tags) -> Tags {
         .collect()
 }
 
-fn parent_dependency(b: &Builder, path: &OuPath) -> Vec<Address> {
-    match path.parent() {
-        Some(parent) if !parent.is_root() && b.has(&Address::ou(&parent)) => {
-            vec![Address::ou(&parent)]
-        }
-        _ => vec![],
-    }
-}
-
 fn plan_ous(b: &mut Builder, input: &DiffInput, working: &OrgState) {
     let mut paths: Vec<&OuPath> = input.desired.ous.keys().collect();
     paths.sort_by_key(|p| (p.depth(), (*p).clone()));
@@ -269,11 +277,10 @@ fn plan_ous(b: &mut Builder, input: &DiffInput, working: &OrgState) {
         let want = &input.desired.ous[path];
         match working.ous.get(path) {
             None => {
-                let deps = parent_dependency(b, path);
                 b.push(
                     Address::ou(path),
                     "declared in the config, missing in the organization",
-                    deps,
+                    vec![],
                     Operation::CreateOu {
                         path: path.clone(),
                         tags: managed_tags(&want.tags),
@@ -322,15 +329,6 @@ fn plan_ous(b: &mut Builder, input: &DiffInput, working: &OrgState) {
     }
 }
 
-fn ou_dependency(b: &Builder, ou: &OuPath) -> Vec<Address> {
-    let a = Address::ou(ou);
-    if !ou.is_root() && b.has(&a) {
-        vec![a]
-    } else {
-        vec![]
-    }
-}
-
 fn plan_accounts(b: &mut Builder, input: &DiffInput, working: &OrgState) {
     for (name, want) in &input.desired.accounts {
         let address = Address::account(name);
@@ -344,16 +342,14 @@ fn plan_accounts(b: &mut Builder, input: &DiffInput, working: &OrgState) {
                 message: "account is missing; with Control Tower present, accounts are vended through Account Factory, which lzctl does not drive yet: create it there".into(),
             }),
             None => {
-                let deps = ou_dependency(b, &want.ou);
-                b.push(address, "declared in the config, missing in the organization", deps, Operation::CreateAccount { name: name.clone(), email: want.email.clone(), ou: want.ou.clone(), tags: want.tags.clone() });
+                b.push(address, "declared in the config, missing in the organization", vec![], Operation::CreateAccount { name: name.clone(), email: want.email.clone(), ou: want.ou.clone(), tags: want.tags.clone() });
             }
             Some(have) => {
                 if !have.email.eq_ignore_ascii_case(&want.email) {
                     b.notices.push(Notice { address: address.clone(), message: format!("root email is {} in AWS but {} in the config; Organizations cannot change it", have.email, want.email) });
                 }
                 if have.ou != want.ou {
-                    let deps = ou_dependency(b, &want.ou);
-                    b.push(address.clone(), format!("is in {}, the config puts it in {}", have.ou, want.ou), deps, Operation::MoveAccount { name: name.clone(), from: have.ou.clone(), to: want.ou.clone() });
+                    b.push(address.clone(), format!("is in {}, the config puts it in {}", have.ou, want.ou), vec![], Operation::MoveAccount { name: name.clone(), from: have.ou.clone(), to: want.ou.clone() });
                 }
                 if input.manage_account_tags {
                     let set = tags_to_set(&want.tags, &have.tags);
@@ -502,6 +498,11 @@ fn plan_attachments(b: &mut Builder, input: &DiffInput, working: &OrgState) {
             }
         }
         for target in targets {
+            if let Target::Ou(path) = &target {
+                if b.has_delete_of(path) {
+                    continue; // AWS drops the attachments of a deleted OU
+                }
+            }
             let current = current_attachments(working, kind, &target);
             let wanted: BTreeSet<String> = current
                 .iter()
@@ -551,13 +552,14 @@ fn plan_attachments(b: &mut Builder, input: &DiffInput, working: &OrgState) {
                 };
                 let address = Address::attachment(kind, &policy, &target);
                 let mut deps: Vec<Address> = previous.iter().cloned().collect();
-                for dep in [
-                    Address::policy(kind, &policy),
-                    Address::policy_type(kind),
-                    target_address(&target),
-                ] {
-                    if attach && b.has(&dep) {
-                        deps.push(dep);
+                // Hard requirements only: the policy and its type must exist.
+                // Waiting for an update of the policy is a preference (dependencies.rs).
+                if attach {
+                    if b.creates_policy(&policy) {
+                        deps.push(Address::policy(kind, &policy));
+                    }
+                    if b.has(&Address::policy_type(kind)) {
+                        deps.push(Address::policy_type(kind));
                     }
                 }
                 let (reason, operation) = if attach {
@@ -611,14 +613,6 @@ fn plan_attachments(b: &mut Builder, input: &DiffInput, working: &OrgState) {
                     .map(|(_, a)| a.clone()),
             );
         }
-    }
-}
-
-fn target_address(target: &Target) -> Address {
-    match target {
-        Target::Root => Address("root".into()),
-        Target::Ou(p) => Address::ou(p),
-        Target::Account(n) => Address::account(n),
     }
 }
 

@@ -2,6 +2,7 @@
 //! desired one, each with a stable address and a reason.
 
 mod attachments;
+mod dependencies;
 mod diff;
 pub mod file;
 mod order;

@@ -34,6 +34,24 @@ pub fn apply_plan(state: &mut OrgState, plan: &Plan, limits: &Limits) -> Result<
     Ok(())
 }
 
+/// Whether a target's SCPs grant anything.
+fn has_allow_path(state: &OrgState, target: &Target) -> bool {
+    state
+        .policies_on(target, PolicyKind::Scp)
+        .iter()
+        .any(|n| has_allow_statement(&state.policies[n].content))
+}
+
+/// Targets with an Allow path now.
+fn granted_targets(state: &OrgState) -> BTreeSet<Target> {
+    let mut all: BTreeSet<Target> = state.ous.keys().cloned().map(Target::Ou).collect();
+    all.extend(state.accounts.keys().cloned().map(Target::Account));
+    all.insert(Target::Root);
+    all.into_iter()
+        .filter(|t| has_allow_path(state, t))
+        .collect()
+}
+
 fn attach_implicit(state: &mut OrgState, target: &Target) {
     for kind in state.enabled_policy_types.clone() {
         if let Some(name) = implicit_policy(kind) {
@@ -93,6 +111,9 @@ pub fn apply_operation(
             rewrite_prefix(state, from, to);
         }
         Operation::DeleteOu { path } => {
+            if !state.ous.contains_key(path) {
+                return Err(format!("{path} does not exist"));
+            }
             if state.accounts.values().any(|a| a.ou == *path)
                 || state.ous.keys().any(|p| p.parent().as_ref() == Some(path))
             {
@@ -124,6 +145,9 @@ pub fn apply_operation(
             attach_implicit(state, &Target::Account(name.clone()));
         }
         Operation::MoveAccount { name, from, to } => {
+            if !to.is_root() && !state.ous.contains_key(to) {
+                return Err(format!("destination {to} does not exist"));
+            }
             let account = state.accounts.get_mut(name).ok_or("no such account")?;
             if account.ou != *from {
                 return Err(format!("account is in {}, not {from}", account.ou));
@@ -157,10 +181,11 @@ pub fn apply_operation(
             content,
             ..
         } => {
-            let p = state.policies.get_mut(name).ok_or("no such policy")?;
+            let p = state.policies.get(name).ok_or("no such policy")?;
             if p.aws_managed {
                 return Err("AWS-managed policies cannot be changed".into());
             }
+            let p = state.policies.get_mut(name).expect("checked above");
             p.description = description.clone();
             p.content = content.clone();
         }
@@ -205,24 +230,12 @@ pub fn apply_operation(
                     "MIN_POLICY_TYPE_ATTACHMENT_LIMIT_EXCEEDED on {target}"
                 ));
             }
-            let had_allow = *kind == PolicyKind::Scp
-                && on
-                    .iter()
-                    .any(|n| has_allow_statement(&state.policies[n].content));
             state
                 .policies
                 .get_mut(policy)
                 .ok_or("no such policy")?
                 .targets
                 .remove(target);
-            let left = state.policies_on(target, *kind);
-            if had_allow
-                && !left
-                    .iter()
-                    .any(|n| has_allow_statement(&state.policies[n].content))
-            {
-                return Err(format!("{target} lost its Allow path"));
-            }
         }
         Operation::SetTags { target, set } => {
             let tags = match target {
@@ -231,6 +244,73 @@ pub fn apply_operation(
                 Target::Root => return Err("root tags are not managed".into()),
             };
             tags.extend(set.clone());
+        }
+    }
+    Ok(())
+}
+
+/// Applies the changes of `plan` in an order chosen by `seed` among those the
+/// dependencies allow, as the concurrent executor may.
+pub fn apply_plan_in_any_order(
+    state: &mut OrgState,
+    plan: &Plan,
+    limits: &Limits,
+    seed: u64,
+) -> Result<(), Violation> {
+    let index: std::collections::HashMap<&str, usize> = plan
+        .changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.address.0.as_str(), i))
+        .collect();
+    let mut waiting: Vec<BTreeSet<usize>> = plan
+        .changes
+        .iter()
+        .map(|c| {
+            c.depends_on
+                .iter()
+                .filter_map(|a| index.get(a.0.as_str()).copied())
+                .collect()
+        })
+        .collect();
+    let mut done = vec![false; plan.changes.len()];
+    let mut granted = granted_targets(state);
+    let mut rng = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    for step in 0..plan.changes.len() {
+        let ready: Vec<usize> = (0..plan.changes.len())
+            .filter(|i| !done[*i] && waiting[*i].is_empty())
+            .collect();
+        assert!(!ready.is_empty(), "dependency cycle");
+        rng = rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let i = ready[(rng >> 33) as usize % ready.len()];
+        let change = &plan.changes[i];
+        apply_operation(state, &change.operation, limits).map_err(|message| Violation {
+            step,
+            address: change.address.to_string(),
+            message,
+        })?;
+        // A target that had an Allow path at the start keeps one at every step (renamed and deleted ones are re-keyed or gone).
+        granted = granted
+            .into_iter()
+            .filter(|t| state.has_target(t))
+            .collect::<BTreeSet<_>>();
+        if matches!(change.operation, Operation::RenameOu { .. }) {
+            granted = granted_targets(state).union(&granted).cloned().collect();
+        }
+        if let Some(lost) = granted.iter().find(|t| !has_allow_path(state, t)) {
+            return Err(Violation {
+                step,
+                address: change.address.to_string(),
+                message: format!("{lost} lost its Allow path"),
+            });
+        }
+        done[i] = true;
+        for deps in waiting.iter_mut() {
+            deps.remove(&i);
         }
     }
     Ok(())

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 
-use super::simulate::apply_plan;
+use super::simulate::apply_plan_in_any_order;
 use super::*;
 use crate::model::{
     Account, OrgState, Ou, OuPath, Policy, PolicyKind, Target, MANAGED_DESCRIPTION_PREFIX,
@@ -90,6 +90,14 @@ struct Shape {
     ous: Vec<bool>,
     accounts: Vec<(bool, usize)>,
     policies: Vec<(bool, usize, u8)>,
+    /// Observed: which OUs carry lzctl's managed tag.
+    managed: Vec<bool>,
+    /// Observed: which targets carry FullAWSAccess (each keeps at least one SCP).
+    full_access: u16,
+    /// Desired: rename `A` to `C` (with `renamed_from`).
+    rename: bool,
+    /// Order in which a concurrent executor happens to run the changes.
+    seed: u64,
 }
 
 fn shape() -> impl Strategy<Value = Shape> {
@@ -97,12 +105,22 @@ fn shape() -> impl Strategy<Value = Shape> {
         proptest::collection::vec(any::<bool>(), OUS.len()),
         proptest::collection::vec((any::<bool>(), 0usize..8), ACCOUNTS.len()),
         proptest::collection::vec((any::<bool>(), 0usize..3, any::<u8>()), POLICIES.len()),
+        proptest::collection::vec(any::<bool>(), OUS.len()),
+        any::<u16>(),
+        any::<bool>(),
+        any::<u64>(),
     )
-        .prop_map(|(ous, accounts, policies)| Shape {
-            ous,
-            accounts,
-            policies,
-        })
+        .prop_map(
+            |(ous, accounts, policies, managed, full_access, rename, seed)| Shape {
+                ous,
+                accounts,
+                policies,
+                managed,
+                full_access,
+                rename,
+                seed,
+            },
+        )
 }
 
 fn build(shape: &Shape, observed: bool) -> OrgState {
@@ -142,12 +160,40 @@ fn build(shape: &Shape, observed: bool) -> OrgState {
     }
     state.enabled_policy_types = BTreeSet::from([PolicyKind::Scp]);
     if observed {
-        let targets = all_targets(&state);
+        for (i, name) in OUS.iter().enumerate() {
+            if let Some(ou) = state.ous.get_mut(&path(name)) {
+                if shape.managed[i] {
+                    ou.tags.insert(
+                        crate::model::MANAGED_TAG_KEY.into(),
+                        crate::model::MANAGED_TAG_VALUE.into(),
+                    );
+                }
+            }
+        }
+        // FullAWSAccess where the mask says, and wherever a target would otherwise have no SCP.
+        let targets: BTreeSet<Target> = all_targets(&state)
+            .into_iter()
+            .enumerate()
+            .filter(|(i, t)| {
+                shape.full_access & (1 << (i % 16)) != 0
+                    || state.policies.values().all(|p| !p.targets.contains(t))
+            })
+            .map(|(_, t)| t)
+            .collect();
         state
             .policies
             .insert("FullAWSAccess".into(), full_aws_access(targets));
     }
     state
+}
+
+/// Renames `A` to `C` in a desired state, as `renamed_from: A` on `C` would.
+fn with_rename(mut desired: OrgState, shape: &Shape) -> (OrgState, BTreeMap<OuPath, String>) {
+    if !shape.rename || !desired.ous.contains_key(&path("A")) {
+        return (desired, BTreeMap::new());
+    }
+    super::diff::rewrite_prefix(&mut desired, &path("A"), &path("C"));
+    (desired, BTreeMap::from([(path("C"), "A".to_string())]))
 }
 
 fn input<'a>(
@@ -169,14 +215,25 @@ fn input<'a>(
 
 proptest! {
     #[test]
-    fn applying_a_plan_then_planning_again_gives_no_changes(desired in shape(), observed in shape(), prune in any::<bool>()) {
-        let desired = build(&desired, false);
+    fn applying_a_plan_then_planning_again_gives_no_changes(wanted in shape(), observed in shape(), prune in any::<bool>()) {
+        let (desired, renames) = with_rename(build(&wanted, false), &wanted);
         let mut observed = build(&observed, true);
-        let renames = BTreeMap::new();
-        let plan = diff(&input(&desired, &renames, prune), &observed).expect("FullAWSAccess keeps an Allow path everywhere");
-        apply_plan(&mut observed, &plan, &Limits::default()).expect("no AWS rule broken on the way");
-        let again = diff(&input(&desired, &renames, prune), &observed).unwrap();
-        prop_assert!(again.is_empty(), "second plan: {:#?}", again.changes);
+        // A refusal is allowed (e.g. no Allow path would be left); a plan must be safe in any order.
+        if let Ok(plan) = diff(&input(&desired, &renames, prune), &observed) {
+            let before = observed.clone();
+            if let Err(v) = apply_plan_in_any_order(&mut observed, &plan, &Limits::default(), wanted.seed) {
+                panic!("{v}\nplan: {:#?}\nobserved: {:#?}", plan.changes.iter().map(|c| (c.address.to_string(), c.depends_on.iter().map(|d| d.to_string()).collect::<Vec<_>>())).collect::<Vec<_>>(), before.policies.iter().map(|(n, p)| (n.clone(), p.content.contains("Allow"), p.targets.clone())).collect::<Vec<_>>());
+            }
+            let again = diff(&input(&desired, &renames, prune), &observed).unwrap();
+            prop_assert!(again.is_empty(), "first plan: {:?}\nbefore: {:?}\nsecond plan: {:#?}", plan.changes.iter().map(|c| c.address.to_string()).collect::<Vec<_>>(), before.ous.keys().map(|k| k.to_string()).collect::<Vec<_>>(), again.changes);
+        }
+    }
+
+    #[test]
+    fn plans_against_full_access_everywhere_are_never_refused(wanted in shape(), observed in shape(), prune in any::<bool>()) {
+        let desired = build(&wanted, false);
+        let observed = build(&Shape { full_access: u16::MAX, ..observed }, true);
+        prop_assert!(diff(&input(&desired, &BTreeMap::new(), prune), &observed).is_ok());
     }
 }
 
@@ -375,9 +432,17 @@ fn children_are_created_after_parents_and_accounts_after_their_ou() {
         addresses,
         vec!["ou:Companies/X", "ou:Companies/X/prod", "account:x-prod"]
     );
+    let deps: BTreeSet<String> = plan.changes[2]
+        .depends_on
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
     assert_eq!(
-        plan.changes[2].depends_on,
-        vec![crate::model::Address::ou(&path("Companies/X/prod"))]
+        deps,
+        BTreeSet::from([
+            "ou:Companies/X".to_string(),
+            "ou:Companies/X/prod".to_string()
+        ])
     );
 }
 
@@ -411,7 +476,8 @@ proptest! {
         // A cap of 3 makes FullAWSAccess count: a plan that forgot it would overrun the cap.
         let limits = Limits { scp_max_attachments: 3, ..Limits::default() };
         let desired = build(&desired, false);
-        let mut truth = build(&observed, true);
+        let observed_seed = observed.seed;
+        let mut truth = build(&Shape { full_access: u16::MAX, ..observed }, true);
         let renames = BTreeMap::new();
         let input = DiffInput { limits, ..input(&desired, &renames, prune) };
         let partial = partially_observed(&truth, &input);
@@ -419,7 +485,7 @@ proptest! {
         let from_partial = diff(&input, &partial);
         prop_assert_eq!(from_truth.is_ok(), from_partial.is_ok(), "{:?} vs {:?}", from_truth, from_partial);
         if let Ok(plan) = from_partial {
-            apply_plan(&mut truth, &plan, &limits).expect("no AWS rule broken on the way");
+            apply_plan_in_any_order(&mut truth, &plan, &limits, observed_seed).expect("no AWS rule broken on the way");
             let again = diff(&input, &truth).unwrap();
             prop_assert!(again.is_empty(), "second plan: {:#?}", again.changes);
         }
