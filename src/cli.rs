@@ -59,8 +59,9 @@ pub enum Command {
         /// Exit 0 when nothing changes, 2 when something would, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
-        /// Plan against a recorded snapshot instead of AWS (offline).
-        #[arg(long)]
+        /// Plan against a recorded snapshot instead of AWS (offline). Such a plan
+        /// is for review and cannot be saved with --out: apply observes again.
+        #[arg(long, conflicts_with = "out")]
         snapshot: Option<PathBuf>,
         /// Accept a plan that locks protected principals out (they are listed as notices).
         #[arg(long)]

@@ -71,7 +71,7 @@ pub async fn run(command: Command) -> Result<Outcome> {
                 );
             }
             print_stats(&aws, clients.as_ref(), started);
-            Ok(if detailed_exitcode && !plan.is_empty() {
+            Ok(if detailed_exitcode && !plan.is_converged() {
                 Outcome::Changes
             } else {
                 Outcome::Clean
@@ -246,6 +246,7 @@ pub fn make_plan(desired: &Desired, observed: &OrgState, allow_lockout: bool) ->
         plan.notices.extend(lockouts.into_iter().map(|l| Notice {
             address: Address::account(&l.account),
             message: format!("LOCKOUT ALLOWED: {l}"),
+            pending: false,
         }));
     }
     Ok(plan)
@@ -327,6 +328,12 @@ async fn apply(
             if saved.state_digest != observed.digest() {
                 bail!("the plan is stale: the organization changed since the plan was made; run `lzctl plan` again");
             }
+            // The file is data from disk: carry out only what lzctl itself plans now
+            // (a hand-edited or foreign plan could name anything).
+            let fresh = make_plan(&desired, &observed, allow_lockout)?;
+            if fresh.changes != saved.changes {
+                bail!("the saved plan's changes differ from what this lzctl plans for the same config and organization; run `lzctl plan` again");
+            }
             saved
         }
         None => {
@@ -340,7 +347,7 @@ async fn apply(
             );
             if plan.is_empty() {
                 print_stats(aws, Some(&clients), started);
-                return Ok(Outcome::Clean);
+                return converged_or_pending(&plan, 0);
             }
             if !auto_approve {
                 confirm()?;
@@ -389,8 +396,26 @@ async fn apply(
         eprint!("{}", crate::render::human(&remaining, false));
         bail!("applied {applied} change(s) but {} remain; the organization changed during apply or a change did not take effect", remaining.changes.len());
     }
-    println!("Apply complete: {applied} change(s). The organization matches the configuration.");
-    Ok(Outcome::Clean)
+    converged_or_pending(&remaining, applied)
+}
+
+/// Success when nothing is pending; otherwise an error naming what is.
+fn converged_or_pending(plan: &Plan, applied: usize) -> Result<Outcome> {
+    let pending: Vec<String> = plan
+        .pending()
+        .map(|n| format!("  {}: {}", n.address, n.message))
+        .collect();
+    if pending.is_empty() {
+        println!(
+            "Apply complete: {applied} change(s). The organization matches the configuration."
+        );
+        return Ok(Outcome::Clean);
+    }
+    bail!(
+        "applied {applied} change(s), but {} item(s) cannot be brought in line now:\n{}",
+        pending.len(),
+        pending.join("\n")
+    )
 }
 
 fn confirm() -> Result<()> {

@@ -52,61 +52,87 @@ async fn ou_tree(client: &Client) -> BTreeMap<String, String> {
     out
 }
 
-/// Account name → OU path.
-async fn account_parents(
+/// Every account as (name, id, parent path), the root included as `Root`.
+/// A list, not a map: a duplicate would show up twice.
+async fn all_accounts(
     client: &Client,
     tree: &BTreeMap<String, String>,
-) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for (path, id) in tree {
-        let mut token = None;
-        loop {
-            let page = client
-                .list_accounts_for_parent()
-                .parent_id(id)
-                .set_next_token(token)
-                .send()
-                .await
-                .unwrap();
-            for a in page.accounts() {
-                out.insert(a.name().unwrap().to_string(), path.clone());
-            }
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                break;
+) -> Vec<(String, String, String)> {
+    let root = client.list_roots().send().await.unwrap().roots()[0]
+        .id()
+        .unwrap()
+        .to_string();
+    let mut out = Vec::new();
+    let parents = std::iter::once(("Root".to_string(), root))
+        .chain(tree.iter().map(|(p, id)| (p.clone(), id.clone())));
+    for (path, id) in parents {
+        let pages: Vec<_> = client
+            .list_accounts_for_parent()
+            .parent_id(&id)
+            .into_paginator()
+            .send()
+            .collect::<Vec<_>>()
+            .await;
+        for page in pages {
+            for a in page.unwrap().accounts() {
+                out.push((
+                    a.name().unwrap().to_string(),
+                    a.id().unwrap().to_string(),
+                    path.clone(),
+                ));
             }
         }
     }
     out
 }
 
-/// Policy name → its targets' ids.
+/// Account name → OU path, after checking that no name or id appears twice.
+async fn account_parents(
+    client: &Client,
+    tree: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let all = all_accounts(client, tree).await;
+    let ids: BTreeSet<&String> = all.iter().map(|(_, id, _)| id).collect();
+    let names: BTreeSet<&String> = all.iter().map(|(n, _, _)| n).collect();
+    assert_eq!(ids.len(), all.len(), "an account appears twice: {all:?}");
+    assert_eq!(
+        names.len(),
+        all.len(),
+        "two accounts share a name (a duplicate creation): {all:?}"
+    );
+    all.into_iter().map(|(n, _, p)| (n, p)).collect()
+}
+
+/// Policy name → its targets' ids, for policies of every type.
 async fn policy_targets(client: &Client, name: &str) -> BTreeSet<String> {
-    let policies = client
-        .list_policies()
-        .filter(aws_sdk_organizations::types::PolicyType::ServiceControlPolicy)
-        .send()
-        .await
-        .unwrap();
-    let id = policies
-        .policies()
-        .iter()
-        .find(|p| p.name() == Some(name))
-        .unwrap_or_else(|| panic!("policy {name}"))
-        .id()
-        .unwrap()
-        .to_string();
-    let targets = client
-        .list_targets_for_policy()
-        .policy_id(id)
-        .send()
-        .await
-        .unwrap();
-    targets
-        .targets()
-        .iter()
-        .map(|t| t.target_id().unwrap().to_string())
-        .collect()
+    use aws_sdk_organizations::types::PolicyType;
+    for kind in [
+        PolicyType::ServiceControlPolicy,
+        PolicyType::ResourceControlPolicy,
+        PolicyType::TagPolicy,
+    ] {
+        let listed = client.list_policies().filter(kind).send().await.unwrap();
+        if let Some(p) = listed.policies().iter().find(|p| p.name() == Some(name)) {
+            let pages: Vec<_> = client
+                .list_targets_for_policy()
+                .policy_id(p.id().unwrap())
+                .into_paginator()
+                .send()
+                .collect::<Vec<_>>()
+                .await;
+            return pages
+                .into_iter()
+                .flat_map(|page| {
+                    page.unwrap()
+                        .targets()
+                        .iter()
+                        .map(|t| t.target_id().unwrap().to_string())
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+        }
+    }
+    panic!("policy {name} not found")
 }
 
 fn expected_ou_paths(config: &std::path::Path) -> BTreeSet<String> {
@@ -135,34 +161,48 @@ async fn group_example_applies_exactly_and_then_plans_no_changes() {
         tree.keys().cloned().collect::<BTreeSet<_>>(),
         expected_ou_paths(&dir.join(GROUP))
     );
-    let parents = account_parents(&client, &tree).await;
+    // Every declared account in its declared OU, nothing else but the management account.
+    let desired = lzctl::config::load(&dir.join(GROUP)).unwrap();
+    let mut parents = account_parents(&client, &tree).await;
     assert_eq!(
-        parents.get("sompo-japan-prod").map(String::as_str),
-        Some("Companies/SompoJapan/prod")
+        parents.remove("master").as_deref(),
+        Some("Root"),
+        "the management account stays at the root"
     );
-    assert_eq!(parents.get("audit").map(String::as_str), Some("Security"));
-    assert_eq!(
-        parents.len(),
-        42,
-        "42 declared accounts, the management account sits at the root: {parents:?}"
-    );
+    let expected: BTreeMap<String, String> = desired
+        .state
+        .accounts
+        .iter()
+        .map(|(n, a)| (n.clone(), a.ou.to_string()))
+        .collect();
+    assert_eq!(parents, expected);
 
+    // Every policy attached exactly where declared.
     let root = client.list_roots().send().await.unwrap().roots()[0]
         .id()
         .unwrap()
         .to_string();
-    assert_eq!(
-        policy_targets(&client, "region-restriction").await,
-        BTreeSet::from([root])
-    );
-    assert_eq!(
-        policy_targets(&client, "root-lockdown").await,
-        BTreeSet::from([tree["Companies"].clone()])
-    );
-    assert_eq!(
-        policy_targets(&client, "deny-leave-organization").await,
-        BTreeSet::from([tree["Companies"].clone(), tree["Sandbox"].clone()])
-    );
+    let accounts: BTreeMap<String, String> = all_accounts(&client, &tree)
+        .await
+        .into_iter()
+        .map(|(n, id, _)| (n, id))
+        .collect();
+    for (name, policy) in &desired.state.policies {
+        let want: BTreeSet<String> = policy
+            .targets
+            .iter()
+            .map(|t| match t {
+                lzctl::model::Target::Root => root.clone(),
+                lzctl::model::Target::Ou(p) => tree[&p.to_string()].clone(),
+                lzctl::model::Target::Account(n) => accounts[n].clone(),
+            })
+            .collect();
+        assert_eq!(
+            policy_targets(&client, name).await,
+            want,
+            "targets of {name}"
+        );
+    }
 
     let audit = std::fs::read_to_string(dir.join(".lzctl/audit.jsonl")).expect("audit log written");
     let first: serde_json::Value = serde_json::from_str(audit.lines().next().unwrap()).unwrap();
@@ -359,8 +399,8 @@ async fn an_apply_killed_midway_converges_on_the_next_run_without_duplicates() {
     );
     assert_eq!(
         account_parents(&client, &tree).await.len(),
-        42,
-        "no duplicate accounts"
+        43,
+        "42 declared accounts and the management account, no duplicates"
     );
     assert_exit(
         &emu.lzctl(dir, &["plan", "-c", GROUP, "--detailed-exitcode"]),
@@ -503,4 +543,54 @@ async fn stats_counts_calls_by_operation() {
         .sum();
     assert_eq!(total, sum);
     assert!(total >= 5, "{stderr}");
+}
+
+/// The read budget on an organization that matches the config: two listings
+/// per parent (OUs, accounts), one tag read per OU with declared tags, two
+/// reads per policy and a handful of fixed calls; FullAWSAccess's targets are
+/// not listed.
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_stays_within_its_call_budget() {
+    let emu = emulator();
+    create_organization(&emu).await;
+    let ws = workspace();
+    assert_exit(
+        &emu.lzctl(ws.path(), &["apply", "-c", GROUP, "--auto-approve"]),
+        0,
+    );
+    let out = emu.lzctl(
+        ws.path(),
+        &["plan", "-c", GROUP, "--stats", "--detailed-exitcode"],
+    );
+    assert_exit(&out, 0);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let count = |op: &str| -> u64 {
+        stderr
+            .lines()
+            .find(|l| l.trim_start().starts_with(op))
+            .and_then(|l| l.split_whitespace().last()?.parse().ok())
+            .unwrap_or(0)
+    };
+    let desired = lzctl::config::load(&ws.path().join(GROUP)).unwrap();
+    let parents = desired.state.ous.len() as u64 + 1;
+    let tagged = desired
+        .state
+        .ous
+        .values()
+        .filter(|o| !o.tags.is_empty())
+        .count() as u64;
+    let policies = desired.state.policies.len() as u64;
+    let budget = 2 * parents + tagged + 2 * policies + 10;
+    let total: u64 = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("API calls: "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(total <= budget, "{total} calls, budget {budget}:\n{stderr}");
+    assert_eq!(
+        count("organizations:ListTargetsForPolicy"),
+        policies,
+        "one listing per lzctl policy, none for FullAWSAccess:\n{stderr}"
+    );
 }

@@ -112,11 +112,12 @@ pub async fn execute(ctx: &StepContext<'_>, op: &Operation) -> Result<(), ApplyE
             ctx.audited(
                 "organizations:EnablePolicyType",
                 org.enable_policy_type()
-                    .root_id(root)
+                    .root_id(&root)
                     .policy_type(PolicyType::from(kind.api_name()))
                     .send()
                     .await,
             )?;
+            wait_until_enabled(ctx, &root, kind.api_name()).await?;
         }
         Operation::CreateOu { path, tags } => {
             let parent = ctx.ids().ou(&path.parent().unwrap_or_default())?;
@@ -281,6 +282,51 @@ pub async fn execute(ctx: &StepContext<'_>, op: &Operation) -> Result<(), ApplyE
         }
     }
     Ok(())
+}
+
+/// EnablePolicyType returns while the type is still PENDING_ENABLE; attaching
+/// before it is ENABLED fails, so wait for the root to say so.
+async fn wait_until_enabled(
+    ctx: &StepContext<'_>,
+    root: &str,
+    api_name: &str,
+) -> Result<(), ApplyError> {
+    let started = tokio::time::Instant::now();
+    let mut delay = Duration::from_millis(200);
+    loop {
+        let roots = ctx
+            .clients
+            .organizations
+            .list_roots()
+            .send()
+            .await
+            .map_err(|e| ApplyError::Step {
+                address: ctx.address.into(),
+                operation: "organizations:ListRoots",
+                message: aws_smithy_types::error::display::DisplayErrorContext(e).to_string(),
+            })?;
+        let enabled = roots
+            .roots()
+            .iter()
+            .filter(|r| r.id() == Some(root))
+            .flat_map(|r| r.policy_types())
+            .any(|t| {
+                t.r#type().map(|ty| ty.as_str()) == Some(api_name)
+                    && t.status() == Some(&aws_sdk_organizations::types::PolicyTypeStatus::Enabled)
+            });
+        if enabled {
+            return Ok(());
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            return Err(ApplyError::Step {
+                address: ctx.address.into(),
+                operation: "organizations:EnablePolicyType",
+                message: format!("{api_name} is still not ENABLED on the root after 120 s"),
+            });
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
 }
 
 /// CreateAccount, wait for it, then move the new account from the root into its OU.

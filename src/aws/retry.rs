@@ -8,11 +8,11 @@ use aws_smithy_runtime_api::client::retries::classifiers::{
     ClassifyRetry, RetryAction, RetryClassifierPriority,
 };
 
-/// Error codes retried with backoff, as throttling.
+/// Error codes retried with backoff, as throttling. (TooManyRequestsException
+/// is already throttling to the SDK's own classifier.)
 pub const TRANSIENT_ORGANIZATIONS_ERRORS: &[&str] = &[
     "ConcurrentModificationException",
     "PolicyChangesInProgressException",
-    "TooManyRequestsException",
 ];
 
 /// Retry classifier for Organizations' transient errors.

@@ -17,7 +17,7 @@ use crate::model::{
 };
 use crate::policy::document::minify;
 use crate::policy::limits::Limits;
-use crate::policy::template::{ParamProblem, Template, TemplateError};
+use crate::policy::template::{ParamProblem, ParamType, Template, TemplateError};
 
 /// Prefixes of names Control Tower owns; lzctl never creates or changes them.
 pub const CONTROL_TOWER_POLICY_PREFIXES: &[&str] = &["aws-guardrails-", "AWSControlTower"];
@@ -294,6 +294,27 @@ fn check_limits(c: &mut Checker, cfg: &LimitsConfig) -> Limits {
     limits
 }
 
+/// AWS tag rules: keys 1-128 characters not starting with `aws:`, values up to 256.
+fn check_tags(c: &mut Checker, field: &str, tags: &BTreeMap<String, String>) {
+    for (k, v) in tags {
+        let f = join_key(field, k);
+        if k.is_empty() || k.chars().count() > 128 || k.to_ascii_lowercase().starts_with("aws:") {
+            c.error(
+                &f,
+                format!("tag key `{k}` is not allowed"),
+                Some("tag keys are 1-128 characters and may not start with aws:".into()),
+            );
+        }
+        if v.chars().count() > 256 {
+            c.error_at_value(
+                &f,
+                format!("the value of tag `{k}` is longer than 256 characters"),
+                None,
+            );
+        }
+    }
+}
+
 fn is_valid_ou_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 128
@@ -310,10 +331,14 @@ fn check_ous(c: &mut Checker, file: &ConfigFile) -> BTreeMap<OuPath, FlatOu> {
     let flat = flatten(&file.organizational_units, &company_parent, &environments);
     let mut out: BTreeMap<OuPath, FlatOu> = BTreeMap::new();
     for ou in flat {
-        if ou.from_environments {
-            // only the environment list is at fault; nothing else to check on the node
-        } else if let Some(unknown) = unknown_of(file, &ou.path) {
-            c.unknown_keys(&ou.field, &unknown, known_keys::OU);
+        if let Some(node) = node_of(file, &ou.path).filter(|_| !ou.from_environments) {
+            c.unknown_keys(&ou.field, &node.unknown, known_keys::OU);
+            let is_company =
+                ou.path.parent().map(|p| p.to_string()) == Some(company_parent.clone());
+            if node.environments.is_some() && !is_company {
+                c.error(&format!("{}.environments", ou.field), format!("`environments` applies to companies, the direct children of `{company_parent}`; `{}` is not one", ou.path), Some("move the OU under the company parent, or list its children under `children`".into()));
+            }
+            check_tags(c, &format!("{}.tags", ou.field), &ou.tags);
         }
         let name = ou.path.name().to_string();
         if !is_valid_ou_name(&name) {
@@ -377,8 +402,8 @@ fn check_ous(c: &mut Checker, file: &ConfigFile) -> BTreeMap<OuPath, FlatOu> {
     out
 }
 
-/// The unknown keys of the OU node at `path`.
-fn unknown_of(file: &ConfigFile, path: &OuPath) -> Option<UnknownKeys> {
+/// The OU node declared at `path`.
+fn node_of<'a>(file: &'a ConfigFile, path: &OuPath) -> Option<&'a super::model::OuConfig> {
     let mut nodes = &file.organizational_units;
     let mut found = None;
     for segment in path.segments() {
@@ -386,7 +411,7 @@ fn unknown_of(file: &ConfigFile, path: &OuPath) -> Option<UnknownKeys> {
         found = Some(&node.0);
         nodes = &node.0.children;
     }
-    found.map(|n| n.unknown.clone())
+    found
 }
 
 fn is_valid_email(email: &str) -> bool {
@@ -415,6 +440,7 @@ fn check_accounts(
     for (i, a) in file.accounts.iter().enumerate() {
         let field = join_index("accounts", i);
         c.unknown_keys(&field, &a.unknown, known_keys::ACCOUNT);
+        check_tags(c, &format!("{field}.tags"), &a.tags);
         let name = match &a.name {
             Some(n) if !n.trim().is_empty() && n.len() <= 50 => n.clone(),
             Some(n) => {
@@ -536,6 +562,7 @@ fn check_policies(
             .iter()
             .any(|pre| name.starts_with(pre))
             || name == "FullAWSAccess"
+            || name == "RCPFullAWSAccess"
         {
             c.error(
                 &field,
@@ -717,18 +744,29 @@ fn render_policy(
             return None;
         }
     };
-    if let Some(serde_json::Value::Array(regions_given)) = params.get("allowed_regions") {
-        for (i, r) in regions_given.iter().enumerate() {
-            if let Some(r) = r.as_str() {
-                if !regions::is_known(r) {
-                    check_region(
-                        c,
-                        &join_index(&format!("{field}.params.allowed_regions"), i),
-                        r,
-                    );
+    // Every `regions` parameter names real regions.
+    for (name, spec) in &template.parameters {
+        if spec.kind != ParamType::Regions {
+            continue;
+        }
+        if let Some(serde_json::Value::Array(given)) = params.get(name) {
+            for (i, r) in given.iter().enumerate() {
+                if let Some(r) = r.as_str().filter(|r| !regions::is_known(r)) {
+                    check_region(c, &join_index(&format!("{field}.params.{name}"), i), r);
                 }
             }
         }
+    }
+    let description_len =
+        MANAGED_DESCRIPTION_PREFIX.len() + p.description.as_deref().map(str::len).unwrap_or(0);
+    if description_len > 512 {
+        c.error_at_value(
+            &format!("{field}.description"),
+            format!(
+                "description is {description_len} characters with lzctl's prefix; AWS allows 512"
+            ),
+            Some("shorten it".into()),
+        );
     }
     let rendered = match template.render(&params) {
         Ok(v) => v,
@@ -773,11 +811,11 @@ fn check_attachment_caps(c: &mut Checker, state: &OrgState, limits: &Limits) {
     }
     for ((kind, target), names) in counts {
         // Every target also carries AWS's FullAWSAccess SCP unless replaced.
-        let implicit = usize::from(kind == PolicyKind::Scp);
+        let implicit = usize::from(crate::plan::implicit_policy(kind).is_some());
         let cap = limits.max_attachments(kind);
         if names.len() + implicit > cap {
             let field = join_key("policies", names[names.len() - 1]);
-            c.error(&format!("{field}.targets"), format!("{} {} policies would be attached to {target} ({}{}); the cap is {cap}", names.len() + implicit, kind.short_name(), names.join(", "), if implicit == 1 { " + FullAWSAccess" } else { "" }), Some("merge policies or attach some one level up (the cap is a setting: settings.limits)".into()));
+            c.error(&format!("{field}.targets"), format!("{} {} policies would be attached to {target} ({}{}); the cap is {cap}", names.len() + implicit, kind.short_name(), names.join(", "), match crate::plan::implicit_policy(kind) { Some(p) => format!(" + {p}"), None => String::new() }), Some("merge policies or attach some one level up (the cap is a setting: settings.limits)".into()));
         }
     }
 }

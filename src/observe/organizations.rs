@@ -152,7 +152,10 @@ pub async fn observe_organization(
         ..OrgState::default()
     };
     let mut account_ids: HashMap<String, String> = HashMap::new();
-    for (id, name, email, ou) in walked.accounts {
+    // Sorted by id so that, of accounts sharing a name, the same one keeps the plain name every time.
+    let mut listed = walked.accounts;
+    listed.sort();
+    for (id, name, email, ou) in listed {
         let key = if state.accounts.contains_key(&name) {
             format!("{name}#{id}")
         } else {

@@ -336,17 +336,19 @@ fn plan_accounts(b: &mut Builder, input: &DiffInput, working: &OrgState) {
             None if working.accounts_being_created.contains(name) => b.notices.push(Notice {
                 address,
                 message: "CreateAccount is still in progress; run again when it has finished".into(),
+                pending: true,
             }),
             None if !input.account_vending => b.notices.push(Notice {
                 address,
                 message: "account is missing; with Control Tower present, accounts are vended through Account Factory, which lzctl does not drive yet: create it there".into(),
+                pending: true,
             }),
             None => {
                 b.push(address, "declared in the config, missing in the organization", vec![], Operation::CreateAccount { name: name.clone(), email: want.email.clone(), ou: want.ou.clone(), tags: want.tags.clone() });
             }
             Some(have) => {
                 if !have.email.eq_ignore_ascii_case(&want.email) {
-                    b.notices.push(Notice { address: address.clone(), message: format!("root email is {} in AWS but {} in the config; Organizations cannot change it", have.email, want.email) });
+                    b.notices.push(Notice { address: address.clone(), message: format!("root email is {} in AWS but {} in the config; Organizations cannot change it", have.email, want.email), pending: false });
                 }
                 if have.ou != want.ou {
                     b.push(address.clone(), format!("is in {}, the config puts it in {}", have.ou, want.ou), vec![], Operation::MoveAccount { name: name.clone(), from: have.ou.clone(), to: want.ou.clone() });

@@ -8,7 +8,7 @@ pub mod file;
 mod order;
 pub mod simulate;
 
-pub use diff::{diff, targets_to_complete, DiffInput, PlanError};
+pub use diff::{diff, implicit_policy, targets_to_complete, DiffInput, PlanError};
 
 use serde::{Deserialize, Serialize};
 
@@ -220,6 +220,11 @@ pub struct Notice {
     pub address: Address,
     /// What.
     pub message: String,
+    /// The organization does not match the config here, but lzctl has no
+    /// change to make now (an account still being created, or one that
+    /// Account Factory must vend). A plan with pending notices has not converged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pending: bool,
 }
 
 /// A complete plan.
@@ -258,6 +263,16 @@ impl Plan {
     /// Whether nothing would change.
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
+    }
+
+    /// Whether the organization matches the config: no changes and nothing pending.
+    pub fn is_converged(&self) -> bool {
+        self.changes.is_empty() && self.pending().next().is_none()
+    }
+
+    /// Notices of what does not match yet but cannot be changed now.
+    pub fn pending(&self) -> impl Iterator<Item = &Notice> {
+        self.notices.iter().filter(|n| n.pending)
     }
 
     /// Counts per action.

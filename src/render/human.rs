@@ -82,7 +82,10 @@ fn details(change: &Change, out: &mut String) {
 pub fn human(plan: &Plan, color: bool) -> String {
     let mut out = String::new();
     if plan.changes.is_empty() {
-        out.push_str("No changes. The organization matches the configuration.\n");
+        match plan.pending().count() {
+            0 => out.push_str("No changes. The organization matches the configuration.\n"),
+            n => out.push_str(&format!("No changes lzctl can make now, but {n} item(s) do not match the configuration yet (see notices).\n")),
+        }
     } else {
         out.push_str("lzctl will perform the following actions:\n");
         for g in GROUPS {
