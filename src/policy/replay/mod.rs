@@ -41,7 +41,7 @@ mod worker;
 mod tests;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use super::iam::Hierarchy;
 
@@ -84,7 +84,7 @@ impl PolicySource for std::collections::BTreeMap<String, Hierarchy> {
 }
 
 /// Options of a replay.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ReplayOptions {
     /// Worker threads; `0` means one per available core.
     pub threads: usize,
@@ -95,6 +95,38 @@ pub struct ReplayOptions {
     pub organization_id: Option<String>,
     /// Memoize verdicts (on by default; turning it off only makes the replay slower).
     pub memoize: bool,
+    /// Called from the worker threads after each file (e.g. to drive a progress bar).
+    pub progress: Option<ProgressFn>,
+}
+
+/// A progress callback: see [`ReplayOptions::progress`].
+pub type ProgressFn = std::sync::Arc<dyn Fn(&Progress) + Send + Sync>;
+
+/// How far a replay has come (totals over all workers, after a file is done).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Files read to their end (or to an error).
+    pub files_done: u64,
+    /// Files to read.
+    pub files_total: u64,
+    /// Compressed (on-disk) bytes of the files done.
+    pub file_bytes_done: u64,
+    /// On-disk bytes of all the files.
+    pub file_bytes_total: u64,
+    /// Records found in the files done.
+    pub records: u64,
+}
+
+impl std::fmt::Debug for ReplayOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplayOptions")
+            .field("threads", &self.threads)
+            .field("management_account", &self.management_account)
+            .field("organization_id", &self.organization_id)
+            .field("memoize", &self.memoize)
+            .field("progress", &self.progress.as_ref().map(|_| "Fn(&Progress)"))
+            .finish()
+    }
 }
 
 impl Default for ReplayOptions {
@@ -104,6 +136,7 @@ impl Default for ReplayOptions {
             management_account: None,
             organization_id: None,
             memoize: true,
+            progress: None,
         }
     }
 }
@@ -146,6 +179,9 @@ pub fn replay_files(
     let mut order: Vec<&InputFile> = files.iter().collect();
     order.sort_by(|a, b| b.len.cmp(&a.len).then_with(|| a.path.cmp(&b.path)));
     let next = AtomicUsize::new(0);
+    let (files_done, bytes_done, records_done) =
+        (AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0));
+    let bytes_total: u64 = files.iter().map(|f| f.len).sum();
     let shared = worker::SharedMemo::default();
     let workers = options.worker_count(files.len());
     let partials = std::thread::scope(|scope| {
@@ -157,7 +193,20 @@ pub fn replay_files(
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(f) = order.get(i) else { break };
+                        let before = w.acc.totals.records;
                         w.process_file(f, &mut splitter);
+                        if let Some(report) = &options.progress {
+                            let records = w.acc.totals.records - before;
+                            report(&Progress {
+                                files_done: files_done.fetch_add(1, Ordering::Relaxed) + 1,
+                                files_total: files.len() as u64,
+                                file_bytes_done: bytes_done.fetch_add(f.len, Ordering::Relaxed)
+                                    + f.len,
+                                file_bytes_total: bytes_total,
+                                records: records_done.fetch_add(records, Ordering::Relaxed)
+                                    + records,
+                            });
+                        }
                     }
                     w.acc
                 })

@@ -245,6 +245,26 @@ fn region_restriction_lists_exactly_the_calls_outside_the_region() {
 }
 
 #[test]
+fn progress_is_reported_per_file() {
+    use std::sync::{Arc, Mutex};
+    let seen: Arc<Mutex<Vec<Progress>>> = Arc::default();
+    let sink = seen.clone();
+    let opts = ReplayOptions {
+        progress: Some(Arc::new(move |p: &Progress| sink.lock().unwrap().push(*p))),
+        ..options(2)
+    };
+    let h = hierarchy(Vec::new());
+    let r = replay(&[fixtures()], &h, &h, &opts).unwrap();
+    let mut seen = seen.lock().unwrap().clone();
+    seen.sort_by_key(|p| p.files_done);
+    assert_eq!(seen.len(), 4);
+    let last = seen.last().unwrap();
+    assert_eq!((last.files_done, last.files_total), (4, 4));
+    assert_eq!(last.file_bytes_done, last.file_bytes_total);
+    assert_eq!(seen.iter().map(|p| p.records).max(), Some(r.totals.records));
+}
+
+#[test]
 fn same_report_whatever_the_threads_and_memo() {
     let a = region_report(1, true);
     assert_eq!(a, region_report(4, true));
