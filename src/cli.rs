@@ -121,9 +121,41 @@ pub enum LintFormat {
     Sarif,
 }
 
+/// Output formats of `scp simulate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SimulateFormat {
+    /// A readable report.
+    Human,
+    /// A versioned JSON document.
+    Json,
+    /// One row per group of newly denied calls.
+    Csv,
+}
+
 /// `lzctl scp ...`
 #[derive(Debug, Subcommand)]
 pub enum ScpCommand {
+    /// Replay CloudTrail records against the SCPs in force and those the config
+    /// proposes, and report the calls that would newly be denied.
+    Simulate {
+        /// The landing-zone file (the proposed policies).
+        #[arg(short, long)]
+        config: PathBuf,
+        /// CloudTrail files or directories (gzip as CloudTrail writes them, JSON, JSON lines).
+        #[arg(long = "events", required = true, num_args = 1..)]
+        events: Vec<PathBuf>,
+        /// Read the organization from a snapshot instead of AWS.
+        #[arg(long)]
+        snapshot: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = SimulateFormat::Human)]
+        format: SimulateFormat,
+        /// Worker threads (0: one per core).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
     /// Check the policies of a config (or policy files) offline: grammar per
     /// type, size, unknown services, actions and condition keys, region
     /// restrictions that forget global services or required exemptions.

@@ -11,7 +11,7 @@ use crate::apply::audit::AuditLog;
 use crate::apply::gate::AlwaysOpen;
 use crate::apply::{execute_plan, ApplyOptions, Progress};
 use crate::aws::{load_sdk_config, AwsOptions, Clients};
-use crate::cli::{AwsArgs, Command, ScpCommand};
+use crate::cli::{AwsArgs, Command, ScpCommand, SimulateFormat};
 use crate::config::{ControlTowerMode, Desired};
 use crate::model::{Address, OuPath, PolicyKind};
 use crate::model::{ControlTowerPresence, OrgState};
@@ -19,6 +19,10 @@ use crate::observe::{complete_targets, observe_organization, ObserveScope};
 use crate::plan::{diff, targets_to_complete, DiffInput, Notice, Plan};
 use crate::policy::effective::{hierarchy, summarize, PolicyBook, Subject};
 use crate::policy::guard::{new_lockouts, protected_principals, LockoutRefused};
+use crate::policy::replay::{
+    render_csv as render_replay_csv, render_human as render_replay_human,
+    render_json as render_replay_json, replay, ReplayOptions,
+};
 
 /// How a command ended, for the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -435,6 +439,38 @@ fn confirm() -> Result<()> {
 
 async fn scp(command: ScpCommand) -> Result<Outcome> {
     match command {
+        ScpCommand::Simulate {
+            config,
+            events,
+            snapshot,
+            format,
+            threads,
+            aws,
+        } => {
+            let desired = load_config(&config)?;
+            let now = full_state(&desired, snapshot.as_deref(), &aws).await?;
+            let plan = make_plan(&desired, &now, true)?;
+            let mut after = now.clone();
+            crate::plan::simulate::apply_plan(&mut after, &plan, &desired.limits)
+                .context("modelling the organization after the plan")?;
+            let (current, proposed) = (account_hierarchies(&now), account_hierarchies(&after));
+            let options = ReplayOptions {
+                threads,
+                management_account: now.management_account_id.clone(),
+                organization_id: now.organization_id.clone(),
+                ..ReplayOptions::default()
+            };
+            let report =
+                tokio::task::spawn_blocking(move || replay(&events, &current, &proposed, &options))
+                    .await??;
+            let out = match format {
+                SimulateFormat::Human => render_replay_human(&report),
+                SimulateFormat::Json => render_replay_json(&report),
+                SimulateFormat::Csv => render_replay_csv(&report),
+            };
+            print!("{out}");
+            Ok(Outcome::Clean)
+        }
         ScpCommand::Lint {
             config,
             files,
@@ -461,21 +497,7 @@ async fn scp(command: ScpCommand) -> Result<Outcome> {
             aws,
         } => {
             let desired = load_config(&config)?;
-            let mut state = match &snapshot {
-                Some(path) => crate::snapshot::read(path)?,
-                None => {
-                    let clients = connect(&aws, Some(&desired)).await;
-                    observe_organization(
-                        &clients,
-                        &ObserveScope {
-                            list_all_targets: true,
-                            ..scope_for(&desired, aws.concurrency)
-                        },
-                    )
-                    .await
-                    .context("reading the organization")?
-                }
-            };
+            let mut state = full_state(&desired, snapshot.as_deref(), &aws).await?;
             if proposed {
                 let plan = make_plan(&desired, &state, true)?;
                 crate::plan::simulate::apply_plan(&mut state, &plan, &desired.limits)
@@ -503,4 +525,46 @@ async fn scp(command: ScpCommand) -> Result<Outcome> {
             Ok(Outcome::Clean)
         }
     }
+}
+
+/// The organization with every attachment (FullAWSAccess included), from a
+/// snapshot or from AWS.
+async fn full_state(desired: &Desired, snapshot: Option<&Path>, aws: &AwsArgs) -> Result<OrgState> {
+    match snapshot {
+        Some(path) => Ok(crate::snapshot::read(path)?),
+        None => {
+            let clients = connect(aws, Some(desired)).await;
+            observe_organization(
+                &clients,
+                &ObserveScope {
+                    list_all_targets: true,
+                    ..scope_for(desired, aws.concurrency)
+                },
+            )
+            .await
+            .context("reading the organization")
+        }
+    }
+}
+
+/// The SCP chain of every member account with an id.
+fn account_hierarchies(
+    state: &OrgState,
+) -> std::collections::BTreeMap<String, crate::policy::iam::Hierarchy> {
+    let book = PolicyBook::new(state);
+    state
+        .accounts
+        .iter()
+        .filter_map(|(name, a)| {
+            let id = a.id.clone()?;
+            hierarchy(
+                state,
+                &book,
+                PolicyKind::Scp,
+                &Subject::Account(name.clone()),
+                false,
+            )
+            .map(|h| (id, h))
+        })
+        .collect()
 }

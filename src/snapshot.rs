@@ -24,12 +24,12 @@ pub struct Snapshot {
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
     /// File trouble.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// File.
         path: PathBuf,
         /// Cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// Not a snapshot.
     #[error("{path} is not an lzctl snapshot (format {SNAPSHOT_FORMAT_VERSION}): {message}")]
@@ -49,17 +49,17 @@ pub fn write(state: &OrgState, path: &Path) -> Result<(), SnapshotError> {
         state: state.clone(),
     };
     let text = serde_json::to_string_pretty(&snapshot).expect("snapshots serialize");
-    std::fs::write(path, text + "\n").map_err(|source| SnapshotError::Io {
+    std::fs::write(path, text + "\n").map_err(|cause| SnapshotError::Io {
         path: path.into(),
-        source,
+        cause,
     })
 }
 
 /// Reads a snapshot.
 pub fn read(path: &Path) -> Result<OrgState, SnapshotError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SnapshotError::Io {
+    let text = std::fs::read_to_string(path).map_err(|cause| SnapshotError::Io {
         path: path.into(),
-        source,
+        cause,
     })?;
     let snapshot: Snapshot = serde_json::from_str(&text).map_err(|e| SnapshotError::Format {
         path: path.into(),

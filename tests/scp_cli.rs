@@ -148,3 +148,99 @@ fn effective_shows_each_level_and_what_is_denied() {
         assert!(text.contains(expected), "missing {expected} in:\n{text}");
     }
 }
+
+/// The minimal example's organization before its region restriction: the
+/// CloudTrail fixtures' accounts in it, FullAWSAccess everywhere.
+fn org_before_region_restriction(dir: &Path) -> std::path::PathBuf {
+    use lzctl::model::{Account, OuPath, Policy, PolicyKind, Target};
+    let config = repo().join("examples/minimal/landing-zone.yaml");
+    let desired = lzctl::config::load(&config).unwrap();
+    let mut state = lzctl::model::OrgState {
+        management_account_id: Some("999999999999".into()),
+        ..Default::default()
+    };
+    state.enabled_policy_types.insert(PolicyKind::Scp);
+    state.ous = desired.state.ous.clone();
+    state.accounts.insert(
+        "example-prod".into(),
+        Account {
+            id: Some("111111111111".into()),
+            email: "aws+example-prod@example.com".into(),
+            ou: OuPath::parse("Companies/Example/prod").unwrap(),
+            tags: Default::default(),
+        },
+    );
+    state.accounts.insert(
+        "other".into(),
+        Account {
+            id: Some("222222222222".into()),
+            email: "o@example.com".into(),
+            ou: OuPath::parse("Companies/Example/dev").unwrap(),
+            tags: Default::default(),
+        },
+    );
+    let everywhere = std::iter::once(Target::Root)
+        .chain(state.ous.keys().cloned().map(Target::Ou))
+        .chain(state.accounts.keys().cloned().map(Target::Account))
+        .collect();
+    state.policies.insert("FullAWSAccess".into(), Policy { id: None, kind: PolicyKind::Scp, description: String::new(), content: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#.into(), targets: everywhere, aws_managed: true });
+    let path = dir.join("org.json");
+    lzctl::snapshot::write(&state, &path).unwrap();
+    path
+}
+
+#[test]
+fn simulate_lists_calls_outside_the_governed_regions_that_the_plan_would_deny() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = org_before_region_restriction(dir.path());
+    let config = repo().join("examples/minimal/landing-zone.yaml");
+    let events = repo().join("tests/fixtures/cloudtrail");
+    let args = [
+        "scp",
+        "simulate",
+        "-c",
+        config.to_str().unwrap(),
+        "--snapshot",
+        snapshot.to_str().unwrap(),
+        "--events",
+        events.to_str().unwrap(),
+        "--format",
+        "json",
+    ];
+    let out = lzctl(dir.path(), &args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let groups = report["newly_denied"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no newly_denied in {report:#}"));
+    assert!(!groups.is_empty(), "{report:#}");
+    for g in groups {
+        assert_ne!(
+            g["region"], "ap-northeast-1",
+            "a call inside the governed region was denied: {g}"
+        );
+        assert!(
+            !g["principal"]
+                .as_str()
+                .unwrap()
+                .contains("AWSControlTowerExecution"),
+            "an exempt role was denied: {g}"
+        );
+        assert!(
+            ["111111111111", "222222222222"].contains(&g["account"].as_str().unwrap()),
+            "{g}"
+        );
+    }
+    let csv = lzctl(dir.path(), &[&args[..8], &["--format", "csv"]].concat());
+    assert_eq!(
+        String::from_utf8_lossy(&csv.stdout).lines().count(),
+        groups.len() + 1,
+        "a header and one row per group"
+    );
+}

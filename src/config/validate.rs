@@ -660,10 +660,10 @@ fn render_policy(
     let template_field = format!("{field}.template");
     let template = match Template::load(&template_path) {
         Ok(t) => t,
-        Err(TemplateError::Read { path, source }) => {
+        Err(TemplateError::Read { path, cause }) => {
             c.error_at_value(
                 &template_field,
-                format!("cannot read template {}: {source}", path.display()),
+                format!("cannot read template {}: {cause}", path.display()),
                 Some("paths are relative to the configuration file".into()),
             );
             return None;

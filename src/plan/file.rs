@@ -8,12 +8,12 @@ use super::{Plan, PLAN_FORMAT_VERSION};
 #[derive(Debug, thiserror::Error)]
 pub enum PlanFileError {
     /// Unreadable or unwritable.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// File.
         path: PathBuf,
         /// Cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// Not a plan.
     #[error("{path} is not an lzctl plan: {message}")]
@@ -36,17 +36,17 @@ pub enum PlanFileError {
 /// Writes a plan as pretty JSON.
 pub fn write(plan: &Plan, path: &Path) -> Result<(), PlanFileError> {
     let text = serde_json::to_string_pretty(plan).expect("plans serialize");
-    std::fs::write(path, text + "\n").map_err(|source| PlanFileError::Io {
+    std::fs::write(path, text + "\n").map_err(|cause| PlanFileError::Io {
         path: path.into(),
-        source,
+        cause,
     })
 }
 
 /// Reads a saved plan and checks its format version.
 pub fn read(path: &Path) -> Result<Plan, PlanFileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| PlanFileError::Io {
+    let text = std::fs::read_to_string(path).map_err(|cause| PlanFileError::Io {
         path: path.into(),
-        source,
+        cause,
     })?;
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| PlanFileError::Format {

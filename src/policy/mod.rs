@@ -6,4 +6,5 @@ pub mod guard;
 pub mod iam;
 pub mod limits;
 pub mod lint;
+pub mod replay;
 pub mod template;

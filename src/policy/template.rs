@@ -88,12 +88,12 @@ pub struct Template {
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
     /// The file is missing or unreadable.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {cause}")]
     Read {
         /// File.
         path: PathBuf,
         /// Cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The file is not JSON.
     #[error("{path}:{line}:{column}: not valid JSON: {message}")]
@@ -164,9 +164,9 @@ pub enum ParamProblem {
 impl Template {
     /// Reads a template file.
     pub fn load(path: &Path) -> Result<Template, TemplateError> {
-        let text = std::fs::read_to_string(path).map_err(|source| TemplateError::Read {
+        let text = std::fs::read_to_string(path).map_err(|cause| TemplateError::Read {
             path: path.to_path_buf(),
-            source,
+            cause,
         })?;
         let value: Value = serde_json::from_str(&text).map_err(|e| json_error(path, &e))?;
         if value.get("lzctl_template").is_none() {
@@ -437,9 +437,9 @@ impl Renderer<'_> {
 
     fn include(&self, file: &str) -> Result<Value, TemplateError> {
         let path = self.base.join(file);
-        let text = std::fs::read_to_string(&path).map_err(|source| TemplateError::Read {
+        let text = std::fs::read_to_string(&path).map_err(|cause| TemplateError::Read {
             path: path.clone(),
-            source,
+            cause,
         })?;
         serde_json::from_str(&text).map_err(|e| json_error(&path, &e))
     }

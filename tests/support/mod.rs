@@ -152,9 +152,8 @@ impl Emulator {
             .set_read_timeout(Some(Duration::from_secs(60)))
             .expect("read timeout");
         write!(stream, "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).expect("send");
-        let mut response = String::new();
-        stream.read_to_string(&mut response).expect("read");
-        let (head, payload) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        let (head, payload) = read_response(&mut stream);
+        let (head, payload) = (head.as_str(), payload.as_str());
         assert!(
             head.starts_with("HTTP/1.1 2") || head.starts_with("HTTP/1.0 2"),
             "{method} {path}: {head}\n{payload}"
@@ -201,6 +200,45 @@ impl Emulator {
     pub fn clear_log(&self) {
         self.post_json("/_lzemu/log/clear", serde_json::json!({}));
     }
+}
+
+/// Reads one response: the head, then the body by Content-Length (or chunks,
+/// or to the end), so a server that keeps the connection open cannot stall us.
+fn read_response(stream: &mut TcpStream) -> (String, String) {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+        let n = stream.read(&mut byte).expect("read head");
+        assert!(n > 0, "connection closed before the response head");
+        buf.extend_from_slice(&byte[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let mut body = buf[head_end + 4..].to_vec();
+    let lower = head.to_ascii_lowercase();
+    let length = lower
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    let chunked = lower.contains("transfer-encoding: chunked");
+    loop {
+        let done = match length {
+            Some(len) => body.len() >= len,
+            None if chunked => body.windows(5).any(|w| w == b"0\r\n\r\n"),
+            None => false,
+        };
+        if done {
+            break;
+        }
+        let n = stream.read(&mut byte).expect("read body");
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&byte[..n]);
+    }
+    (head, String::from_utf8_lossy(&body).into_owned())
 }
 
 fn dechunk(body: &str) -> String {
