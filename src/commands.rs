@@ -469,6 +469,9 @@ async fn scp(command: ScpCommand) -> Result<Outcome> {
                 SimulateFormat::Csv => render_replay_csv(&report),
             };
             print!("{out}");
+            if !report.file_errors.is_empty() {
+                bail!("{} input file(s) could not be read to the end; the report is incomplete", report.file_errors.len());
+            }
             Ok(Outcome::Clean)
         }
         ScpCommand::Lint {
