@@ -470,7 +470,10 @@ async fn scp(command: ScpCommand) -> Result<Outcome> {
             };
             print!("{out}");
             if !report.file_errors.is_empty() {
-                bail!("{} input file(s) could not be read to the end; the report is incomplete", report.file_errors.len());
+                bail!(
+                    "{} input file(s) could not be read to the end; the report is incomplete",
+                    report.file_errors.len()
+                );
             }
             Ok(Outcome::Clean)
         }

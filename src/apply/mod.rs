@@ -9,7 +9,6 @@ mod progress;
 
 pub use progress::Progress;
 
-use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -79,22 +78,7 @@ pub async fn execute_plan(
     progress: &Progress,
 ) -> Result<usize, ApplyError> {
     let ids = Mutex::new(IdRegistry::from_state(observed));
-    let index: HashMap<&str, usize> = plan
-        .changes
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.address.0.as_str(), i))
-        .collect();
-    let mut waiting: Vec<BTreeSet<usize>> = plan
-        .changes
-        .iter()
-        .map(|c| {
-            c.depends_on
-                .iter()
-                .filter_map(|a| index.get(a.0.as_str()).copied())
-                .collect()
-        })
-        .collect();
+    let mut waiting = plan.dependency_indices();
     let mut ready: Vec<usize> = (0..plan.changes.len())
         .filter(|i| waiting[*i].is_empty())
         .collect();

@@ -275,6 +275,25 @@ impl Plan {
         self.notices.iter().filter(|n| n.pending)
     }
 
+    /// For each change, the positions of the changes it waits for.
+    pub fn dependency_indices(&self) -> Vec<std::collections::BTreeSet<usize>> {
+        let index: std::collections::HashMap<&Address, usize> = self
+            .changes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (&c.address, i))
+            .collect();
+        self.changes
+            .iter()
+            .map(|c| {
+                c.depends_on
+                    .iter()
+                    .filter_map(|a| index.get(a).copied())
+                    .collect()
+            })
+            .collect()
+    }
+
     /// Counts per action.
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();

@@ -257,22 +257,7 @@ pub fn apply_plan_in_any_order(
     limits: &Limits,
     seed: u64,
 ) -> Result<(), Violation> {
-    let index: std::collections::HashMap<&str, usize> = plan
-        .changes
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.address.0.as_str(), i))
-        .collect();
-    let mut waiting: Vec<BTreeSet<usize>> = plan
-        .changes
-        .iter()
-        .map(|c| {
-            c.depends_on
-                .iter()
-                .filter_map(|a| index.get(a.0.as_str()).copied())
-                .collect()
-        })
-        .collect();
+    let mut waiting = plan.dependency_indices();
     let mut done = vec![false; plan.changes.len()];
     let mut granted = granted_targets(state);
     let mut rng = seed
