@@ -13,4 +13,4 @@ echo "== Rust tests"
 if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install --locked cargo-nextest
 fi
-cargo nextest run --workspace --all-targets --no-fail-fast
+cargo nextest run --workspace --no-fail-fast
