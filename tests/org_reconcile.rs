@@ -308,6 +308,12 @@ async fn drift_is_reported_with_addresses_and_repaired() {
         .await
         .unwrap();
 
+    // The whole human plan, as the binary prints it against the emulator (ids and digests never appear in it).
+    let human = emu.lzctl(dir, &["plan", "-c", GROUP]);
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"[0-9a-f]{64}", "[sha256]");
+    settings.bind(|| insta::assert_snapshot!("drift_plan", String::from_utf8_lossy(&human.stdout)));
+
     let plan = emu.lzctl(dir, &["plan", "-c", GROUP, "--detailed-exitcode", "--json"]);
     assert_exit(&plan, 2);
     let doc: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
