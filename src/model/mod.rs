@@ -190,6 +190,10 @@ pub struct OrgState {
     /// Account names whose CreateAccount is still in progress (observed only).
     #[serde(default)]
     pub accounts_being_created: BTreeSet<String>,
+    /// Accounts AWS reports as SUSPENDED or PENDING_CLOSURE (by name): lzctl
+    /// never moves or tags them.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub closed_accounts: BTreeSet<String>,
     /// Control Tower as seen when observing.
     #[serde(default)]
     pub control_tower: ControlTowerPresence,

@@ -4,7 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use aws_sdk_organizations::types::{CreateAccountState, PolicyType, PolicyTypeStatus, TargetType};
+use aws_sdk_organizations::types::{
+    AccountStatus, CreateAccountState, PolicyType, PolicyTypeStatus, TargetType,
+};
 use futures::{StreamExt, TryStreamExt};
 
 use super::{aws_error, control_tower_presence, ObserveError, ObserveScope};
@@ -74,6 +76,8 @@ struct Walked {
     ous: BTreeMap<OuPath, Ou>,
     ou_ids: HashMap<String, OuPath>,
     accounts: Vec<(String, String, String, OuPath)>,
+    /// Ids of accounts that are suspended or being closed.
+    closed: BTreeSet<String>,
 }
 
 /// Reads the organization the clients point at.
@@ -162,6 +166,9 @@ pub async fn observe_organization(
             name.clone()
         };
         account_ids.insert(id.clone(), key.clone());
+        if walked.closed.contains(&id) {
+            state.closed_accounts.insert(key.clone());
+        }
         state.accounts.insert(
             key,
             Account {
@@ -227,6 +234,7 @@ async fn walk_tree(
         ous: BTreeMap::new(),
         ou_ids: HashMap::new(),
         accounts: Vec::new(),
+        closed: BTreeSet::new(),
     };
     let mut level: Vec<(String, OuPath)> = vec![(root_id.to_string(), OuPath::root())];
     while !level.is_empty() {
@@ -259,6 +267,12 @@ async fn walk_tree(
                 next.push((id, child));
             }
             for a in accounts {
+                if matches!(
+                    a.status(),
+                    Some(AccountStatus::Suspended | AccountStatus::PendingClosure)
+                ) {
+                    walked.closed.insert(a.id().unwrap_or_default().to_string());
+                }
                 walked.accounts.push((
                     a.id().unwrap_or_default().to_string(),
                     a.name().unwrap_or_default().to_string(),

@@ -346,6 +346,11 @@ fn plan_accounts(b: &mut Builder, input: &DiffInput, working: &OrgState) {
             None => {
                 b.push(address, "declared in the config, missing in the organization", vec![], Operation::CreateAccount { name: name.clone(), email: want.email.clone(), ou: want.ou.clone(), tags: want.tags.clone() });
             }
+            Some(_) if working.closed_accounts.contains(name) => b.notices.push(Notice {
+                address,
+                message: "the account is suspended or being closed; lzctl leaves it where it is".into(),
+                pending: false,
+            }),
             Some(have) => {
                 if !have.email.eq_ignore_ascii_case(&want.email) {
                     b.notices.push(Notice { address: address.clone(), message: format!("root email is {} in AWS but {} in the config; Organizations cannot change it", have.email, want.email), pending: false });

@@ -491,3 +491,38 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_closing_account_is_never_moved() {
+    let mut observed = org_with(&[]);
+    observed.accounts.insert(
+        "leaving".into(),
+        Account {
+            id: Some("333333333333".into()),
+            email: "l@example.com".into(),
+            ou: OuPath::root(),
+            tags: Default::default(),
+        },
+    );
+    observed.closed_accounts.insert("leaving".into());
+    let mut desired = org_with(&[]);
+    desired.accounts.insert(
+        "leaving".into(),
+        Account {
+            id: None,
+            email: "l@example.com".into(),
+            ou: path("Companies"),
+            tags: Default::default(),
+        },
+    );
+    let renames = BTreeMap::new();
+    let plan = diff(&input(&desired, &renames, false), &observed).unwrap();
+    assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+    assert!(
+        plan.notices
+            .iter()
+            .any(|n| n.address.to_string() == "account:leaving" && n.message.contains("suspended")),
+        "{:#?}",
+        plan.notices
+    );
+}

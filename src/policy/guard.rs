@@ -109,7 +109,9 @@ impl std::fmt::Display for LockoutFinding {
 fn representatives(state: &OrgState) -> BTreeMap<(OuPath, Vec<String>), String> {
     let mut groups = BTreeMap::new();
     for (name, account) in &state.accounts {
-        if state.management_account_id.is_some() && account.id == state.management_account_id {
+        if (state.management_account_id.is_some() && account.id == state.management_account_id)
+            || state.closed_accounts.contains(name)
+        {
             continue;
         }
         let own: Vec<String> = state
