@@ -1,43 +1,14 @@
 //! The lockout guard in `plan`: a policy that would deny the principals the
 //! landing zone depends on is refused before anything is attached.
 
-use std::collections::BTreeSet;
+mod support;
 
-use lzctl::model::{Account, OrgState, OuPath, Policy, PolicyKind, Target};
+use lzctl::model::OrgState;
 use lzctl::policy::guard::LockoutRefused;
-
-const ALLOW_ALL: &str =
-    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
 
 /// An organization with one workload account at the root and FullAWSAccess everywhere.
 fn org() -> OrgState {
-    let mut state = OrgState {
-        root_id: Some("r-0000".into()),
-        management_account_id: Some("123456789012".into()),
-        ..OrgState::default()
-    };
-    state.enabled_policy_types.insert(PolicyKind::Scp);
-    state.accounts.insert(
-        "workload".into(),
-        Account {
-            id: Some("210987654321".into()),
-            email: "w@example.com".into(),
-            ou: OuPath::root(),
-            tags: Default::default(),
-        },
-    );
-    state.policies.insert(
-        "FullAWSAccess".into(),
-        Policy {
-            id: Some("p-FullAWSAccess".into()),
-            kind: PolicyKind::Scp,
-            description: String::new(),
-            content: ALLOW_ALL.into(),
-            targets: BTreeSet::from([Target::Root, Target::Account("workload".into())]),
-            aws_managed: true,
-        },
-    );
-    state
+    support::org_with_root_account("workload", "210987654321")
 }
 
 /// A config attaching one policy (given as a plain JSON document) to the root.

@@ -1,12 +1,9 @@
 //! Snapshot tests of what a plan looks like: human text, Markdown and JSON,
 //! with digests filtered. Planned against states built here, no AWS.
 
-use std::collections::BTreeSet;
+mod support;
 
-use lzctl::model::{Account, OrgState, Ou, OuPath, Policy, PolicyKind, Target};
-
-const ALLOW_ALL: &str =
-    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+use lzctl::model::{Account, OrgState, Ou, OuPath};
 
 fn config() -> lzctl::config::Desired {
     let path =
@@ -18,33 +15,7 @@ fn config() -> lzctl::config::Desired {
 
 /// A fresh organization: SCPs enabled, FullAWSAccess on the root.
 fn empty_org() -> OrgState {
-    let mut state = OrgState {
-        root_id: Some("r-0000".into()),
-        management_account_id: Some("123456789012".into()),
-        ..OrgState::default()
-    };
-    state.enabled_policy_types.insert(PolicyKind::Scp);
-    state.accounts.insert(
-        "management".into(),
-        Account {
-            id: Some("123456789012".into()),
-            email: "root@example.com".into(),
-            ou: OuPath::root(),
-            tags: Default::default(),
-        },
-    );
-    state.policies.insert(
-        "FullAWSAccess".into(),
-        Policy {
-            id: Some("p-FullAWSAccess".into()),
-            kind: PolicyKind::Scp,
-            description: "Allows access to every operation".into(),
-            content: ALLOW_ALL.into(),
-            targets: BTreeSet::from([Target::Root, Target::Account("management".into())]),
-            aws_managed: true,
-        },
-    );
-    state
+    support::org_with_root_account("management", support::MANAGEMENT_ACCOUNT)
 }
 
 /// The minimal example applied, then changed by hand.

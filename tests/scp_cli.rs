@@ -1,5 +1,7 @@
 //! `lzctl scp lint` and `lzctl scp effective` through the real binary, offline.
 
+mod support;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -114,7 +116,9 @@ fn effective_shows_each_level_and_what_is_denied() {
                     .map(lzctl::model::Target::Account),
             )
             .collect();
-    state.policies.insert("FullAWSAccess".into(), lzctl::model::Policy { id: None, kind: lzctl::model::PolicyKind::Scp, description: String::new(), content: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#.into(), targets: everywhere, aws_managed: true });
+    state
+        .policies
+        .insert("FullAWSAccess".into(), support::full_aws_access(everywhere));
     lzctl::snapshot::write(&state, &dir.path().join("org.json")).unwrap();
     let out = lzctl(
         dir.path(),
@@ -152,7 +156,7 @@ fn effective_shows_each_level_and_what_is_denied() {
 /// The minimal example's organization before its region restriction: the
 /// CloudTrail fixtures' accounts in it, FullAWSAccess everywhere.
 fn org_before_region_restriction(dir: &Path) -> std::path::PathBuf {
-    use lzctl::model::{Account, OuPath, Policy, PolicyKind, Target};
+    use lzctl::model::{Account, OuPath, PolicyKind, Target};
     let config = repo().join("examples/minimal/landing-zone.yaml");
     let desired = lzctl::config::load(&config).unwrap();
     let mut state = lzctl::model::OrgState {
@@ -183,7 +187,9 @@ fn org_before_region_restriction(dir: &Path) -> std::path::PathBuf {
         .chain(state.ous.keys().cloned().map(Target::Ou))
         .chain(state.accounts.keys().cloned().map(Target::Account))
         .collect();
-    state.policies.insert("FullAWSAccess".into(), Policy { id: None, kind: PolicyKind::Scp, description: String::new(), content: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#.into(), targets: everywhere, aws_managed: true });
+    state
+        .policies
+        .insert("FullAWSAccess".into(), support::full_aws_access(everywhere));
     let path = dir.join("org.json");
     lzctl::snapshot::write(&state, &path).unwrap();
     path

@@ -304,3 +304,43 @@ pub fn text(output: &Output) -> String {
         String::from_utf8_lossy(&output.stderr)
     )
 }
+
+/// AWS's FullAWSAccess SCP, attached to `targets`.
+pub fn full_aws_access(
+    targets: std::collections::BTreeSet<lzctl::model::Target>,
+) -> lzctl::model::Policy {
+    lzctl::model::Policy {
+        id: Some("p-FullAWSAccess".into()),
+        kind: lzctl::model::PolicyKind::Scp,
+        description: "Allows access to every operation".into(),
+        content: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#.into(),
+        targets,
+        aws_managed: true,
+    }
+}
+
+/// A fresh organization (management account 123456789012): SCPs enabled, and
+/// one account at the root, both carrying FullAWSAccess.
+pub fn org_with_root_account(name: &str, id: &str) -> lzctl::model::OrgState {
+    use lzctl::model::{Account, OrgState, OuPath, PolicyKind, Target};
+    let mut state = OrgState {
+        root_id: Some("r-0000".into()),
+        management_account_id: Some(MANAGEMENT_ACCOUNT.into()),
+        ..OrgState::default()
+    };
+    state.enabled_policy_types.insert(PolicyKind::Scp);
+    state.accounts.insert(
+        name.into(),
+        Account {
+            id: Some(id.into()),
+            email: format!("{name}@example.com"),
+            ou: OuPath::root(),
+            tags: Default::default(),
+        },
+    );
+    state.policies.insert(
+        "FullAWSAccess".into(),
+        full_aws_access([Target::Root, Target::Account(name.into())].into()),
+    );
+    state
+}
