@@ -105,6 +105,7 @@ fn sdk_tags(tags: &Tags) -> Vec<Tag> {
 
 /// Carries out one operation.
 pub async fn execute(ctx: &StepContext<'_>, op: &Operation) -> Result<(), ApplyError> {
+    refuse_foreign_objects(ctx, op)?;
     let org = &ctx.clients.organizations;
     match op {
         Operation::EnablePolicyType { kind } => {
@@ -280,6 +281,29 @@ pub async fn execute(ctx: &StepContext<'_>, op: &Operation) -> Result<(), ApplyE
                     .await,
             )?;
         }
+    }
+    Ok(())
+}
+
+/// The last line of defence of "never touch Control Tower's or AWS's own
+/// policies": whatever a plan says, no change to them is sent.
+fn refuse_foreign_objects(ctx: &StepContext<'_>, op: &Operation) -> Result<(), ApplyError> {
+    let name = match op {
+        Operation::CreatePolicy { name, .. }
+        | Operation::UpdatePolicy { name, .. }
+        | Operation::DeletePolicy { name, .. } => name,
+        Operation::AttachPolicy { policy, .. } | Operation::DetachPolicy { policy, .. } => policy,
+        _ => return Ok(()),
+    };
+    if crate::model::is_control_tower_policy(name)
+        || name == "FullAWSAccess"
+        || name == "RCPFullAWSAccess"
+    {
+        return Err(ApplyError::Step {
+            address: ctx.address.into(),
+            operation: "refused",
+            message: format!("{name} belongs to Control Tower or AWS; lzctl does not change it"),
+        });
     }
     Ok(())
 }

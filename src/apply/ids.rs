@@ -97,11 +97,7 @@ impl IdRegistry {
             .collect();
         for (p, id) in moved {
             self.ous.remove(&p);
-            let mut new = to.clone();
-            for seg in &p.segments()[from.depth()..] {
-                new = new.child(seg);
-            }
-            self.ous.insert(new, id);
+            self.ous.insert(p.rebase(from, to), id);
         }
     }
 

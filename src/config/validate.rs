@@ -19,9 +19,6 @@ use crate::policy::document::minify;
 use crate::policy::limits::Limits;
 use crate::policy::template::{ParamProblem, ParamType, Template, TemplateError};
 
-/// Prefixes of names Control Tower owns; lzctl never creates or changes them.
-pub const CONTROL_TOWER_POLICY_PREFIXES: &[&str] = &["aws-guardrails-", "AWSControlTower"];
-
 struct Checker<'a> {
     map: &'a SourceMap,
     diagnostics: Vec<Diagnostic>,
@@ -558,9 +555,7 @@ fn check_policies(
     for (name, p) in &file.policies {
         let field = join_key("policies", name);
         c.unknown_keys(&field, &p.unknown, known_keys::POLICY);
-        if CONTROL_TOWER_POLICY_PREFIXES
-            .iter()
-            .any(|pre| name.starts_with(pre))
+        if crate::model::is_control_tower_policy(name)
             || name == "FullAWSAccess"
             || name == "RCPFullAWSAccess"
         {

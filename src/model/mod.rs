@@ -20,6 +20,19 @@ pub type Tags = BTreeMap<String, String>;
 pub const MANAGED_TAG_KEY: &str = "managed-by";
 /// Value of [`MANAGED_TAG_KEY`].
 pub const MANAGED_TAG_VALUE: &str = "lzctl";
+/// The document of AWS's FullAWSAccess and RCPFullAWSAccess policies (fixed by AWS).
+pub const AWS_FULL_ACCESS_DOCUMENT: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+/// Name prefixes of the policies Control Tower owns; lzctl never creates or changes them.
+pub const CONTROL_TOWER_POLICY_PREFIXES: &[&str] = &["aws-guardrails-", "AWSControlTower"];
+
+/// Whether a policy name belongs to Control Tower.
+pub fn is_control_tower_policy(name: &str) -> bool {
+    CONTROL_TOWER_POLICY_PREFIXES
+        .iter()
+        .any(|p| name.starts_with(p))
+}
+
 /// Prefix of the description of policies lzctl manages.
 pub const MANAGED_DESCRIPTION_PREFIX: &str = "[lzctl] ";
 

@@ -83,6 +83,17 @@ impl OuPath {
         self.0.starts_with(&other.0)
     }
 
+    /// The same path with the prefix `from` replaced by `to`; unchanged when
+    /// `self` does not lie at or below `from` (for OU renames).
+    pub fn rebase(&self, from: &OuPath, to: &OuPath) -> OuPath {
+        if !self.starts_with(from) {
+            return self.clone();
+        }
+        let mut segments = to.0.clone();
+        segments.extend_from_slice(&self.0[from.depth()..]);
+        OuPath(segments)
+    }
+
     /// Every ancestor from the top down, excluding the root and `self`.
     pub fn ancestors(&self) -> Vec<OuPath> {
         (1..self.0.len())
@@ -190,6 +201,11 @@ mod tests {
             Err(OuPathError::EmptySegment("a//b".into()))
         );
         assert_eq!(OuPath::root().to_string(), "Root");
+        assert_eq!(
+            p.rebase(&path("Companies"), &path("Groups/Co")),
+            path("Groups/Co/SompoJapan/prod")
+        );
+        assert_eq!(p.rebase(&path("Other"), &path("X")), p);
     }
 
     #[test]

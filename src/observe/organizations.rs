@@ -17,11 +17,6 @@ use crate::model::{
     Account, ControlTowerPresence, OrgState, Ou, OuPath, Policy, PolicyKind, Target,
 };
 
-/// The document of AWS's FullAWSAccess and RCPFullAWSAccess policies, which
-/// AWS fixes; lzctl does not spend a call on reading it.
-const AWS_FULL_ACCESS: &str =
-    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
-
 /// AWS's full-access policies: attached to nearly every target, so listing
 /// their targets costs a page per 20 targets.
 fn is_full_access(name: &str, aws_managed: bool) -> bool {
@@ -319,7 +314,7 @@ async fn read_policies(
         let id = summary.id().unwrap_or_default().to_string();
         let aws_managed = summary.aws_managed();
         let content = if aws_managed && matches!(summary.name(), Some("FullAWSAccess" | "RCPFullAWSAccess")) {
-            AWS_FULL_ACCESS.to_string()
+            crate::model::AWS_FULL_ACCESS_DOCUMENT.to_string()
         } else {
             let described = org.describe_policy().policy_id(&id).send().await.map_err(|e| aws_error("DescribePolicy", e))?;
             described.policy().and_then(|p| p.content()).unwrap_or_default().to_string()

@@ -197,17 +197,7 @@ pub fn targets_to_complete(
 
 /// Rewrites every path under `from` to lie under `to`.
 pub(crate) fn rewrite_prefix(state: &mut OrgState, from: &OuPath, to: &OuPath) {
-    let moved = |p: &OuPath| -> OuPath {
-        if p.starts_with(from) {
-            let mut out = to.clone();
-            for seg in &p.segments()[from.depth()..] {
-                out = out.child(seg);
-            }
-            out
-        } else {
-            p.clone()
-        }
-    };
+    let moved = |p: &OuPath| -> OuPath { p.rebase(from, to) };
     state.ous = std::mem::take(&mut state.ous)
         .into_iter()
         .map(|(p, ou)| (moved(&p), ou))
@@ -453,7 +443,7 @@ fn plan_policies(b: &mut Builder, input: &DiffInput, working: &OrgState) {
                 },
             );
         } else {
-            let reason = if name.starts_with("aws-guardrails-") {
+            let reason = if crate::model::is_control_tower_policy(name) {
                 "owned by Control Tower; never changed"
             } else if have.is_managed() {
                 "managed by lzctl, no longer in the config; kept because `prune` is off"

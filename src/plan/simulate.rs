@@ -76,14 +76,17 @@ pub fn apply_operation(
                     state.ous.keys().cloned().map(Target::Ou).collect();
                 targets.extend(state.accounts.keys().cloned().map(Target::Account));
                 targets.insert(Target::Root);
-                let p = state.policies.entry(name.to_string()).or_insert_with(|| Policy {
-                    id: None,
-                    kind: *kind,
-                    description: "AWS managed".into(),
-                    content: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#.into(),
-                    targets: BTreeSet::new(),
-                    aws_managed: true,
-                });
+                let p = state
+                    .policies
+                    .entry(name.to_string())
+                    .or_insert_with(|| Policy {
+                        id: None,
+                        kind: *kind,
+                        description: "AWS managed".into(),
+                        content: crate::model::AWS_FULL_ACCESS_DOCUMENT.into(),
+                        targets: BTreeSet::new(),
+                        aws_managed: true,
+                    });
                 p.targets.extend(targets);
             }
         }
