@@ -4,9 +4,17 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// Exit codes, shown after every command's help.
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  success; with --detailed-exitcode: no changes (plan) or no new denials (scp simulate)
+  1  error: invalid configuration, usage error (unknown flag, typo), AWS error, refused plan
+  2  with --detailed-exitcode only: changes present (plan), calls newly denied (scp simulate)
+130  interrupted (second Ctrl-C)";
+
 /// Provision and guard an AWS landing zone from one declarative file.
 #[derive(Debug, Parser)]
-#[command(name = "lzctl", version, about)]
+#[command(name = "lzctl", version, about, after_help = EXIT_CODES)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -14,7 +22,7 @@ pub struct Cli {
 }
 
 /// AWS connection options shared by commands that call AWS.
-#[derive(Debug, Args, Clone, Default)]
+#[derive(Debug, Args, Clone)]
 pub struct AwsArgs {
     /// Named profile from the AWS config files.
     #[arg(long, env = "AWS_PROFILE", global = true)]
@@ -28,6 +36,39 @@ pub struct AwsArgs {
     /// Print the AWS calls made, by operation, and the wall time (to stderr).
     #[arg(long, global = true)]
     pub stats: bool,
+    /// Longest wait for a connection to an AWS endpoint, e.g. 5s.
+    #[arg(long, default_value = "5s", value_parser = parse_duration, global = true)]
+    pub connect_timeout: std::time::Duration,
+    /// Longest wait for one AWS call, retries included, e.g. 2m.
+    #[arg(long, default_value = "2m", value_parser = parse_duration, global = true)]
+    pub operation_timeout: std::time::Duration,
+    /// Role lzctl assumes in member and delegated-administrator accounts.
+    #[arg(long, default_value = crate::aws::DEFAULT_MEMBER_ROLE, global = true)]
+    pub member_role: String,
+}
+
+/// Parses `90s`, `30m`, `2h` or plain seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration; write e.g. 90s, 30m or 2h"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" | "" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` in `{text}`; use ms, s, m or h"
+            ))
+        }
+    };
+    Ok(std::time::Duration::from_secs_f64(seconds))
 }
 
 /// Subcommands.
@@ -66,6 +107,9 @@ pub enum Command {
         /// Accept a plan that locks protected principals out (they are listed as notices).
         #[arg(long)]
         allow_lockout: bool,
+        /// Show every locked-out principal and action, not one line per policy statement.
+        #[arg(long)]
+        verbose: bool,
         #[command(flatten)]
         aws: AwsArgs,
     },
@@ -88,6 +132,13 @@ pub enum Command {
         /// Accept a plan that locks protected principals out.
         #[arg(long)]
         allow_lockout: bool,
+        /// Longest wait for Control Tower to be quiet, and for one long
+        /// operation (account creation, OU registration), e.g. 60m.
+        #[arg(long, default_value = "60m", value_parser = parse_duration)]
+        wait_timeout: std::time::Duration,
+        /// Longest pause between two polls of a long operation, e.g. 30s.
+        #[arg(long, default_value = "30s", value_parser = parse_duration)]
+        poll_interval: std::time::Duration,
         #[command(flatten)]
         aws: AwsArgs,
     },
@@ -153,6 +204,9 @@ pub enum ScpCommand {
         /// Worker threads (0: one per core).
         #[arg(long, default_value_t = 0)]
         threads: usize,
+        /// Exit 0 when no call would newly be denied, 2 when some would, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
         #[command(flatten)]
         aws: AwsArgs,
     },

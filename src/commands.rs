@@ -1,24 +1,29 @@
 //! The commands: glue between the CLI, the library and the terminal.
-//! Errors here are anyhow (the top); the library's are typed.
+//! Errors here are anyhow (the top); the library's are typed, and
+//! [`hint_for`] finds the hint of whichever typed error ended a command.
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::apply::audit::AuditLog;
-use crate::apply::gate::AlwaysOpen;
-use crate::apply::{execute_plan, ApplyOptions, Progress};
-use crate::aws::{load_sdk_config, AwsOptions, Clients};
+use crate::apply::gate::{AlwaysOpen, Gate};
+use crate::apply::{execute_plan, ApplyOptions, ApplyReport, Progress, StopSignal};
+use crate::aws::waiter::WaitPolicy;
+use crate::aws::{group_repeated, load_sdk_config, AwsOptions, Clients};
 use crate::cli::{AwsArgs, Command, ScpCommand, SimulateFormat};
-use crate::config::{ControlTowerMode, Desired};
-use crate::model::{Address, OuPath, PolicyKind};
-use crate::model::{ControlTowerPresence, OrgState};
-use crate::observe::{complete_targets, observe_organization, ObserveScope};
-use crate::plan::{diff, targets_to_complete, DiffInput, Notice, Plan};
+use crate::config::{closest, Desired};
+use crate::families::controltower::{is_present, ControlTowerGate};
+use crate::families::organizations::{plan_base, states_around, DiffInput};
+use crate::families::{DiffError, Observed};
+use crate::model::{OrgState, OuPath, PolicyKind};
+use crate::observe::{ObserveContext, ObserveScope};
+use crate::plan::{make_plan, Plan, PlanError, PlanOptions};
 use crate::policy::effective::{hierarchy, summarize, PolicyBook, Subject};
-use crate::policy::guard::{new_lockouts, protected_principals, LockoutRefused};
+use crate::policy::guard::LockoutFinding;
 use crate::policy::replay::{
     render_csv as render_replay_csv, render_human as render_replay_human,
     render_json as render_replay_json, replay, ReplayOptions,
@@ -29,8 +34,66 @@ use crate::policy::replay::{
 pub enum Outcome {
     /// Done; nothing (more) to change.
     Clean,
-    /// A plan has changes (exit 2 with --detailed-exitcode).
+    /// A plan has changes, or a simulation finds new denials (exit 2 with
+    /// --detailed-exitcode).
     Changes,
+}
+
+/// Validation failed; the diagnostics are already printed.
+#[derive(Debug, thiserror::Error)]
+#[error("the configuration is not valid")]
+pub struct ValidationFailed;
+
+/// The plan was refused; the reasons are already printed.
+#[derive(Debug, thiserror::Error)]
+#[error("the plan is refused")]
+pub struct PlanRefused;
+
+/// The user stopped an apply with Ctrl-C.
+#[derive(Debug, thiserror::Error)]
+#[error("apply interrupted: {done} change(s) done, {left} not started; run `lzctl apply` again to finish")]
+pub struct Interrupted {
+    /// Changes done.
+    pub done: usize,
+    /// Changes not started.
+    pub left: usize,
+}
+
+/// Writes to stdout; a closed pipe (`lzctl ... | head`) ends the process
+/// quietly and successfully, as the reader has what it wanted.
+pub fn emit(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        other => Ok(other?),
+    }
+}
+
+/// The hint of the typed error behind `err`, where one helps.
+pub fn hint_for(err: &anyhow::Error) -> Option<String> {
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<crate::aws::AwsError>() {
+            return e.hint();
+        }
+        if let Some(e) = cause.downcast_ref::<crate::observe::ObserveError>() {
+            return e.hint();
+        }
+        if let Some(e) = cause.downcast_ref::<crate::apply::StepError>() {
+            return e.hint();
+        }
+        if let Some(e) = cause.downcast_ref::<crate::aws::ConnectError>() {
+            return match e {
+                crate::aws::ConnectError::UnknownProfile { .. } => Some(
+                    "list profiles with `aws configure list-profiles`; AWS_PROFILE also names one"
+                        .into(),
+                ),
+                crate::aws::ConnectError::UnknownRegion(_) => {
+                    Some("pass a region code with --region, e.g. ap-northeast-1".into())
+                }
+            };
+        }
+    }
+    None
 }
 
 /// Runs one command.
@@ -45,6 +108,7 @@ pub async fn run(command: Command) -> Result<Outcome> {
             detailed_exitcode,
             snapshot,
             allow_lockout,
+            verbose,
             aws,
         } => {
             let started = Instant::now();
@@ -52,20 +116,37 @@ pub async fn run(command: Command) -> Result<Outcome> {
             let (observed, clients) = match &snapshot {
                 Some(path) => (crate::snapshot::read(path)?, None),
                 None => {
-                    let clients = connect(&aws, Some(&desired)).await;
+                    let clients = connect(&aws, Some(&desired)).await?;
                     (observe(&clients, &desired, &aws).await?, Some(clients))
                 }
             };
-            let plan = make_plan(&desired, &observed, allow_lockout)?;
-            let stdout = std::io::stdout();
+            let plan = match make_plan(&desired, &observed, &PlanOptions { allow_lockout }) {
+                Ok(plan) => plan,
+                Err(e) => {
+                    let reason = describe_plan_error(&e, verbose || json);
+                    if markdown {
+                        emit(&crate::render::markdown_refusal(
+                            &config.display().to_string(),
+                            &reason,
+                        ))?;
+                    } else if json {
+                        emit(&(plan_error_json(&e) + "\n"))?;
+                    }
+                    eprintln!("error: {reason}");
+                    return Err(anyhow!(PlanRefused));
+                }
+            };
             let text = if json {
                 crate::render::json(&plan) + "\n"
             } else if markdown {
                 crate::render::markdown(&plan)
             } else {
-                crate::render::human(&plan, crate::render::use_color(stdout.is_terminal()))
+                crate::render::human(
+                    &plan,
+                    crate::render::use_color(std::io::stdout().is_terminal()),
+                )
             };
-            stdout.lock().write_all(text.as_bytes())?;
+            emit(&text)?;
             if let Some(out) = out {
                 crate::plan::file::write(&plan, &out)?;
                 eprintln!(
@@ -88,13 +169,23 @@ pub async fn run(command: Command) -> Result<Outcome> {
             audit_log,
             apply_concurrency,
             allow_lockout,
+            wait_timeout,
+            poll_interval,
             aws,
         } => {
             let options = ApplyRun {
                 auto_approve,
                 audit_log: &audit_log,
-                concurrency: apply_concurrency,
                 allow_lockout,
+                executor: ApplyOptions {
+                    concurrency: apply_concurrency,
+                    poll: WaitPolicy {
+                        initial: std::time::Duration::from_millis(500).min(poll_interval),
+                        max_interval: poll_interval,
+                        timeout: wait_timeout,
+                    },
+                    wait_timeout,
+                },
             };
             apply(plan.as_deref(), config.as_deref(), &options, &aws).await
         }
@@ -102,36 +193,26 @@ pub async fn run(command: Command) -> Result<Outcome> {
         Command::Snapshot { out, config, aws } => {
             let started = Instant::now();
             let desired = config.as_deref().map(load_config).transpose()?;
-            let clients = connect(&aws, desired.as_ref()).await;
-            let state = match &desired {
-                Some(d) => {
-                    observe_organization(
-                        &clients,
-                        &ObserveScope {
-                            list_all_targets: true,
-                            ..scope_for(d, aws.concurrency)
-                        },
-                    )
-                    .await?
-                }
-                None => {
-                    observe_organization(
-                        &clients,
-                        &ObserveScope {
-                            all_ou_tags: true,
-                            concurrency: aws.concurrency,
-                            ..ObserveScope::default()
-                        },
-                    )
-                    .await?
-                }
+            let clients = connect(&aws, desired.as_ref()).await?;
+            let scope = match &desired {
+                Some(d) => ObserveScope {
+                    list_all_targets: true,
+                    ..ObserveScope::for_config(d, aws.concurrency)
+                },
+                None => ObserveScope {
+                    all_ou_tags: true,
+                    concurrency: aws.concurrency,
+                    ..ObserveScope::default()
+                },
             };
+            let state = observe_with(&clients, &scope, desired.as_ref()).await?;
             crate::snapshot::write(&state, &out)?;
+            let org = &state.organizations;
             eprintln!(
                 "Recorded {} OUs, {} accounts and {} policies to {}.",
-                state.ous.len(),
-                state.accounts.len(),
-                state.policies.len(),
+                org.ous.len(),
+                org.accounts.len(),
+                org.policies.len(),
                 out.display()
             );
             print_stats(&aws, Some(&clients), started);
@@ -144,25 +225,28 @@ fn validate(path: &Path, json: bool) -> Result<Outcome> {
     match crate::config::load(path) {
         Ok(desired) => {
             if json {
-                println!("{}", serde_json::json!({"valid": true, "problems": []}));
+                emit(&format!(
+                    "{}\n",
+                    serde_json::json!({"valid": true, "problems": []})
+                ))?;
             } else {
                 let s = &desired.state;
-                println!(
-                    "{} is valid: {} OUs, {} accounts, {} policies.",
+                emit(&format!(
+                    "{} is valid: {} OUs, {} accounts, {} policies.\n",
                     path.display(),
                     s.ous.len(),
                     s.accounts.len(),
                     s.policies.len()
-                );
+                ))?;
             }
             Ok(Outcome::Clean)
         }
         Err(diagnostics) => {
             if json {
-                println!(
-                    "{}",
+                emit(&format!(
+                    "{}\n",
                     serde_json::json!({"valid": false, "problems": diagnostics.diagnostics})
-                );
+                ))?;
             } else {
                 eprint!("{}", diagnostics.render());
             }
@@ -171,11 +255,6 @@ fn validate(path: &Path, json: bool) -> Result<Outcome> {
     }
 }
 
-/// Validation failed; the diagnostics are already printed.
-#[derive(Debug, thiserror::Error)]
-#[error("the configuration is not valid")]
-pub struct ValidationFailed;
-
 fn load_config(path: &Path) -> Result<Desired> {
     crate::config::load(path).map_err(|diagnostics| {
         eprint!("{}", diagnostics.render());
@@ -183,91 +262,113 @@ fn load_config(path: &Path) -> Result<Desired> {
     })
 }
 
-async fn connect(aws: &AwsArgs, desired: Option<&Desired>) -> Clients {
+async fn connect(aws: &AwsArgs, desired: Option<&Desired>) -> Result<Clients> {
     let options = AwsOptions {
         profile: aws.profile.clone(),
         region: aws.region.clone(),
+        connect_timeout: aws.connect_timeout,
+        operation_timeout: aws.operation_timeout,
+        member_role: aws.member_role.clone(),
+        ..AwsOptions::default()
     };
     let home = desired.map(|d| d.organization.home_region.as_str());
-    Clients::new(&load_sdk_config(&options, home).await)
+    let config = load_sdk_config(&options, home).await?;
+    Ok(Clients::with_stats(
+        &config,
+        crate::aws::CallStats::default(),
+        &options.member_role,
+    ))
 }
 
-/// What to read for a config: tags only where they matter.
-pub fn scope_for(desired: &Desired, concurrency: usize) -> ObserveScope {
-    ObserveScope {
-        declared_ous: desired.state.ous.keys().cloned().collect(),
-        ous_with_tags: desired
-            .state
-            .ous
-            .iter()
-            .filter(|(_, o)| !o.tags.is_empty())
-            .map(|(p, _)| p.clone())
-            .collect(),
-        all_ou_tags: false,
-        account_tags_for: if desired.uses_account_tags {
-            desired.state.accounts.keys().cloned().collect()
-        } else {
-            Default::default()
-        },
-        list_all_targets: false,
-        expected_management_account: Some(desired.organization.management_account.clone()),
-        control_tower: Some(desired.organization.control_tower),
-        concurrency,
-    }
+/// Reads the landing zone for a plan, with a progress line on a terminal.
+async fn observe(clients: &Clients, desired: &Desired, aws: &AwsArgs) -> Result<Observed> {
+    let scope = ObserveScope::for_config(desired, aws.concurrency);
+    observe_with(clients, &scope, Some(desired)).await
 }
 
-/// Reads what a plan for `desired` needs: the organization, then the full
-/// attachments of the targets the plan will touch.
-async fn observe(clients: &Clients, desired: &Desired, aws: &AwsArgs) -> Result<OrgState> {
-    let mut state = observe_organization(clients, &scope_for(desired, aws.concurrency))
-        .await
-        .context("reading the organization")?;
-    let needed = targets_to_complete(&diff_input(desired, &state), &state);
-    complete_targets(clients, &mut state, &needed, aws.concurrency)
-        .await
-        .context("reading the attachments of the targets to change")?;
-    Ok(state)
-}
-
-/// Diffs a config against a state, then runs the lockout guard on the state
-/// the plan leads to. With `allow_lockout`, lockouts become notices.
-pub fn make_plan(desired: &Desired, observed: &OrgState, allow_lockout: bool) -> Result<Plan> {
-    let mut plan = diff(&diff_input(desired, observed), observed)?;
-    let mut after = observed.clone();
-    crate::plan::simulate::apply_plan(&mut after, &plan, &desired.limits)
-        .context("modelling the organization after the plan")?;
-    let protected = protected_principals(&desired.organization.break_glass_roles);
-    let lockouts = new_lockouts(
-        observed,
-        &after,
-        &protected,
-        &desired.organization.governed_regions,
-    );
-    if !lockouts.is_empty() {
-        if !allow_lockout {
-            return Err(LockoutRefused(lockouts).into());
+async fn observe_with(
+    clients: &Clients,
+    scope: &ObserveScope,
+    desired: Option<&Desired>,
+) -> Result<Observed> {
+    let terminal = std::io::stderr().is_terminal();
+    let progress = move |line: &str| {
+        if terminal {
+            eprint!("\r{line}\x1b[K");
         }
-        plan.notices.extend(lockouts.into_iter().map(|l| Notice {
-            address: Address::account(&l.account),
-            message: format!("LOCKOUT ALLOWED: {l}"),
-            pending: false,
-        }));
+    };
+    let ctx = ObserveContext {
+        clients,
+        scope,
+        desired,
+        progress: &progress,
+        caller: None,
+    };
+    let observed = crate::observe::observe(&ctx).await;
+    if terminal {
+        eprint!("\r\x1b[K");
     }
-    Ok(plan)
+    observed.context("reading the landing zone")
 }
 
-fn diff_input<'a>(desired: &'a Desired, observed: &OrgState) -> DiffInput<'a> {
-    DiffInput {
-        desired: &desired.state,
-        renames: &desired.renames,
-        prune: desired.prune,
-        limits: desired.limits,
-        account_vending: observed.control_tower != ControlTowerPresence::Present
-            && desired.organization.control_tower != ControlTowerMode::Required,
-        manage_account_tags: desired.uses_account_tags,
-        config_path: desired.path.display().to_string(),
-        config_digest: desired.digest.clone(),
+/// A refused plan in words; lockouts grouped by policy and statement
+/// unless `verbose`.
+fn describe_plan_error(e: &PlanError, verbose: bool) -> String {
+    match e {
+        PlanError::Diff(DiffError::Lockout(l)) if !verbose => lockout_summary(&l.0),
+        other => other.to_string(),
     }
+}
+
+/// One line per denying policy statement, with counts.
+pub fn lockout_summary(findings: &[LockoutFinding]) -> String {
+    use std::collections::{BTreeMap, BTreeSet};
+    type Seen<'a> = (BTreeSet<&'a str>, BTreeSet<&'a str>, BTreeSet<&'a str>);
+    let mut groups: BTreeMap<&str, Seen> = BTreeMap::new();
+    for f in findings {
+        let g = groups.entry(f.denied_by.as_str()).or_default();
+        g.0.insert(&f.account);
+        g.1.insert(&f.principal);
+        g.2.insert(&f.action);
+    }
+    let sample = |set: &BTreeSet<&str>| {
+        let mut names: Vec<&str> = set.iter().take(3).copied().collect();
+        if set.len() > 3 {
+            names.push("…");
+        }
+        names.join(", ")
+    };
+    let mut out = format!(
+        "the plan would newly deny principals the landing zone depends on ({} finding(s)):\n",
+        findings.len()
+    );
+    for (denied_by, (accounts, principals, actions)) in groups {
+        out.push_str(&format!(
+            "  - {denied_by}: {} account(s), {} principal(s) ({}), {} action(s) ({})\n",
+            accounts.len(),
+            principals.len(),
+            sample(&principals),
+            actions.len(),
+            sample(&actions)
+        ));
+    }
+    out.push_str("hint: exempt these principals in the policy, or pass --allow-lockout if this is intended; --verbose or --json lists every finding");
+    out
+}
+
+fn plan_error_json(e: &PlanError) -> String {
+    let value = match e {
+        PlanError::Diff(DiffError::Lockout(l)) => {
+            serde_json::json!({"refused": true, "reason": "lockout", "lockouts": l.0})
+        }
+        PlanError::Diff(DiffError::Refused(reasons)) => {
+            serde_json::json!({"refused": true, "reason": "unsafe", "problems": reasons})
+        }
+        other => {
+            serde_json::json!({"refused": true, "reason": "internal", "problems": [other.to_string()]})
+        }
+    };
+    serde_json::to_string_pretty(&value).expect("json")
 }
 
 fn print_stats(aws: &AwsArgs, clients: Option<&Clients>, started: Instant) {
@@ -295,8 +396,15 @@ fn print_stats(aws: &AwsArgs, clients: Option<&Clients>, started: Instant) {
 struct ApplyRun<'a> {
     auto_approve: bool,
     audit_log: &'a Path,
-    concurrency: usize,
     allow_lockout: bool,
+    executor: ApplyOptions,
+}
+
+fn plan_or_refuse(desired: &Desired, observed: &Observed, allow_lockout: bool) -> Result<Plan> {
+    make_plan(desired, observed, &PlanOptions { allow_lockout }).map_err(|e| {
+        eprintln!("error: {}", describe_plan_error(&e, false));
+        anyhow!(PlanRefused)
+    })
 }
 
 async fn apply(
@@ -305,12 +413,6 @@ async fn apply(
     run: &ApplyRun<'_>,
     aws: &AwsArgs,
 ) -> Result<Outcome> {
-    let ApplyRun {
-        auto_approve,
-        audit_log,
-        concurrency,
-        allow_lockout,
-    } = *run;
     let started = Instant::now();
     let saved = plan_path.map(crate::plan::file::read).transpose()?;
     let config_path = match (config, &saved) {
@@ -319,7 +421,7 @@ async fn apply(
         (None, None) => bail!("give a saved plan or -c FILE"),
     };
     let desired = load_config(&config_path)?;
-    let clients = connect(aws, Some(&desired)).await;
+    let clients = connect(aws, Some(&desired)).await?;
     let observed = observe(&clients, &desired, aws).await?;
     let plan = match saved {
         Some(saved) => {
@@ -330,77 +432,170 @@ async fn apply(
                 );
             }
             if saved.state_digest != observed.digest() {
-                bail!("the plan is stale: the organization changed since the plan was made; run `lzctl plan` again");
+                bail!("the plan is stale: the landing zone changed since the plan was made; run `lzctl plan` again");
             }
             // The file is data from disk: carry out only what lzctl itself plans now
             // (a hand-edited or foreign plan could name anything).
-            let fresh = make_plan(&desired, &observed, allow_lockout)?;
+            let fresh = plan_or_refuse(&desired, &observed, run.allow_lockout)?;
             if fresh.changes != saved.changes {
-                bail!("the saved plan's changes differ from what this lzctl plans for the same config and organization; run `lzctl plan` again");
+                bail!("the saved plan's changes differ from what this lzctl plans for the same config and landing zone; run `lzctl plan` again");
             }
-            saved
+            eprintln!("{}", crate::render::subject_line(&fresh.subject));
+            fresh
         }
         None => {
-            let plan = make_plan(&desired, &observed, allow_lockout)?;
-            print!(
-                "{}",
-                crate::render::human(
-                    &plan,
-                    crate::render::use_color(std::io::stdout().is_terminal())
-                )
-            );
+            let plan = plan_or_refuse(&desired, &observed, run.allow_lockout)?;
+            emit(&crate::render::human(
+                &plan,
+                crate::render::use_color(std::io::stdout().is_terminal()),
+            ))?;
             if plan.is_empty() {
                 print_stats(aws, Some(&clients), started);
                 return converged_or_pending(&plan, 0);
             }
-            if !auto_approve {
-                confirm()?;
+            if !run.auto_approve {
+                confirm(&plan)?;
             }
             plan
         }
     };
     if plan.is_empty() {
-        println!("Nothing to apply.");
+        emit("Nothing to apply.\n")?;
         return Ok(Outcome::Clean);
     }
-    let caller = clients
-        .sts
-        .get_caller_identity()
-        .send()
-        .await
-        .map(|c| c.arn().unwrap_or_default().to_string())
-        .unwrap_or_default();
-    let audit = AuditLog::open(audit_log, caller)
-        .with_context(|| format!("opening the audit log {}", audit_log.display()))?;
-    let progress = Progress::new(std::io::stderr().is_terminal());
-    let options = ApplyOptions {
-        concurrency,
-        ..ApplyOptions::default()
+    let audit = AuditLog::open(run.audit_log, observed.caller.arn.clone())
+        .with_context(|| format!("opening the audit log {}", run.audit_log.display()))?;
+    let progress = Arc::new(Progress::new(std::io::stderr().is_terminal()));
+    let gate: Box<dyn Gate> = match &observed.controltower.landing_zone {
+        Some(lz) if is_present(&observed.controltower) => {
+            let report = progress.clone();
+            Box::new(ControlTowerGate::new(
+                clients.clone(),
+                lz.arn.clone(),
+                run.executor.poll,
+                std::time::Duration::from_secs(1),
+                Box::new(move |change, status, waited| {
+                    report.waiting(
+                        &change.address,
+                        &format!("Control Tower is busy: {status}"),
+                        waited,
+                    )
+                }),
+            ))
+        }
+        _ => Box::new(AlwaysOpen),
     };
-    let applied = execute_plan(
+    let stop = Arc::new(StopSignal::default());
+    let listener = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                stop.stop();
+                eprintln!("\nStopping: no new change starts; the changes in flight finish and are recorded. Press Ctrl-C again to abort at once.");
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    eprintln!(
+                        "Aborted. Run `lzctl apply` again: it continues where this one stopped."
+                    );
+                    std::process::exit(130);
+                }
+            }
+        }
+    });
+    let base = plan_base(
+        &DiffInput::new(&desired, &observed),
+        &observed.organizations,
+    );
+    let report = execute_plan(
         &clients,
         &plan,
-        &observed,
-        &AlwaysOpen,
+        &base,
+        gate.as_ref(),
         &audit,
-        &options,
+        &run.executor,
         &progress,
+        &stop,
     )
-    .await
-    .with_context(|| {
-        format!(
-            "apply stopped; completed changes are recorded in {}; run apply again to continue",
-            audit.path().display()
-        )
-    })?;
+    .await;
+    listener.abort();
+    print_created(&report)?;
+    if report.interrupted {
+        return Err(anyhow!(Interrupted {
+            done: report.done.len(),
+            left: report.not_started.len(),
+        }));
+    }
+    if !report.failed.is_empty() {
+        return Err(failure(&report, &audit));
+    }
+    let applied = report.done.len();
     let after = observe(&clients, &desired, aws).await?;
-    let remaining = make_plan(&desired, &after, true)?;
+    let remaining = make_plan(
+        &desired,
+        &after,
+        &PlanOptions {
+            allow_lockout: true,
+        },
+    )?;
     print_stats(aws, Some(&clients), started);
     if !remaining.is_empty() {
         eprint!("{}", crate::render::human(&remaining, false));
-        bail!("applied {applied} change(s) but {} remain; the organization changed during apply or a change did not take effect", remaining.changes.len());
+        bail!("applied {applied} change(s) but {} remain; the landing zone changed during apply or a change did not take effect", remaining.changes.len());
     }
     converged_or_pending(&remaining, applied)
+}
+
+/// What apply created, with the new ids.
+fn print_created(report: &ApplyReport) -> Result<()> {
+    if report.created.is_empty() {
+        return Ok(());
+    }
+    let mut text = String::from("Created:\n");
+    for (what, id) in &report.created {
+        text.push_str(&format!("  {what}: {id}\n"));
+    }
+    emit(&text)
+}
+
+/// Failed steps as one error: each distinct error once, with a count and the
+/// addresses it hit.
+fn failure(report: &ApplyReport, audit: &AuditLog) -> anyhow::Error {
+    let lines: Vec<String> = report.failed.iter().map(|(_, e)| e.to_string()).collect();
+    let mut text = format!(
+        "{} change(s) failed ({} done, {} not started):",
+        report.failed.len(),
+        report.done.len(),
+        report.not_started.len()
+    );
+    for (line, count) in group_repeated(lines.iter().map(String::as_str)) {
+        let at: Vec<String> = report
+            .failed
+            .iter()
+            .filter(|(_, e)| e.to_string() == line)
+            .map(|(a, _)| a.to_string())
+            .take(3)
+            .collect();
+        let more = if count > 3 { ", …" } else { "" };
+        text.push_str(&format!(
+            "\n  {line}{} [{}{more}]",
+            if count > 1 {
+                format!(" ({count} changes)")
+            } else {
+                String::new()
+            },
+            at.join(", ")
+        ));
+    }
+    text.push_str(&format!(
+        "\ncompleted changes are recorded in {}; fix the cause and run apply again to continue",
+        audit.path().display()
+    ));
+    let first = report
+        .failed
+        .iter()
+        .find_map(|(_, e)| e.hint())
+        .map(|h| format!("\nhint: {h}"))
+        .unwrap_or_default();
+    anyhow!("{text}{first}")
 }
 
 /// Success when nothing is pending; otherwise an error naming what is.
@@ -410,9 +605,9 @@ fn converged_or_pending(plan: &Plan, applied: usize) -> Result<Outcome> {
         .map(|n| format!("  {}: {}", n.address, n.message))
         .collect();
     if pending.is_empty() {
-        println!(
-            "Apply complete: {applied} change(s). The organization matches the configuration."
-        );
+        emit(&format!(
+            "Apply complete: {applied} change(s). The landing zone matches the configuration.\n"
+        ))?;
         return Ok(Outcome::Clean);
     }
     bail!(
@@ -422,12 +617,16 @@ fn converged_or_pending(plan: &Plan, applied: usize) -> Result<Outcome> {
     )
 }
 
-fn confirm() -> Result<()> {
+fn confirm(plan: &Plan) -> Result<()> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
         bail!("refusing to apply without confirmation: standard input is not a terminal; pass --auto-approve");
     }
-    eprint!("Apply these changes? Only `yes` is accepted: ");
+    eprintln!(
+        "\nThese changes will be made in {}.",
+        crate::render::subject_line(&plan.subject)
+    );
+    eprint!("Apply them? Only `yes` is accepted: ");
     std::io::stderr().flush()?;
     let mut answer = String::new();
     stdin.read_line(&mut answer)?;
@@ -445,14 +644,12 @@ async fn scp(command: ScpCommand) -> Result<Outcome> {
             snapshot,
             format,
             threads,
+            detailed_exitcode,
             aws,
         } => {
             let desired = load_config(&config)?;
-            let now = full_state(&desired, snapshot.as_deref(), &aws).await?;
-            let plan = make_plan(&desired, &now, true)?;
-            let mut after = now.clone();
-            crate::plan::simulate::apply_plan(&mut after, &plan, &desired.limits)
-                .context("modelling the organization after the plan")?;
+            let observed = full_state(&desired, snapshot.as_deref(), &aws).await?;
+            let (now, after) = proposed_states(&desired, &observed)?;
             let (current, proposed) = (account_hierarchies(&now), account_hierarchies(&after));
             let options = ReplayOptions {
                 threads,
@@ -468,14 +665,18 @@ async fn scp(command: ScpCommand) -> Result<Outcome> {
                 SimulateFormat::Json => render_replay_json(&report),
                 SimulateFormat::Csv => render_replay_csv(&report),
             };
-            print!("{out}");
+            emit(&out)?;
             if !report.file_errors.is_empty() {
                 bail!(
                     "{} input file(s) could not be read to the end; the report is incomplete",
                     report.file_errors.len()
                 );
             }
-            Ok(Outcome::Clean)
+            Ok(if detailed_exitcode && !report.newly_denied.is_empty() {
+                Outcome::Changes
+            } else {
+                Outcome::Clean
+            })
         }
         ScpCommand::Lint {
             config,
@@ -503,28 +704,42 @@ async fn scp(command: ScpCommand) -> Result<Outcome> {
             aws,
         } => {
             let desired = load_config(&config)?;
-            let mut state = full_state(&desired, snapshot.as_deref(), &aws).await?;
-            if proposed {
-                let plan = make_plan(&desired, &state, true)?;
-                crate::plan::simulate::apply_plan(&mut state, &plan, &desired.limits)
-                    .context("modelling the organization after the plan")?;
-            }
+            let observed = full_state(&desired, snapshot.as_deref(), &aws).await?;
+            let (now, after) = proposed_states(&desired, &observed)?;
+            let state = if proposed { after } else { now };
             let subject = match (&account, &ou) {
-                (Some(name), _) => Subject::Account(name.clone()),
+                (Some(name), _) => {
+                    if !state.accounts.contains_key(name) {
+                        bail!(
+                            "no account named `{name}` in the organization{}",
+                            did_you_mean(name, state.accounts.keys())
+                        );
+                    }
+                    Subject::Account(name.clone())
+                }
                 (None, Some(path)) => {
-                    Subject::Ou(OuPath::try_from(path.clone()).map_err(|e| anyhow!(e))?)
+                    let parsed = OuPath::try_from(path.clone()).map_err(|e| anyhow!(e))?;
+                    if !parsed.is_root() && !state.ous.contains_key(&parsed) {
+                        let paths: Vec<String> =
+                            state.ous.keys().map(ToString::to_string).collect();
+                        bail!(
+                            "no OU `{path}` in the organization{}",
+                            did_you_mean(path, paths.iter())
+                        );
+                    }
+                    Subject::Ou(parsed)
                 }
                 (None, None) => bail!("give --account NAME or --ou PATH"),
             };
             let book = PolicyBook::new(&state);
             let h = hierarchy(&state, &book, PolicyKind::Scp, &subject, false)
                 .ok_or_else(|| anyhow!("{subject:?} is not in the organization"))?;
-            println!(
-                "SCPs in force for {} ({}):",
+            emit(&format!(
+                "SCPs in force for {} ({}):\n{}",
                 account.or(ou).unwrap_or_default(),
-                if proposed { "after the plan" } else { "now" }
-            );
-            print!("{}", summarize(&h));
+                if proposed { "after the plan" } else { "now" },
+                summarize(&h)
+            ))?;
             for (name, err) in &book.unparsable {
                 eprintln!("warning: policy {name} does not parse: {err}");
             }
@@ -533,22 +748,39 @@ async fn scp(command: ScpCommand) -> Result<Outcome> {
     }
 }
 
-/// The organization with every attachment (FullAWSAccess included), from a
+fn did_you_mean<'a>(word: &str, candidates: impl Iterator<Item = &'a String>) -> String {
+    let candidates: Vec<&str> = candidates.map(String::as_str).collect();
+    match closest(word, candidates.iter().copied()) {
+        Some(c) => format!("; did you mean `{c}`?"),
+        None => String::new(),
+    }
+}
+
+/// The organization as the plan finds it and as it would leave it.
+fn proposed_states(desired: &Desired, observed: &Observed) -> Result<(OrgState, OrgState)> {
+    let plan = make_plan(
+        desired,
+        observed,
+        &PlanOptions {
+            allow_lockout: true,
+        },
+    )?;
+    states_around(desired, observed, &plan)
+        .map_err(|v| anyhow!("modelling the organization after the plan: {v}"))
+}
+
+/// The landing zone with every attachment (FullAWSAccess included), from a
 /// snapshot or from AWS.
-async fn full_state(desired: &Desired, snapshot: Option<&Path>, aws: &AwsArgs) -> Result<OrgState> {
+async fn full_state(desired: &Desired, snapshot: Option<&Path>, aws: &AwsArgs) -> Result<Observed> {
     match snapshot {
         Some(path) => Ok(crate::snapshot::read(path)?),
         None => {
-            let clients = connect(aws, Some(desired)).await;
-            observe_organization(
-                &clients,
-                &ObserveScope {
-                    list_all_targets: true,
-                    ..scope_for(desired, aws.concurrency)
-                },
-            )
-            .await
-            .context("reading the organization")
+            let clients = connect(aws, Some(desired)).await?;
+            let scope = ObserveScope {
+                list_all_targets: true,
+                ..ObserveScope::for_config(desired, aws.concurrency)
+            };
+            observe_with(&clients, &scope, Some(desired)).await
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod digest;
+pub mod families;
 pub mod model;
 pub mod observe;
 pub mod plan;

@@ -4,10 +4,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::families::Observed;
 use crate::model::OrgState;
 
-/// Version of the snapshot format.
-pub const SNAPSHOT_FORMAT_VERSION: u32 = 1;
+/// Version of the snapshot format. 2: every family's observed state (1 held
+/// the organization only, and is still read).
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 2;
 
 /// A recorded organization.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -17,7 +19,13 @@ pub struct Snapshot {
     /// When it was taken (RFC 3339).
     pub taken_at: String,
     /// The state.
-    pub state: OrgState,
+    pub state: Observed,
+}
+
+/// The first format: the organization alone.
+#[derive(Deserialize)]
+struct SnapshotV1 {
+    state: OrgState,
 }
 
 /// Why a snapshot cannot be read or written.
@@ -42,7 +50,7 @@ pub enum SnapshotError {
 }
 
 /// Writes a snapshot.
-pub fn write(state: &OrgState, path: &Path) -> Result<(), SnapshotError> {
+pub fn write(state: &Observed, path: &Path) -> Result<(), SnapshotError> {
     let snapshot = Snapshot {
         format_version: SNAPSHOT_FORMAT_VERSION,
         taken_at: chrono::Utc::now().to_rfc3339(),
@@ -55,21 +63,37 @@ pub fn write(state: &OrgState, path: &Path) -> Result<(), SnapshotError> {
     })
 }
 
-/// Reads a snapshot.
-pub fn read(path: &Path) -> Result<OrgState, SnapshotError> {
+/// Reads a snapshot (format 2, or the organization of a format-1 one).
+pub fn read(path: &Path) -> Result<Observed, SnapshotError> {
     let text = std::fs::read_to_string(path).map_err(|cause| SnapshotError::Io {
         path: path.into(),
         cause,
     })?;
-    let snapshot: Snapshot = serde_json::from_str(&text).map_err(|e| SnapshotError::Format {
+    let format = |message: String| SnapshotError::Format {
         path: path.into(),
-        message: e.to_string(),
-    })?;
-    if snapshot.format_version != SNAPSHOT_FORMAT_VERSION {
-        return Err(SnapshotError::Format {
-            path: path.into(),
-            message: format!("format {}", snapshot.format_version),
-        });
+        message,
+    };
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format(e.to_string()))?;
+    match value.get("format_version").and_then(|v| v.as_u64()) {
+        Some(1) => {
+            let v1: SnapshotV1 =
+                serde_json::from_value(value).map_err(|e| format(e.to_string()))?;
+            Ok(Observed {
+                organizations: v1.state,
+                ..Observed::default()
+            })
+        }
+        Some(2) => {
+            let snapshot: Snapshot =
+                serde_json::from_value(value).map_err(|e| format(e.to_string()))?;
+            Ok(snapshot.state)
+        }
+        other => Err(format(format!(
+            "format {} (this lzctl reads 1 and 2)",
+            other
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "missing".into())
+        ))),
     }
-    Ok(snapshot.state)
 }

@@ -3,19 +3,22 @@
 
 mod support;
 
-use lzctl::model::OrgState;
-use lzctl::policy::guard::LockoutRefused;
+use lzctl::families::{DiffError, Observed};
+use lzctl::plan::{make_plan, PlanError, PlanOptions};
 
 /// An organization with one workload account at the root and FullAWSAccess everywhere.
-fn org() -> OrgState {
-    support::org_with_root_account("workload", "210987654321")
+fn org() -> Observed {
+    Observed {
+        organizations: support::org_with_root_account("workload", "210987654321"),
+        ..Observed::default()
+    }
 }
 
 /// A config attaching one policy (given as a plain JSON document) to the root.
 fn config_with(dir: &std::path::Path, policy: &str, extra_org: &str) -> lzctl::config::Desired {
     std::fs::write(dir.join("policy.json"), policy).unwrap();
     let yaml = format!(
-        "version: 1\norganization:\n  home_region: ap-northeast-1\n  governed_regions: [ap-northeast-1]\n  management_account: \"123456789012\"\n  control_tower: absent\n{extra_org}accounts:\n  - {{ name: workload, email: w@example.com, ou: Root }}\npolicies:\n  region:\n    type: scp\n    template: policy.json\n    targets: [Root]\n"
+        "version: 1\norganization:\n  home_region: ap-northeast-1\n  governed_regions: [ap-northeast-1]\n  management_account: \"123456789012\"\n  control_tower: absent\n{extra_org}accounts:\n  - {{ name: workload, email: workload@example.com, ou: Root }}\npolicies:\n  region:\n    type: scp\n    template: policy.json\n    targets: [Root]\n"
     );
     std::fs::write(dir.join("lz.yaml"), yaml).unwrap();
     lzctl::config::load(&dir.join("lz.yaml")).expect("valid config")
@@ -30,15 +33,12 @@ fn region_restriction(not_actions: &[&str], exempt: &[&str]) -> String {
 }
 
 fn refusal(desired: &lzctl::config::Desired) -> Vec<String> {
-    match lzctl::commands::make_plan(desired, &org(), false) {
+    match make_plan(desired, &org(), &PlanOptions::default()) {
         Ok(_) => Vec::new(),
-        Err(e) => e
-            .downcast::<LockoutRefused>()
-            .expect("a lockout refusal")
-            .0
-            .iter()
-            .map(|f| f.to_string())
-            .collect(),
+        Err(PlanError::Diff(DiffError::Lockout(refused))) => {
+            refused.0.iter().map(|f| f.to_string()).collect()
+        }
+        Err(other) => panic!("expected a lockout refusal, got {other}"),
     }
 }
 
@@ -117,7 +117,14 @@ fn allow_lockout_turns_the_refusal_into_notices() {
         &region_restriction(&["iam:*"], &["arn:aws:iam::*:role/nobody"]),
         "",
     );
-    let plan = lzctl::commands::make_plan(&desired, &org(), true).expect("allowed");
+    let plan = make_plan(
+        &desired,
+        &org(),
+        &PlanOptions {
+            allow_lockout: true,
+        },
+    )
+    .expect("allowed");
     assert!(
         plan.notices
             .iter()

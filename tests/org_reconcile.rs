@@ -312,6 +312,7 @@ async fn drift_is_reported_with_addresses_and_repaired() {
     let human = emu.lzctl(dir, &["plan", "-c", GROUP]);
     let mut settings = insta::Settings::clone_current();
     settings.add_filter(r"[0-9a-f]{64}", "[sha256]");
+    settings.add_filter(r"\bo-[a-z0-9]{10,32}\b", "o-[organization]");
     settings.bind(|| insta::assert_snapshot!("drift_plan", String::from_utf8_lossy(&human.stdout)));
 
     let plan = emu.lzctl(dir, &["plan", "-c", GROUP, "--detailed-exitcode", "--json"]);
@@ -427,8 +428,22 @@ async fn a_saved_plan_is_refused_once_the_organization_changed() {
     );
     let saved: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("plan.json")).unwrap()).unwrap();
-    assert_eq!(saved["format_version"], 1);
+    assert_eq!(saved["format_version"], 2);
     assert_eq!(saved["config_digest"].as_str().unwrap().len(), 64);
+    assert_eq!(saved["subject"]["management_account"], "123456789012");
+
+    // A plan written by an older lzctl is refused with what to do.
+    let mut old = saved.clone();
+    old["format_version"] = 1.into();
+    std::fs::write(dir.join("old.json"), old.to_string()).unwrap();
+    let refused = emu.lzctl(dir, &["apply", "old.json"]);
+    assert_exit(&refused, 1);
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("plan format 1")
+            && String::from_utf8_lossy(&refused.stderr).contains("run `lzctl plan` again"),
+        "{}",
+        text(&refused)
+    );
 
     let root = client.list_roots().send().await.unwrap().roots()[0]
         .id()

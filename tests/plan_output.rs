@@ -55,7 +55,9 @@ fn drifted_org() -> OrgState {
 }
 
 fn plan_for(state: &OrgState) -> lzctl::plan::Plan {
-    lzctl::commands::make_plan(&config(), state, false).expect("plan")
+    let observed = lzctl::families::Observed::from(state.clone());
+    lzctl::plan::make_plan(&config(), &observed, &lzctl::plan::PlanOptions::default())
+        .expect("plan")
 }
 
 fn settings() -> insta::Settings {
@@ -90,6 +92,17 @@ fn markdown_summary_for_drift() {
 fn json_plan_is_versioned_and_complete() {
     let plan = plan_for(&empty_org());
     let json: serde_json::Value = serde_json::from_str(&lzctl::render::json(&plan)).unwrap();
-    assert_eq!(json["format_version"], 1);
+    assert_eq!(json["format_version"], 2);
+    assert_eq!(json["subject"]["management_account"], "123456789012");
+    let account = json["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == "account:example-prod")
+        .expect("the account is created");
+    assert_eq!(account["family"], "organizations");
+    assert_eq!(account["operation"], "create_account");
+    assert_eq!(account["after"]["ou"], "Companies/Example/prod");
+    assert!(account["before"].is_null());
     settings().bind(|| insta::assert_json_snapshot!(json));
 }

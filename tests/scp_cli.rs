@@ -119,7 +119,7 @@ fn effective_shows_each_level_and_what_is_denied() {
     state
         .policies
         .insert("FullAWSAccess".into(), support::full_aws_access(everywhere));
-    lzctl::snapshot::write(&state, &dir.path().join("org.json")).unwrap();
+    lzctl::snapshot::write(&state.clone().into(), &dir.path().join("org.json")).unwrap();
     let out = lzctl(
         dir.path(),
         &[
@@ -191,7 +191,7 @@ fn org_before_region_restriction(dir: &Path) -> std::path::PathBuf {
         .policies
         .insert("FullAWSAccess".into(), support::full_aws_access(everywhere));
     let path = dir.join("org.json");
-    lzctl::snapshot::write(&state, &path).unwrap();
+    lzctl::snapshot::write(&state.clone().into(), &path).unwrap();
     path
 }
 

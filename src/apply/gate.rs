@@ -1,6 +1,6 @@
-//! The gate the executor asks before every step. The Control Tower check
-//! (is a landing-zone, baseline, control or Account Factory operation
-//! running?) plugs in here; today's implementation always lets steps pass.
+//! The gate the executor asks before every step: may it run now? The
+//! Control Tower gate (`families::controltower::gate`) waits while Control
+//! Tower is busy; without Control Tower the gate is always open.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,7 +11,7 @@ use crate::plan::Change;
 #[derive(Debug, thiserror::Error)]
 pub enum GateError {
     /// Still busy after the timeout.
-    #[error("{what} was still busy after {waited_secs}s; nothing more was applied")]
+    #[error("{what} was still busy after {waited_secs}s; nothing more was started (--wait-timeout sets the limit)")]
     Timeout {
         /// What kept the gate closed.
         what: String,
@@ -23,21 +23,40 @@ pub enum GateError {
     Check(String),
 }
 
+/// Held by a step while it runs; dropping it lets others through (e.g. the
+/// exclusive hold of a step that runs Control Tower work of its own).
+pub struct GatePass(#[allow(dead_code)] Option<Box<dyn Send + Sync>>);
+
+impl GatePass {
+    /// A pass that holds nothing.
+    pub fn open() -> GatePass {
+        GatePass(None)
+    }
+
+    /// A pass that holds `guard` until the step ends.
+    pub fn hold(guard: impl Send + Sync + 'static) -> GatePass {
+        GatePass(Some(Box::new(guard)))
+    }
+}
+
 /// A future returned by a gate.
-pub type GateFuture<'a> = Pin<Box<dyn Future<Output = Result<(), GateError>> + Send + 'a>>;
+pub type GateFuture<'a> = Pin<Box<dyn Future<Output = Result<GatePass, GateError>> + Send + 'a>>;
 
 /// Decides, before each change, whether it may run now; waits while not.
 pub trait Gate: Send + Sync {
-    /// Resolves when `change` may proceed.
+    /// Resolves when `change` may proceed; the pass is held while it runs.
     fn wait_until_clear<'a>(&'a self, change: &'a Change) -> GateFuture<'a>;
+
+    /// Drops any shared observation (a step just met a busy resource).
+    fn forget(&self) {}
 }
 
-/// A gate that is always open: no Control Tower check yet.
+/// The gate without Control Tower: always open.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct AlwaysOpen;
 
 impl Gate for AlwaysOpen {
     fn wait_until_clear<'a>(&'a self, _change: &'a Change) -> GateFuture<'a> {
-        Box::pin(async { Ok(()) })
+        Box::pin(async { Ok(GatePass::open()) })
     }
 }

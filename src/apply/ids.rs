@@ -7,10 +7,13 @@ use crate::model::{OrgState, OuPath, Target};
 /// Path/name → id lookups, updated as changes create and rename things.
 #[derive(Debug, Clone, Default)]
 pub struct IdRegistry {
+    organization: String,
+    management_account: String,
     root: String,
     ous: HashMap<OuPath, String>,
     accounts: HashMap<String, String>,
     policies: HashMap<String, String>,
+    created: Vec<(String, String)>,
 }
 
 /// A name the plan uses that has no id.
@@ -22,6 +25,8 @@ impl IdRegistry {
     /// From an observed state.
     pub fn from_state(state: &OrgState) -> IdRegistry {
         IdRegistry {
+            organization: state.organization_id.clone().unwrap_or_default(),
+            management_account: state.management_account_id.clone().unwrap_or_default(),
             root: state.root_id.clone().unwrap_or_default(),
             ous: state
                 .ous
@@ -38,12 +43,37 @@ impl IdRegistry {
                 .iter()
                 .filter_map(|(n, p)| p.id.clone().map(|id| (n.clone(), id)))
                 .collect(),
+            created: Vec::new(),
         }
     }
 
     /// The root id.
     pub fn root(&self) -> &str {
         &self.root
+    }
+
+    /// The organization id (`o-...`).
+    pub fn organization(&self) -> &str {
+        &self.organization
+    }
+
+    /// ARN of an OU (or of the root), as Control Tower names targets.
+    pub fn ou_arn(&self, path: &OuPath) -> Result<String, UnknownId> {
+        let id = self.ou(path)?;
+        let kind = if path.is_root() { "root" } else { "ou" };
+        Ok(format!(
+            "arn:aws:organizations::{}:{kind}/{}/{id}",
+            self.management_account, self.organization
+        ))
+    }
+
+    /// ARN of an account, as Control Tower names enrolled accounts.
+    pub fn account_arn(&self, name: &str) -> Result<String, UnknownId> {
+        let id = self.account(name)?;
+        Ok(format!(
+            "arn:aws:organizations::{}:account/{}/{id}",
+            self.management_account, self.organization
+        ))
     }
 
     /// Id of an OU (the root for the empty path).
@@ -84,7 +114,13 @@ impl IdRegistry {
 
     /// Records a created OU.
     pub fn add_ou(&mut self, path: OuPath, id: String) {
+        self.created.push((format!("OU {path}"), id.clone()));
         self.ous.insert(path, id);
+    }
+
+    /// What apply created, with the new ids, in order.
+    pub fn created(&self) -> Vec<(String, String)> {
+        self.created.clone()
     }
 
     /// Records a renamed OU and everything below it.
@@ -108,11 +144,13 @@ impl IdRegistry {
 
     /// Records a created account.
     pub fn add_account(&mut self, name: String, id: String) {
+        self.created.push((format!("account {name}"), id.clone()));
         self.accounts.insert(name, id);
     }
 
     /// Records a created policy.
     pub fn add_policy(&mut self, name: String, id: String) {
+        self.created.push((format!("policy {name}"), id.clone()));
         self.policies.insert(name, id);
     }
 }

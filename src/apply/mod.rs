@@ -1,45 +1,50 @@
 //! Applying a plan: changes in dependency order, independent ones
-//! concurrently, each behind the gate and recorded in the audit log.
+//! concurrently within their slots, each behind the gate and recorded in the
+//! audit log. The error policy (after kube-rs's controller): a busy error
+//! sends the step back to the gate; any other failure stops scheduling new
+//! steps, lets those in flight finish, and skips the failed step's dependants.
 
 pub mod audit;
 pub mod gate;
-mod handlers;
 pub mod ids;
 mod progress;
 
 pub use progress::Progress;
 
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 
 use audit::AuditLog;
-use gate::{Gate, GateError};
-use handlers::{execute, StepContext};
+use gate::Gate;
 use ids::{IdRegistry, UnknownId};
 
-use crate::aws::Clients;
-use crate::model::OrgState;
-use crate::plan::Plan;
+use crate::aws::waiter::{wait_for, Poll, WaitError, WaitPolicy};
+use crate::aws::{AwsError, Clients, ErrorClass};
+use crate::model::{Address, OrgState};
+use crate::plan::{Change, Plan};
 
-/// Why an apply stopped.
+/// Why one step failed.
 #[derive(Debug, thiserror::Error)]
-pub enum ApplyError {
+pub enum StepError {
     /// An AWS call failed.
-    #[error("{address}: {operation} failed: {message}")]
-    Step {
-        /// Change address.
-        address: String,
-        /// API operation.
-        operation: &'static str,
-        /// SDK error.
-        message: String,
-    },
-    /// The gate stayed closed.
     #[error(transparent)]
-    Gate(#[from] GateError),
+    Aws(#[from] AwsError),
+    /// lzctl refuses to run it (a foreign object).
+    #[error("refused: {0}")]
+    Refused(String),
+    /// AWS finished the work with a failure (e.g. Control Tower's status message).
+    #[error("{0}")]
+    Failed(String),
+    /// Still not done after the wait timeout.
+    #[error("{0}; run apply again later to finish")]
+    TimedOut(String),
     /// The plan names something without an id.
     #[error(transparent)]
     Ids(#[from] UnknownId),
@@ -48,89 +53,305 @@ pub enum ApplyError {
     Audit(std::io::Error),
 }
 
+impl StepError {
+    /// Whether someone else is busy with the same thing (retry after the gate).
+    pub fn is_busy(&self) -> bool {
+        matches!(self, StepError::Aws(e) if e.class == ErrorClass::Busy)
+    }
+
+    /// A hint for a person, where one helps.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            StepError::Aws(e) => e.hint(),
+            _ => None,
+        }
+    }
+}
+
 /// Tuning of the executor.
 #[derive(Debug, Clone)]
 pub struct ApplyOptions {
     /// Changes in flight at once.
     pub concurrency: usize,
-    /// Longest wait for one CreateAccount.
-    pub create_account_timeout: Duration,
+    /// How to poll long operations (account creation, Control Tower,
+    /// stack sets); its timeout bounds each wait.
+    pub poll: WaitPolicy,
+    /// Longest time a step waits for the gate and for busy resources.
+    pub wait_timeout: Duration,
 }
 
 impl Default for ApplyOptions {
     fn default() -> Self {
         ApplyOptions {
             concurrency: 4,
-            create_account_timeout: Duration::from_secs(1800),
+            poll: WaitPolicy::default(),
+            wait_timeout: Duration::from_secs(3600),
         }
     }
 }
 
-/// Runs every change of `plan`. Stops scheduling at the first failure, lets
-/// running changes finish, and reports the first error.
+/// What an apply did.
+#[derive(Debug, Default)]
+pub struct ApplyReport {
+    /// Changes completed.
+    pub done: Vec<Address>,
+    /// Changes that failed, with their errors.
+    pub failed: Vec<(Address, StepError)>,
+    /// Changes never started (after a failure or an interruption).
+    pub not_started: Vec<Address>,
+    /// Objects created, with their new ids.
+    pub created: Vec<(String, String)>,
+    /// Whether Ctrl-C stopped scheduling.
+    pub interrupted: bool,
+}
+
+/// Set when the user asks to stop (first Ctrl-C): no new step starts.
+#[derive(Debug, Default)]
+pub struct StopSignal(AtomicBool);
+
+impl StopSignal {
+    /// Asks the executor to stop scheduling.
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    /// Whether stopping was asked for.
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// What a step's handler needs.
+pub struct StepContext<'a> {
+    /// Clients.
+    pub clients: &'a Clients,
+    /// Ids, shared by concurrent steps.
+    pub ids: &'a Mutex<IdRegistry>,
+    /// Audit log.
+    pub audit: &'a AuditLog,
+    /// Address of the change.
+    pub address: &'a Address,
+    /// Executor options.
+    pub options: &'a ApplyOptions,
+    /// Progress output.
+    pub progress: &'a Progress,
+}
+
+impl StepContext<'_> {
+    /// Audits a call's outcome and classifies an SDK error. An error that
+    /// says the change is already in place counts as done (`Ok(None)`).
+    pub fn audited<T, E>(
+        &self,
+        operation: &'static str,
+        result: Result<T, SdkError<E, aws_smithy_runtime_api::http::Response>>,
+    ) -> Result<Option<T>, StepError>
+    where
+        T: aws_sdk_organizations::operation::RequestId,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        match result {
+            Ok(out) => {
+                self.audit
+                    .record(&self.address.to_string(), operation, out.request_id(), "ok")
+                    .map_err(StepError::Audit)?;
+                Ok(Some(out))
+            }
+            Err(err) => {
+                let error = AwsError::from_sdk(operation, &err);
+                let already = error.class == ErrorClass::AlreadyDone;
+                let result = if already {
+                    format!(
+                        "ok (already done: {})",
+                        error.code.clone().unwrap_or_default()
+                    )
+                } else {
+                    error.to_string()
+                };
+                self.audit
+                    .record(
+                        &self.address.to_string(),
+                        operation,
+                        error.request_id.as_deref(),
+                        &result,
+                    )
+                    .map_err(StepError::Audit)?;
+                if already {
+                    Ok(None)
+                } else {
+                    Err(error.into())
+                }
+            }
+        }
+    }
+
+    /// Classifies a read call's error (reads are not audited).
+    pub fn read<T, E>(
+        &self,
+        operation: &'static str,
+        result: Result<T, SdkError<E, aws_smithy_runtime_api::http::Response>>,
+    ) -> Result<T, StepError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        result.map_err(|e| AwsError::from_sdk(operation, &e).into())
+    }
+
+    /// The id registry.
+    pub fn ids(&self) -> std::sync::MutexGuard<'_, IdRegistry> {
+        self.ids.lock().expect("id registry lock")
+    }
+
+    /// Polls until done with the executor's poll policy, showing progress.
+    pub async fn wait<T, F, Fut>(&self, what: &str, poll: F) -> Result<T, StepError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<Poll<T>, StepError>>,
+    {
+        let address = self.address.clone();
+        wait_for(
+            what,
+            &self.options.poll,
+            |status, waited| self.progress.waiting(&address, status, waited),
+            poll,
+        )
+        .await
+        .map_err(|e| match e {
+            WaitError::Failed(e) => e,
+            timed_out => StepError::TimedOut(timed_out.to_string()),
+        })
+    }
+}
+
+/// Runs every change of `plan` against the organization `base` (the state the
+/// plan starts from). Stops scheduling at the first failure or on `stop`,
+/// lets running changes finish, and reports what happened.
+#[allow(clippy::too_many_arguments)]
 pub async fn execute_plan(
     clients: &Clients,
     plan: &Plan,
-    observed: &OrgState,
+    base: &OrgState,
     gate: &dyn Gate,
     audit: &AuditLog,
     options: &ApplyOptions,
     progress: &Progress,
-) -> Result<usize, ApplyError> {
-    let ids = Mutex::new(IdRegistry::from_state(observed));
+    stop: &StopSignal,
+) -> ApplyReport {
+    let ids = Mutex::new(IdRegistry::from_state(base));
     let mut waiting = plan.dependency_indices();
     let mut ready: Vec<usize> = (0..plan.changes.len())
         .filter(|i| waiting[*i].is_empty())
         .collect();
-    ready.reverse();
+    let mut started: BTreeSet<usize> = BTreeSet::new();
+    let mut in_use: HashMap<String, usize> = HashMap::new();
     let mut running = FuturesUnordered::new();
-    let mut done = 0usize;
-    let mut first_error: Option<ApplyError> = None;
+    let mut report = ApplyReport::default();
+    let mut ticker = tokio::time::interval(Duration::from_secs(10));
+    ticker.tick().await;
     progress.start(plan.changes.len());
     loop {
-        while first_error.is_none() && running.len() < options.concurrency.max(1) {
-            let Some(i) = ready.pop() else { break };
+        let halted = !report.failed.is_empty() || stop.is_set();
+        while !halted && running.len() < options.concurrency.max(1) {
+            // The first ready change whose slots have room.
+            let Some(pos) = ready.iter().position(|i| {
+                plan.changes[*i]
+                    .operation
+                    .slots()
+                    .iter()
+                    .all(|s| in_use.get(&s.name).copied().unwrap_or(0) < s.capacity)
+            }) else {
+                break;
+            };
+            let i = ready.remove(pos);
             let change = &plan.changes[i];
+            for s in change.operation.slots() {
+                *in_use.entry(s.name).or_default() += 1;
+            }
+            started.insert(i);
+            progress.started(change);
             let ids = &ids;
             running.push(async move {
-                let result = async {
-                    gate.wait_until_clear(change).await?;
-                    let ctx = StepContext {
-                        clients,
-                        ids,
-                        audit,
-                        address: &change.address.0,
-                        create_account_timeout: options.create_account_timeout,
-                    };
-                    execute(&ctx, &change.operation).await
-                }
-                .await;
-                (i, result)
+                let ctx = StepContext {
+                    clients,
+                    ids,
+                    audit,
+                    address: &change.address,
+                    options,
+                    progress,
+                };
+                (i, run_step(&ctx, change, gate).await)
             });
         }
-        let Some((i, result)) = running.next().await else {
+        if running.is_empty() {
             break;
+        }
+        let finished = tokio::select! {
+            next = running.next() => next,
+            _ = ticker.tick() => { progress.still_running(); continue; }
         };
+        let Some((i, result)) = finished else { break };
         let change = &plan.changes[i];
+        for s in change.operation.slots() {
+            if let Some(n) = in_use.get_mut(&s.name) {
+                *n -= 1;
+            }
+        }
         match result {
             Ok(()) => {
-                done += 1;
                 progress.finished(change, None);
+                report.done.push(change.address.clone());
                 for (j, deps) in waiting.iter_mut().enumerate() {
                     if deps.remove(&i) && deps.is_empty() {
-                        ready.insert(0, j);
+                        ready.push(j);
                     }
                 }
             }
             Err(e) => {
                 progress.finished(change, Some(&e.to_string()));
-                first_error.get_or_insert(e);
+                report.failed.push((change.address.clone(), e));
             }
         }
     }
     progress.finish();
-    match first_error {
-        Some(e) => Err(e),
-        None => Ok(done),
+    report.interrupted = stop.is_set();
+    report.not_started = (0..plan.changes.len())
+        .filter(|i| !started.contains(i))
+        .map(|i| plan.changes[i].address.clone())
+        .collect();
+    report.created = ids.lock().expect("id registry lock").created();
+    report
+}
+
+/// One step: the gate, the change, and back to the gate while the resource
+/// is busy, up to the wait timeout.
+async fn run_step(
+    ctx: &StepContext<'_>,
+    change: &Change,
+    gate: &dyn Gate,
+) -> Result<(), StepError> {
+    if let Some(reason) = change.operation.refusal() {
+        return Err(StepError::Refused(reason));
+    }
+    let started = tokio::time::Instant::now();
+    loop {
+        let result = {
+            let _pass = if change.operation.gated() {
+                Some(
+                    gate.wait_until_clear(change)
+                        .await
+                        .map_err(|e| StepError::TimedOut(e.to_string()))?,
+                )
+            } else {
+                None
+            };
+            change.operation.apply(ctx).await
+        };
+        match result {
+            Err(e) if e.is_busy() && started.elapsed() < ctx.options.wait_timeout => {
+                ctx.progress
+                    .waiting(&change.address, &e.to_string(), started.elapsed());
+                gate.forget();
+                tokio::time::sleep(ctx.options.poll.initial.max(Duration::from_millis(100))).await;
+            }
+            other => return other,
+        }
     }
 }

@@ -1,14 +1,32 @@
-//! Progress of an apply: a bar on a terminal, plain lines otherwise.
+//! Progress of an apply on stderr: a bar on a terminal, plain lines
+//! otherwise. Steps in flight are listed with their elapsed time every few
+//! seconds (`Still creating... [40s]`), and long waits say what they wait for.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use tokio::time::Instant;
 
-use crate::plan::Change;
+use crate::model::Address;
+use crate::plan::{Action, Change};
 
-/// Reports each finished change on stderr.
+/// Reports each step on stderr.
 pub struct Progress {
     bar: Option<ProgressBar>,
     total: std::sync::atomic::AtomicUsize,
     count: std::sync::atomic::AtomicUsize,
+    in_flight: Mutex<BTreeMap<Address, (Action, Instant)>>,
+}
+
+fn gerund(action: Action) -> &'static str {
+    match action {
+        Action::Create => "creating",
+        Action::Update => "modifying",
+        Action::Replace => "replacing",
+        Action::Delete => "destroying",
+    }
 }
 
 impl Progress {
@@ -26,6 +44,14 @@ impl Progress {
             bar,
             total: Default::default(),
             count: Default::default(),
+            in_flight: Default::default(),
+        }
+    }
+
+    fn line(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => eprintln!("{line}"),
         }
     }
 
@@ -38,21 +64,65 @@ impl Progress {
         }
     }
 
+    /// A change starts.
+    pub fn started(&self, change: &Change) {
+        self.in_flight
+            .lock()
+            .expect("progress lock")
+            .insert(change.address.clone(), (change.action, Instant::now()));
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("{}...", change.address));
+        }
+    }
+
+    /// A step waits for something (Control Tower, an operation, a busy resource).
+    pub fn waiting(&self, address: &Address, status: &str, waited: Duration) {
+        if waited.as_secs() < 1 {
+            return;
+        }
+        self.line(&format!(
+            "{address}: waiting ({status}) [{}s elapsed]",
+            waited.as_secs()
+        ));
+    }
+
+    /// Lists the steps still in flight with their elapsed time.
+    pub fn still_running(&self) {
+        let now = Instant::now();
+        let in_flight = self.in_flight.lock().expect("progress lock").clone();
+        for (address, (action, since)) in in_flight {
+            let secs = now.duration_since(since).as_secs();
+            if secs >= 10 {
+                self.line(&format!(
+                    "{address}: Still {}... [{secs}s elapsed]",
+                    gerund(action)
+                ));
+            }
+        }
+    }
+
     /// One change is done (or failed with `error`).
     pub fn finished(&self, change: &Change, error: Option<&str>) {
+        let since = self
+            .in_flight
+            .lock()
+            .expect("progress lock")
+            .remove(&change.address)
+            .map(|(_, s)| s.elapsed().as_secs());
         let n = self
             .count
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             + 1;
         let total = self.total.load(std::sync::atomic::Ordering::Relaxed);
+        let took = since.map(|s| format!(" after {s}s")).unwrap_or_default();
         let line = match error {
             None => format!(
-                "[{n}/{total}] {} {} ... done",
+                "[{n}/{total}] {} {} ... done{took}",
                 change.action.symbol(),
                 change.address
             ),
             Some(e) => format!(
-                "[{n}/{total}] {} {} ... FAILED: {e}",
+                "[{n}/{total}] {} {} ... FAILED{took}: {e}",
                 change.action.symbol(),
                 change.address
             ),
@@ -63,7 +133,6 @@ impl Progress {
                 if error.is_some() {
                     bar.println(&line);
                 }
-                bar.set_message(format!("{}", change.address));
             }
             None => eprintln!("{line}"),
         }

@@ -1,32 +1,44 @@
-//! Organizations errors that mean "try again shortly" but that the SDK's
-//! default classifiers do not retry: ConcurrentModificationException and
-//! PolicyChangesInProgressException. Classified here, inside the SDK's own
-//! retry loop, so there is one retry policy with one backoff.
+//! Errors that mean "someone else is changing the same thing; try again
+//! shortly" but that the SDK's default classifiers do not retry, such as
+//! Organizations' ConcurrentModificationException and
+//! PolicyChangesInProgressException. They are retried inside the SDK's own
+//! retry loop (as throttling, so the adaptive rate limiter slows down too):
+//! one retry policy with one backoff, no loop of lzctl's own beside it.
+//!
+//! Control Tower's ConflictException and a stack set's
+//! OperationInProgressException are busy errors too, but they last minutes,
+//! not seconds: the executor sends those steps back to the gate instead
+//! (`apply::gate`), so this classifier leaves them alone.
 
 use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
 use aws_smithy_runtime_api::client::retries::classifiers::{
     ClassifyRetry, RetryAction, RetryClassifierPriority,
 };
 
-/// Error codes retried with backoff, as throttling. (TooManyRequestsException
-/// is already throttling to the SDK's own classifier.)
-pub const TRANSIENT_ORGANIZATIONS_ERRORS: &[&str] = &[
+use super::error::{classify_code, ErrorClass};
+
+/// Busy errors that clear within seconds: retried by the SDK.
+const SHORT_LIVED: &[&str] = &[
     "ConcurrentModificationException",
     "PolicyChangesInProgressException",
 ];
 
-/// Retry classifier for Organizations' transient errors.
+/// Retry classifier for short-lived busy errors.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct OrganizationsTransientErrors;
+pub struct BusyErrorsRetried;
 
-/// The `__type` of an awsJson error body, without namespace.
+/// The error code of an awsJson or restJson error body, without namespace.
 pub fn json_error_code(body: &[u8]) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let raw = value.get("__type")?.as_str()?;
-    Some(raw.rsplit('#').next().unwrap_or(raw).to_string())
+    let raw = value
+        .get("__type")
+        .or_else(|| value.get("code"))?
+        .as_str()?;
+    let raw = raw.rsplit('#').next().unwrap_or(raw);
+    Some(raw.split(':').next().unwrap_or(raw).to_string())
 }
 
-impl ClassifyRetry for OrganizationsTransientErrors {
+impl ClassifyRetry for BusyErrorsRetried {
     fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
         let Some(response) = ctx.response() else {
             return RetryAction::NoActionIndicated;
@@ -35,7 +47,10 @@ impl ClassifyRetry for OrganizationsTransientErrors {
             return RetryAction::NoActionIndicated;
         }
         match response.body().bytes().and_then(json_error_code) {
-            Some(code) if TRANSIENT_ORGANIZATIONS_ERRORS.contains(&code.as_str()) => {
+            Some(code)
+                if classify_code(&code) == ErrorClass::Busy
+                    && SHORT_LIVED.contains(&code.as_str()) =>
+            {
                 RetryAction::throttling_error()
             }
             _ => RetryAction::NoActionIndicated,
@@ -43,7 +58,7 @@ impl ClassifyRetry for OrganizationsTransientErrors {
     }
 
     fn name(&self) -> &'static str {
-        "lzctl-organizations-transient-errors"
+        "lzctl-busy-errors"
     }
 
     fn priority(&self) -> RetryClassifierPriority {

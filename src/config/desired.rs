@@ -44,4 +44,6 @@ pub struct Desired {
     pub renames: BTreeMap<OuPath, String>,
     /// Whether any account declares tags (then account tags are read).
     pub uses_account_tags: bool,
+    /// OUs whose Control Tower registration the file states (`register:`).
+    pub registration: BTreeMap<OuPath, bool>,
 }

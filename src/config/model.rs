@@ -66,8 +66,9 @@ pub struct OrganizationConfig {
     /// Regions workloads may use.
     #[serde(default)]
     pub governed_regions: Vec<String>,
-    /// Expected management account id; lzctl refuses any other.
-    pub management_account: Option<String>,
+    /// Expected management account id; lzctl refuses any other. A YAML
+    /// value of any type, so a number gets a precise message.
+    pub management_account: Option<serde_yaml::Value>,
     /// Control Tower expectation.
     #[serde(default)]
     pub control_tower: ControlTowerMode,
@@ -134,6 +135,10 @@ pub struct OuConfig {
     pub environments: Option<Vec<String>>,
     /// The name this OU had before, to rename it in place.
     pub renamed_from: Option<String>,
+    /// With Control Tower: register this OU (default: when its parent is
+    /// registered, or when lzctl creates it at the top level); `false`
+    /// keeps it and its subtree out of Control Tower.
+    pub register: Option<bool>,
     /// Anything else.
     #[serde(flatten)]
     pub unknown: UnknownKeys,
@@ -144,6 +149,8 @@ pub struct OuConfig {
 pub struct AccountConfig {
     /// Account name, unique in the file.
     pub name: Option<String>,
+    /// The account's id, when it exists: its identity, whatever its name.
+    pub id: Option<serde_yaml::Value>,
     /// Root email address, unique in the file.
     pub email: Option<String>,
     /// OU path the account belongs to.
@@ -211,9 +218,15 @@ pub mod known_keys {
         "tag_max_attachments",
     ];
     /// An OU.
-    pub const OU: &[&str] = &["children", "tags", "environments", "renamed_from"];
+    pub const OU: &[&str] = &[
+        "children",
+        "tags",
+        "environments",
+        "renamed_from",
+        "register",
+    ];
     /// An account.
-    pub const ACCOUNT: &[&str] = &["name", "email", "ou", "tags"];
+    pub const ACCOUNT: &[&str] = &["name", "id", "email", "ou", "tags"];
     /// A policy.
     pub const POLICY: &[&str] = &["type", "template", "params", "targets", "description"];
     /// Keys planned for later versions, with what to say about them.

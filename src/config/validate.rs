@@ -171,7 +171,16 @@ fn check(c: &mut Checker, file: &ConfigFile, base_dir: &Path, path: &Path, text:
         .iter()
         .filter_map(|(p, f)| f.renamed_from.clone().map(|old| (p.clone(), old)))
         .collect();
+    let registration = ous
+        .keys()
+        .filter_map(|p| {
+            node_of(file, p)
+                .and_then(|n| n.register)
+                .map(|r| (p.clone(), r))
+        })
+        .collect();
     Desired {
+        registration,
         path: path.to_path_buf(),
         digest: crate::digest::sha256_hex(text.as_bytes()),
         organization,
@@ -235,16 +244,11 @@ fn check_organization(c: &mut Checker, file: &ConfigFile) -> OrganizationSetting
     }
     settings.governed_regions = org.governed_regions.clone();
     match &org.management_account {
-        Some(id) if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) => {
-            settings.management_account = id.clone()
+        Some(value) => {
+            if let Some(id) = account_id(c, "organization.management_account", value) {
+                settings.management_account = id;
+            }
         }
-        Some(id) => c.error_at_value(
-            "organization.management_account",
-            format!("`{id}` is not a 12-digit account id"),
-            Some(
-                "quote it so YAML keeps leading zeros: management_account: \"012345678901\"".into(),
-            ),
-        ),
         None => c.error(
             "organization",
             "missing `organization.management_account`",
@@ -309,6 +313,51 @@ fn check_tags(c: &mut Checker, field: &str, tags: &BTreeMap<String, String>) {
                 None,
             );
         }
+    }
+}
+
+/// A 12-digit account id from a YAML value, or an error that says what is
+/// wrong with it (a number that lost its leading zeros, a wrong length).
+fn account_id(c: &mut Checker, field: &str, value: &serde_yaml::Value) -> Option<String> {
+    let (text, is_number) = match value {
+        serde_yaml::Value::String(s) => (s.trim().to_string(), false),
+        serde_yaml::Value::Number(n) => (n.to_string(), true),
+        other => {
+            c.error_at_value(
+                field,
+                format!("an account id is 12 digits, not {}", yaml_kind(other)),
+                Some("write it as a quoted string, e.g. \"012345678901\"".into()),
+            );
+            return None;
+        }
+    };
+    let digits = text.chars().filter(char::is_ascii_digit).count();
+    if digits == 12 && text.len() == 12 {
+        return Some(text);
+    }
+    let hint = if is_number && digits < 12 && text.chars().all(|ch| ch.is_ascii_digit()) {
+        Some("YAML read this as a number and dropped its leading zeros; quote it: \"0…\"".into())
+    } else {
+        Some("account ids are exactly 12 digits, e.g. \"012345678901\"".into())
+    };
+    c.error_at_value(
+        field,
+        format!(
+            "`{text}` is not an account id: it has {} character(s), an id has 12 digits",
+            text.chars().count()
+        ),
+        hint,
+    );
+    None
+}
+
+fn yaml_kind(value: &serde_yaml::Value) -> &'static str {
+    match value {
+        serde_yaml::Value::Null => "empty",
+        serde_yaml::Value::Bool(_) => "a boolean",
+        serde_yaml::Value::Sequence(_) => "a list",
+        serde_yaml::Value::Mapping(_) => "a mapping",
+        _ => "this value",
     }
 }
 
@@ -434,6 +483,7 @@ fn check_accounts(
     let mut accounts = BTreeMap::new();
     let mut names: HashMap<String, String> = HashMap::new();
     let mut emails: HashMap<String, String> = HashMap::new();
+    let mut ids: HashMap<String, String> = HashMap::new();
     for (i, a) in file.accounts.iter().enumerate() {
         let field = join_index("accounts", i);
         c.unknown_keys(&field, &a.unknown, known_keys::ACCOUNT);
@@ -530,10 +580,27 @@ fn check_accounts(
                 OuPath::root()
             }
         };
+        let id =
+            a.id.as_ref()
+                .and_then(|v| account_id(c, &format!("{field}.id"), v));
+        if let Some(id) = &id {
+            if let Some(first) = ids.get(id) {
+                c.error_at_value(
+                    &format!("{field}.id"),
+                    format!(
+                        "duplicate account id `{id}` (first at {})",
+                        c.map.locate(first)
+                    ),
+                    Some("each account appears once".into()),
+                );
+            } else {
+                ids.insert(id.clone(), format!("{field}.id"));
+            }
+        }
         accounts.insert(
             name,
             Account {
-                id: None,
+                id,
                 email,
                 ou,
                 tags: a.tags.clone(),
@@ -806,11 +873,11 @@ fn check_attachment_caps(c: &mut Checker, state: &OrgState, limits: &Limits) {
     }
     for ((kind, target), names) in counts {
         // Every target also carries AWS's FullAWSAccess SCP unless replaced.
-        let implicit = usize::from(crate::plan::implicit_policy(kind).is_some());
+        let implicit = usize::from(crate::families::organizations::implicit_policy(kind).is_some());
         let cap = limits.max_attachments(kind);
         if names.len() + implicit > cap {
             let field = join_key("policies", names[names.len() - 1]);
-            c.error(&format!("{field}.targets"), format!("{} {} policies would be attached to {target} ({}{}); the cap is {cap}", names.len() + implicit, kind.short_name(), names.join(", "), match crate::plan::implicit_policy(kind) { Some(p) => format!(" + {p}"), None => String::new() }), Some("merge policies or attach some one level up (the cap is a setting: settings.limits)".into()));
+            c.error(&format!("{field}.targets"), format!("{} {} policies would be attached to {target} ({}{}); the cap is {cap}", names.len() + implicit, kind.short_name(), names.join(", "), match crate::families::organizations::implicit_policy(kind) { Some(p) => format!(" + {p}"), None => String::new() }), Some("merge policies or attach some one level up (the cap is a setting: settings.limits)".into()));
         }
     }
 }

@@ -18,6 +18,9 @@ pub type Tags = BTreeMap<String, String>;
 
 /// Tag key lzctl puts on the OUs it creates; policies carry the marker in their description.
 pub const MANAGED_TAG_KEY: &str = "managed-by";
+/// Tag key holding the path lzctl created an OU at, so an OU renamed by hand
+/// is recognised and renamed back instead of duplicated.
+pub const PATH_TAG_KEY: &str = "lzctl-path";
 /// Value of [`MANAGED_TAG_KEY`].
 pub const MANAGED_TAG_VALUE: &str = "lzctl";
 /// The document of AWS's FullAWSAccess and RCPFullAWSAccess policies (fixed by AWS).
@@ -167,19 +170,6 @@ impl Policy {
     }
 }
 
-/// What Control Tower looks like from lzctl.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum ControlTowerPresence {
-    /// Not checked (config says absent, or offline).
-    #[default]
-    NotChecked,
-    /// A landing zone exists.
-    Present,
-    /// No landing zone.
-    Missing,
-}
-
 /// An organization: the desired one or the observed one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct OrgState {
@@ -203,13 +193,16 @@ pub struct OrgState {
     /// Account names whose CreateAccount is still in progress (observed only).
     #[serde(default)]
     pub accounts_being_created: BTreeSet<String>,
-    /// Accounts AWS reports as SUSPENDED or PENDING_CLOSURE (by name): lzctl
-    /// never moves or tags them.
+    /// Accounts AWS reports as SUSPENDED, PENDING_CLOSURE or CLOSED (by
+    /// name): lzctl never moves or tags them.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub closed_accounts: BTreeSet<String>,
-    /// Control Tower as seen when observing.
-    #[serde(default)]
-    pub control_tower: ControlTowerPresence,
+    /// Accounts AWS reports as PENDING_ACTIVATION (by name): not usable yet.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub pending_accounts: BTreeSet<String>,
+    /// Service principals with trusted access to the organization.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub trusted_services: BTreeSet<String>,
     /// Policies whose targets were not all listed (AWS's full-access policies,
     /// attached nearly everywhere): their `targets` hold only what was looked
     /// up target by target. See `plan::targets_to_complete`.
@@ -236,9 +229,8 @@ impl OrgState {
             .collect()
     }
 
-    /// A stable digest of the state, for stale-plan detection.
-    pub fn digest(&self) -> String {
-        let canonical = serde_json::to_vec(self).expect("state serializes");
-        crate::digest::sha256_hex(&canonical)
+    /// Whether an account can be changed (not closed, not pending activation).
+    pub fn is_usable_account(&self, name: &str) -> bool {
+        !self.closed_accounts.contains(name) && !self.pending_accounts.contains(name)
     }
 }

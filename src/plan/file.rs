@@ -24,7 +24,7 @@ pub enum PlanFileError {
         message: String,
     },
     /// Written by an incompatible version.
-    #[error("{path} has plan format {found}; this lzctl reads format {PLAN_FORMAT_VERSION}")]
+    #[error("{path} has plan format {found}, written by another lzctl version; this lzctl reads format {PLAN_FORMAT_VERSION}: run `lzctl plan` again to make a new plan")]
     Version {
         /// File.
         path: PathBuf,

@@ -1,8 +1,12 @@
-//! The plan for a person, in the style Terraform users know.
+//! The plan for a person, in the style Terraform users know. Generic: what
+//! changes is read from each change's before and after states; families add
+//! details (a new policy's document) and impact lines (accounts reached).
 
 use std::fmt::Write;
 
-use crate::plan::{Action, Change, Operation, Plan};
+use serde_json::Value;
+
+use crate::plan::{Action, Change, Plan, PlanSubject};
 use crate::policy::document::pretty;
 
 fn paint(text: &str, action: Action, color: bool) -> String {
@@ -12,93 +16,140 @@ fn paint(text: &str, action: Action, color: bool) -> String {
     let code = match action {
         Action::Create => "32",
         Action::Update => "33",
+        Action::Replace => "35",
         Action::Delete => "31",
     };
     format!("\x1b[{code}m{text}\x1b[0m")
 }
 
-fn group(op: &Operation) -> &'static str {
-    match op {
-        Operation::EnablePolicyType { .. } => "Organization",
-        Operation::CreateOu { .. } | Operation::RenameOu { .. } | Operation::DeleteOu { .. } => {
-            "Organizational units"
-        }
-        Operation::CreateAccount { .. } | Operation::MoveAccount { .. } => "Accounts",
-        Operation::CreatePolicy { .. }
-        | Operation::UpdatePolicy { .. }
-        | Operation::DeletePolicy { .. } => "Policies",
-        Operation::AttachPolicy { .. } | Operation::DetachPolicy { .. } => "Policy attachments",
-        Operation::SetTags { .. } => "Tags",
+/// The line naming whom a plan is for.
+pub fn subject_line(subject: &PlanSubject) -> String {
+    let mut line = format!(
+        "Organization {} (management account {})",
+        if subject.organization_id.is_empty() {
+            "unknown"
+        } else {
+            &subject.organization_id
+        },
+        if subject.management_account.is_empty() {
+            "unknown"
+        } else {
+            &subject.management_account
+        },
+    );
+    if !subject.caller_arn.is_empty() {
+        let _ = write!(line, ", as {}", subject.caller_arn);
+    }
+    line
+}
+
+/// A value as one short line.
+fn short(value: &Value) -> String {
+    match value {
+        Value::String(s) => format!("{s:?}"),
+        Value::Null => "(none)".into(),
+        other => other.to_string(),
     }
 }
 
-const GROUPS: &[&str] = &[
-    "Organization",
-    "Organizational units",
-    "Accounts",
-    "Policies",
-    "Policy attachments",
-    "Tags",
-];
-
-fn details(change: &Change, out: &mut String) {
-    match &change.operation {
-        Operation::CreateAccount { email, ou, .. } => {
-            let _ = writeln!(out, "      email: {email}\n      ou:    {ou}");
+/// A unified diff of two policy documents, pretty-printed.
+fn document_diff(old: &str, new: &str, out: &mut String) {
+    let (old, new) = (pretty(old), pretty(new));
+    if old == new {
+        return;
+    }
+    let diff = similar::TextDiff::from_lines(&old, &new);
+    for hunk in diff.unified_diff().context_radius(2).iter_hunks() {
+        for line in hunk.to_string().lines() {
+            let _ = writeln!(out, "      {line}");
         }
-        Operation::UpdatePolicy {
-            old_content,
-            content,
-            old_description,
-            description,
-            ..
-        } => {
-            if old_description != description {
-                let _ = writeln!(
-                    out,
-                    "      description: {old_description:?} -> {description:?}"
-                );
+    }
+}
+
+/// What changes between before and after, key by key.
+fn state_lines(change: &Change, out: &mut String) {
+    let empty = serde_json::Map::new();
+    let before = change
+        .before
+        .as_ref()
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let after = change
+        .after
+        .as_ref()
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let mut keys: Vec<&String> = before.keys().chain(after.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    for key in keys {
+        let (b, a) = (before.get(key), after.get(key));
+        if key == "content" {
+            if let (Some(Value::String(b)), Some(Value::String(a))) = (b, a) {
+                document_diff(b, a, out);
             }
-            let (old, new) = (pretty(old_content), pretty(content));
-            if old != new {
-                let diff = similar::TextDiff::from_lines(&old, &new);
-                for hunk in diff.unified_diff().context_radius(2).iter_hunks() {
-                    for line in hunk.to_string().lines() {
-                        let _ = writeln!(out, "      {line}");
-                    }
+            continue;
+        }
+        match (b, a) {
+            (Some(b), Some(a)) if b != a => {
+                let _ = writeln!(out, "      {key}: {} -> {}", short(b), short(a));
+            }
+            (None, Some(a)) if change.action == Action::Create => {
+                let empty = match a {
+                    Value::Object(m) => m.is_empty(),
+                    Value::Array(v) => v.is_empty(),
+                    Value::String(s) => s.is_empty(),
+                    Value::Null => true,
+                    _ => false,
+                };
+                if !empty {
+                    let _ = writeln!(out, "      {key}: {}", short(a));
                 }
             }
-        }
-        Operation::SetTags { set, .. } => {
-            for (k, v) in set {
-                let _ = writeln!(out, "      {k} = {v:?}");
+            (None, Some(a)) => {
+                let _ = writeln!(out, "      {key}: (none) -> {}", short(a));
             }
+            _ => {}
         }
-        _ => {}
+    }
+}
+
+fn details(change: &Change, out: &mut String) {
+    state_lines(change, out);
+    for line in change.operation.details() {
+        let _ = writeln!(out, "    {line}");
+    }
+    for line in &change.impact {
+        let _ = writeln!(out, "      => {line}");
     }
 }
 
 /// Renders the plan. `color` adds ANSI colours to the markers.
 pub fn human(plan: &Plan, color: bool) -> String {
     let mut out = String::new();
+    let _ = writeln!(out, "{}\n", subject_line(&plan.subject));
     if plan.changes.is_empty() {
         match plan.pending().count() {
-            0 => out.push_str("No changes. The organization matches the configuration.\n"),
+            0 => out.push_str("No changes. The landing zone matches the configuration.\n"),
             n => out.push_str(&format!("No changes lzctl can make now, but {n} item(s) do not match the configuration yet (see notices).\n")),
         }
     } else {
         out.push_str("lzctl will perform the following actions:\n");
-        for g in GROUPS {
-            let in_group: Vec<&Change> = plan
-                .changes
-                .iter()
-                .filter(|c| group(&c.operation) == *g)
-                .collect();
-            if in_group.is_empty() {
-                continue;
+        // Groups in the order of their earliest phase, so a plan reads the
+        // same way whatever order the dependencies impose.
+        let mut groups: Vec<(u16, &str)> = Vec::new();
+        for c in &plan.changes {
+            let (g, p) = (c.operation.group(), c.operation.phase());
+            match groups.iter_mut().find(|(_, name)| *name == g) {
+                Some(entry) => entry.0 = entry.0.min(p),
+                None => groups.push((p, g)),
             }
+        }
+        groups.sort();
+        let groups: Vec<&str> = groups.into_iter().map(|(_, g)| g).collect();
+        for g in groups {
             let _ = writeln!(out, "\n  # {g}");
-            for c in in_group {
+            for c in plan.changes.iter().filter(|c| c.operation.group() == g) {
                 let marker = paint(
                     &format!("{} {}", c.action.symbol(), c.address),
                     c.action,
@@ -123,9 +174,14 @@ pub fn human(plan: &Plan, color: bool) -> String {
         }
     }
     let s = plan.summary();
+    let replace = if s.replace > 0 {
+        format!(", {} to replace", s.replace)
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "\nPlan: {} to create, {} to update, {} to delete.",
+        "\nPlan: {} to create, {} to update{replace}, {} to delete.",
         s.create, s.update, s.delete
     );
     out

@@ -1,18 +1,54 @@
-//! A short Markdown summary for pull-request comments.
+//! A Markdown summary for pull-request comments: the organization named, a
+//! table of counts, every change with its reason, each policy document
+//! change as a `diff` block, notices; and for a refused plan, why.
 
 use std::fmt::Write;
 
-use crate::plan::Plan;
+use serde_json::Value;
 
-/// Renders a summary table and the list of changes.
+use super::human::subject_line;
+use crate::plan::Plan;
+use crate::policy::document::pretty;
+
+fn escape(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+/// A document change as a fenced `diff` block.
+fn document_diff(old: Option<&str>, new: Option<&str>) -> Option<String> {
+    let (old, new) = (
+        old.map(pretty).unwrap_or_default(),
+        new.map(pretty).unwrap_or_default(),
+    );
+    if old == new {
+        return None;
+    }
+    let diff = similar::TextDiff::from_lines(&old, &new);
+    let mut out = String::from("```diff\n");
+    for hunk in diff.unified_diff().context_radius(3).iter_hunks() {
+        out.push_str(&hunk.to_string());
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out.push_str("```\n");
+    Some(out)
+}
+
+fn content(value: &Option<Value>) -> Option<&str> {
+    value.as_ref()?.get("content")?.as_str()
+}
+
+/// Renders a summary table, the changes and the document diffs.
 pub fn markdown(plan: &Plan) -> String {
     let s = plan.summary();
     let mut out = String::from("### lzctl plan\n\n");
-    let _ = writeln!(out, "| create | update | delete | unmanaged | notices |\n|---:|---:|---:|---:|---:|\n| {} | {} | {} | {} | {} |\n", s.create, s.update, s.delete, plan.unmanaged.len(), plan.notices.len());
+    let _ = writeln!(out, "{}\n", subject_line(&plan.subject));
+    let _ = writeln!(out, "| create | update | replace | delete | unmanaged | notices |\n|---:|---:|---:|---:|---:|---:|\n| {} | {} | {} | {} | {} | {} |\n", s.create, s.update, s.replace, s.delete, plan.unmanaged.len(), plan.notices.len());
     if plan.changes.is_empty() {
-        out.push_str("No changes.\n");
+        out.push_str("**No changes.** The landing zone matches the configuration.\n");
     } else {
-        out.push_str("<details><summary>Changes</summary>\n\n| | address | what | reason |\n|---|---|---|---|\n");
+        out.push_str("| | address | what | reason |\n|---|---|---|---|\n");
         for c in &plan.changes {
             let _ = writeln!(
                 out,
@@ -20,13 +56,27 @@ pub fn markdown(plan: &Plan) -> String {
                 c.action.symbol(),
                 c.address,
                 c.operation.verb(),
-                c.reason.replace('|', "\\|")
+                escape(&c.reason)
             );
         }
-        out.push_str("\n</details>\n");
+        for c in &plan.changes {
+            if let Some(diff) = document_diff(content(&c.before), content(&c.after)) {
+                let _ = writeln!(out, "\n#### `{}` ({})\n", c.address, c.operation.verb());
+                for line in &c.impact {
+                    let _ = writeln!(out, "- {line}");
+                }
+                if !c.impact.is_empty() {
+                    out.push('\n');
+                }
+                out.push_str(&diff);
+            }
+        }
     }
-    for n in &plan.notices {
-        let _ = writeln!(out, "\n> **{}**: {}", n.address, n.message);
+    if !plan.notices.is_empty() {
+        out.push_str("\n**Notices**\n\n");
+        for n in &plan.notices {
+            let _ = writeln!(out, "- `{}`: {}", n.address, escape(&n.message));
+        }
     }
     let _ = writeln!(
         out,
@@ -34,5 +84,19 @@ pub fn markdown(plan: &Plan) -> String {
         plan.config_path,
         &plan.config_digest[..plan.config_digest.len().min(12)]
     );
+    out
+}
+
+/// The comment for a plan lzctl refused: what was refused and why, never an
+/// empty body.
+pub fn markdown_refusal(config: &str, reason: &str) -> String {
+    let mut out = String::from("### lzctl plan: refused\n\n");
+    let _ = writeln!(
+        out,
+        "lzctl refused to plan `{config}`: applying it would break a safety rule.\n"
+    );
+    out.push_str("```\n");
+    out.push_str(reason.trim_end());
+    out.push_str("\n```\n");
     out
 }

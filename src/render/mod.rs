@@ -3,8 +3,8 @@
 mod human;
 mod markdown;
 
-pub use human::human;
-pub use markdown::markdown;
+pub use human::{human, subject_line};
+pub use markdown::{markdown, markdown_refusal};
 
 use crate::plan::Plan;
 

@@ -5,7 +5,9 @@
 use std::collections::BTreeSet;
 
 use super::diff::{implicit_policy, rewrite_prefix};
-use super::{Operation, Plan};
+use super::Operation;
+use crate::families::Operation as AnyOperation;
+use crate::plan::Change;
 use crate::model::{Account, OrgState, Ou, Policy, PolicyKind, Target};
 use crate::policy::document::has_allow_statement;
 use crate::policy::limits::Limits;
@@ -22,10 +24,18 @@ pub struct Violation {
     pub message: String,
 }
 
-/// Applies every change of `plan` to `state` in order.
-pub fn apply_plan(state: &mut OrgState, plan: &Plan, limits: &Limits) -> Result<(), Violation> {
-    for (step, change) in plan.changes.iter().enumerate() {
-        apply_operation(state, &change.operation, limits).map_err(|message| Violation {
+/// Applies the Organizations changes of `changes` to `state` in order (other
+/// families' changes do not touch the organization model).
+pub fn apply_changes(
+    state: &mut OrgState,
+    changes: &[Change],
+    limits: &Limits,
+) -> Result<(), Violation> {
+    for (step, change) in changes.iter().enumerate() {
+        let AnyOperation::Organizations(op) = &change.operation else {
+            continue;
+        };
+        apply_operation(state, op, limits).map_err(|message| Violation {
             step,
             address: change.address.to_string(),
             message,
@@ -107,7 +117,7 @@ pub fn apply_operation(
             );
             attach_implicit(state, &Target::Ou(path.clone()));
         }
-        Operation::RenameOu { from, to } => {
+        Operation::RenameOu { from, to, .. } => {
             if !state.ous.contains_key(from) || state.ous.contains_key(to) {
                 return Err(format!("cannot rename {from} to {to}"));
             }
@@ -132,6 +142,7 @@ pub fn apply_operation(
             email,
             ou,
             tags,
+            ..
         } => {
             if !ou.is_root() && !state.ous.contains_key(ou) {
                 return Err(format!("OU {ou} does not exist"));
@@ -147,7 +158,7 @@ pub fn apply_operation(
             );
             attach_implicit(state, &Target::Account(name.clone()));
         }
-        Operation::MoveAccount { name, from, to } => {
+        Operation::MoveAccount { name, from, to, .. } => {
             if !to.is_root() && !state.ous.contains_key(to) {
                 return Err(format!("destination {to} does not exist"));
             }
@@ -157,6 +168,7 @@ pub fn apply_operation(
             }
             account.ou = to.clone();
         }
+        Operation::RenameAccount { .. } => {}
         Operation::CreatePolicy {
             name,
             kind,
@@ -256,7 +268,7 @@ pub fn apply_operation(
 /// dependencies allow, as the concurrent executor may.
 pub fn apply_plan_in_any_order(
     state: &mut OrgState,
-    plan: &Plan,
+    plan: &crate::plan::Plan,
     limits: &Limits,
     seed: u64,
 ) -> Result<(), Violation> {
@@ -276,17 +288,22 @@ pub fn apply_plan_in_any_order(
             .wrapping_add(1442695040888963407);
         let i = ready[(rng >> 33) as usize % ready.len()];
         let change = &plan.changes[i];
-        apply_operation(state, &change.operation, limits).map_err(|message| Violation {
-            step,
-            address: change.address.to_string(),
-            message,
-        })?;
+        if let AnyOperation::Organizations(op) = &change.operation {
+            apply_operation(state, op, limits).map_err(|message| Violation {
+                step,
+                address: change.address.to_string(),
+                message,
+            })?;
+        }
         // A target that had an Allow path at the start keeps one at every step (renamed and deleted ones are re-keyed or gone).
         granted = granted
             .into_iter()
             .filter(|t| state.has_target(t))
             .collect::<BTreeSet<_>>();
-        if matches!(change.operation, Operation::RenameOu { .. }) {
+        if matches!(
+            change.operation,
+            AnyOperation::Organizations(Operation::RenameOu { .. })
+        ) {
             granted = granted_targets(state).union(&granted).cloned().collect();
         }
         if let Some(lost) = granted.iter().find(|t| !has_allow_path(state, t)) {

@@ -1,0 +1,377 @@
+//! The Organizations family: OUs, accounts, organization policies and their
+//! attachments, tags. Its observed state is [`OrgState`], the backbone the
+//! other families address (OU paths, account names).
+
+mod apply;
+mod attachments;
+mod diff;
+mod identity;
+mod impact;
+mod observe;
+mod ordering;
+pub mod simulate;
+#[cfg(test)]
+mod tests;
+
+pub use diff::{
+    diff, existing_addresses, implicit_policy, plan_base, targets_to_complete, working_state,
+    DiffInput, ACCOUNT_MANAGEMENT_PRINCIPAL,
+};
+pub use observe::{complete_targets, observe_organization};
+
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+
+use super::{DiffContext, DiffError, FamilyDiff, FamilyOperation, Observed, Slot};
+use crate::config::Desired;
+use crate::plan::{Notice, Plan};
+use crate::policy::guard::{new_lockouts, protected_principals, LockoutRefused};
+use crate::apply::{StepContext, StepError};
+use crate::model::{Address, OrgState, OuPath, PolicyKind, Tags, Target};
+use crate::observe::{ObserveContext, ObserveError};
+
+/// Registration of the family (see `families!`).
+pub struct Family;
+
+impl super::Family for Family {
+    type Observed = OrgState;
+
+    fn observe<'a>(ctx: &'a ObserveContext<'a>) -> BoxFuture<'a, Result<OrgState, ObserveError>> {
+        Box::pin(observe::observe_for_plan(ctx))
+    }
+
+    fn diff(ctx: &DiffContext<'_>) -> Result<FamilyDiff, DiffError> {
+        diff::family_diff(ctx)
+    }
+
+    /// The lockout guard: applies the plan to a model of the organization
+    /// and refuses it when a principal the landing zone depends on would
+    /// newly be denied (unless `--allow-lockout`, then they are notices).
+    /// Then says what each policy change and account move reaches.
+    fn check_plan(ctx: &DiffContext<'_>, plan: &mut Plan) -> Result<(), DiffError> {
+        let (before, after) = states_around(ctx.desired, ctx.observed, plan).map_err(|v| {
+            DiffError::Internal(format!("modelling the organization after the plan: {v}"))
+        })?;
+        let protected = protected_principals(&ctx.desired.organization.break_glass_roles);
+        let lockouts = new_lockouts(
+            &before,
+            &after,
+            &protected,
+            &ctx.desired.organization.governed_regions,
+        );
+        if !lockouts.is_empty() {
+            if !ctx.options.allow_lockout {
+                return Err(LockoutRefused(lockouts).into());
+            }
+            plan.notices.extend(lockouts.into_iter().map(|l| Notice {
+                address: Address::account_named(&l.account),
+                message: format!("LOCKOUT ALLOWED: {l}"),
+                pending: false,
+            }));
+        }
+        impact::annotate(plan, &before, &after);
+        Ok(())
+    }
+}
+
+/// The organization as the plan finds it and as it leaves it (modelled).
+pub fn states_around(
+    desired: &Desired,
+    observed: &Observed,
+    plan: &Plan,
+) -> Result<(OrgState, OrgState), simulate::Violation> {
+    let input = DiffInput::new(desired, observed);
+    let before = plan_base(&input, &observed.organizations);
+    let mut after = before.clone();
+    simulate::apply_changes(&mut after, &plan.changes, &desired.limits)?;
+    Ok((before, after))
+}
+
+/// What an Organizations change does; enough to apply it without the config.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "operation", rename_all = "snake_case")]
+pub enum Operation {
+    /// Enable a policy type on the root.
+    EnablePolicyType {
+        /// The type.
+        kind: PolicyKind,
+    },
+    /// Create an OU (its parent exists by then).
+    CreateOu {
+        /// New path.
+        path: OuPath,
+        /// Tags, the managed marker included.
+        tags: Tags,
+    },
+    /// Rename an OU in place.
+    RenameOu {
+        /// Path as it is now.
+        from: OuPath,
+        /// Path after the rename (same parent).
+        to: OuPath,
+        /// Whether lzctl owns it (its path tag is updated too).
+        managed: bool,
+    },
+    /// Delete an empty managed OU.
+    DeleteOu {
+        /// Path.
+        path: OuPath,
+    },
+    /// Create an account with CreateAccount, then move it into its OU.
+    CreateAccount {
+        /// Name.
+        name: String,
+        /// Root email.
+        email: String,
+        /// Destination OU.
+        ou: OuPath,
+        /// Tags.
+        tags: Tags,
+        /// The destination is governed by Control Tower: count against its
+        /// account-operation limit, one move per destination OU at a time.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        governed: bool,
+    },
+    /// Move an account between OUs.
+    MoveAccount {
+        /// Name.
+        name: String,
+        /// Current OU.
+        from: OuPath,
+        /// Destination OU.
+        to: OuPath,
+        /// As for CreateAccount.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        governed: bool,
+    },
+    /// Rename an account (Account Management PutAccountName).
+    RenameAccount {
+        /// The name in the file (the plan's key for the account).
+        name: String,
+        /// Account id.
+        id: String,
+        /// The name AWS has now.
+        from: String,
+    },
+    /// Create a policy.
+    CreatePolicy {
+        /// Name.
+        name: String,
+        /// Type.
+        kind: PolicyKind,
+        /// Description.
+        description: String,
+        /// Minified document.
+        content: String,
+    },
+    /// Change a policy's document or description.
+    UpdatePolicy {
+        /// Name.
+        name: String,
+        /// Type.
+        kind: PolicyKind,
+        /// Description wanted.
+        description: String,
+        /// Document wanted.
+        content: String,
+    },
+    /// Delete a managed policy (after every detach).
+    DeletePolicy {
+        /// Name.
+        name: String,
+        /// Type.
+        kind: PolicyKind,
+    },
+    /// Attach a policy to a target.
+    AttachPolicy {
+        /// Policy name.
+        policy: String,
+        /// Type.
+        kind: PolicyKind,
+        /// Target.
+        target: Target,
+    },
+    /// Detach a policy from a target.
+    DetachPolicy {
+        /// Policy name.
+        policy: String,
+        /// Type.
+        kind: PolicyKind,
+        /// Target.
+        target: Target,
+    },
+    /// Add or overwrite tags of an OU or account. Keys the config does not
+    /// name are left alone: other tools tag OUs too.
+    SetTags {
+        /// The OU or account.
+        target: Target,
+        /// Tags to add or overwrite.
+        set: Tags,
+    },
+}
+
+/// Control Tower runs at most this many account operations at once
+/// (Control Tower quotas; adjustable up to 10).
+pub const CONTROL_TOWER_ACCOUNT_OPERATIONS: usize = 5;
+
+fn governed_slots(to: &OuPath) -> Vec<Slot> {
+    vec![
+        Slot {
+            name: "controltower:account-operation".into(),
+            capacity: CONTROL_TOWER_ACCOUNT_OPERATIONS,
+        },
+        Slot {
+            name: format!("controltower:move-into:{to}"),
+            capacity: 1,
+        },
+    ]
+}
+
+/// Names of policies lzctl never changes, whatever a plan says.
+fn is_foreign_policy(name: &str) -> bool {
+    crate::model::is_control_tower_policy(name)
+        || name == "FullAWSAccess"
+        || name == "RCPFullAWSAccess"
+}
+
+impl FamilyOperation for Operation {
+    fn verb(&self) -> &'static str {
+        match self {
+            Operation::EnablePolicyType { .. } => "enable policy type",
+            Operation::CreateOu { .. } => "create OU",
+            Operation::RenameOu { .. } => "rename OU",
+            Operation::DeleteOu { .. } => "delete OU",
+            Operation::CreateAccount { .. } => "create account",
+            Operation::MoveAccount { .. } => "move account",
+            Operation::RenameAccount { .. } => "rename account",
+            Operation::CreatePolicy { .. } => "create policy",
+            Operation::UpdatePolicy { .. } => "update policy",
+            Operation::DeletePolicy { .. } => "delete policy",
+            Operation::AttachPolicy { .. } => "attach policy",
+            Operation::DetachPolicy { .. } => "detach policy",
+            Operation::SetTags { .. } => "set tags",
+        }
+    }
+
+    fn group(&self) -> &'static str {
+        match self {
+            Operation::EnablePolicyType { .. } => "Organization",
+            Operation::CreateOu { .. }
+            | Operation::RenameOu { .. }
+            | Operation::DeleteOu { .. } => "Organizational units",
+            Operation::CreateAccount { .. }
+            | Operation::MoveAccount { .. }
+            | Operation::RenameAccount { .. } => "Accounts",
+            Operation::CreatePolicy { .. }
+            | Operation::UpdatePolicy { .. }
+            | Operation::DeletePolicy { .. } => "Policies",
+            Operation::AttachPolicy { .. } | Operation::DetachPolicy { .. } => {
+                "Policy attachments"
+            }
+            Operation::SetTags { .. } => "Tags",
+        }
+    }
+
+    fn phase(&self) -> u16 {
+        match self {
+            Operation::EnablePolicyType { .. } => 0,
+            Operation::RenameOu { .. } => 1,
+            Operation::CreateOu { .. } => 2,
+            Operation::CreatePolicy { .. } | Operation::UpdatePolicy { .. } => 3,
+            Operation::CreateAccount { .. } | Operation::RenameAccount { .. } => 4,
+            Operation::MoveAccount { .. } => 5,
+            Operation::AttachPolicy { .. } | Operation::DetachPolicy { .. } => 6,
+            Operation::SetTags { .. } => 7,
+            Operation::DeletePolicy { .. } => 8,
+            Operation::DeleteOu { .. } => 9,
+        }
+    }
+
+    fn needs(&self) -> Vec<Address> {
+        let parent_of = |path: &OuPath| {
+            path.parent()
+                .map(|p| Address::ou_with_ancestors(&p))
+                .unwrap_or_default()
+        };
+        match self {
+            Operation::EnablePolicyType { .. } => vec![],
+            Operation::CreateOu { path, .. } => parent_of(path),
+            Operation::RenameOu { from, to, .. } => {
+                let mut needs = parent_of(to);
+                needs.push(Address::ou(from));
+                needs
+            }
+            Operation::DeleteOu { path } => vec![Address::ou(path)],
+            Operation::CreateAccount { ou, .. } => Address::ou_with_ancestors(ou),
+            Operation::MoveAccount { name, from, to, .. } => {
+                let mut needs = vec![Address::account_named(name)];
+                needs.extend(Address::ou_with_ancestors(from));
+                needs.extend(Address::ou_with_ancestors(to));
+                needs
+            }
+            Operation::RenameAccount { name, .. } => vec![Address::account_named(name)],
+            Operation::CreatePolicy { .. } => vec![],
+            Operation::UpdatePolicy { name, kind, .. }
+            | Operation::DeletePolicy { name, kind } => vec![Address::policy(*kind, name)],
+            Operation::AttachPolicy {
+                policy,
+                kind,
+                target,
+            } => {
+                let mut needs = vec![Address::policy(*kind, policy), Address::policy_type(*kind)];
+                needs.extend(Address::of_target(target));
+                needs
+            }
+            Operation::DetachPolicy {
+                policy,
+                kind,
+                target,
+            } => {
+                let mut needs = vec![Address::policy(*kind, policy)];
+                needs.extend(Address::of_target(target));
+                needs
+            }
+            Operation::SetTags { target, .. } => Address::of_target(target),
+        }
+    }
+
+    fn slots(&self) -> Vec<Slot> {
+        match self {
+            Operation::CreateAccount {
+                ou, governed: true, ..
+            } => governed_slots(ou),
+            Operation::MoveAccount {
+                to, governed: true, ..
+            } => governed_slots(to),
+            _ => vec![],
+        }
+    }
+
+    fn refusal(&self) -> Option<String> {
+        let name = match self {
+            Operation::CreatePolicy { name, .. }
+            | Operation::UpdatePolicy { name, .. }
+            | Operation::DeletePolicy { name, .. } => name,
+            Operation::AttachPolicy { policy, .. } | Operation::DetachPolicy { policy, .. } => {
+                policy
+            }
+            _ => return None,
+        };
+        is_foreign_policy(name)
+            .then(|| format!("{name} belongs to Control Tower or AWS; lzctl does not change it"))
+    }
+
+    fn details(&self) -> Vec<String> {
+        match self {
+            Operation::CreatePolicy { content, .. } => crate::policy::document::pretty(content)
+                .lines()
+                .map(|l| format!("  {l}"))
+                .collect(),
+            _ => vec![],
+        }
+    }
+
+    fn apply<'a>(&'a self, ctx: &'a StepContext<'a>) -> BoxFuture<'a, Result<(), StepError>> {
+        Box::pin(apply::execute(ctx, self))
+    }
+}
