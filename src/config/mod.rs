@@ -2,6 +2,7 @@
 
 mod desired;
 mod diagnostic;
+pub mod input;
 pub mod model;
 mod ou_tree;
 pub mod regions;

@@ -66,14 +66,22 @@ impl Checker<'_> {
 }
 
 pub(super) fn load(path: &Path) -> Result<Desired, Diagnostics> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = super::input::read(path).map_err(|problem| {
         let map = SourceMap::parse(path, "");
+        let location = match &problem {
+            super::input::InputProblem::TooDeep { line } => super::source::Location {
+                file: path.to_path_buf(),
+                line: *line,
+                column: 1,
+            },
+            _ => map.locate(""),
+        };
         Diagnostics {
             diagnostics: vec![Diagnostic {
-                location: map.locate(""),
+                location,
                 field: String::new(),
-                message: format!("cannot read the configuration: {e}"),
-                hint: Some("pass the landing-zone file with -c FILE".into()),
+                message: problem.to_string(),
+                hint: Some(problem.hint().into()),
             }],
         }
     })?;
