@@ -50,7 +50,8 @@ pub struct DeniedGroup {
     /// Of these calls, how many had an indeterminate (rather than allowed) verdict under
     /// the current policies.
     pub currently_indeterminate: u64,
-    /// What denies them under the proposed policies (usually one entry).
+    /// Every policy statement that denies them under the proposed policies (or the level
+    /// without an Allow, for an implicit deny).
     pub denied_by: Vec<Decision>,
 }
 

@@ -44,6 +44,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use super::iam::Hierarchy;
+use super::lint::IamData;
 
 pub use self::aggregate::{
     AccountWithoutHierarchy, Decision, DeniedGroup, IndeterminateCount, NameCount, ReplayReport,
@@ -97,6 +98,10 @@ pub struct ReplayOptions {
     pub memoize: bool,
     /// Called from the worker threads after each file (e.g. to drive a progress bar).
     pub progress: Option<ProgressFn>,
+    /// The IAM dataset a mapped action must be in to be evaluated; an event whose action
+    /// it does not know is counted as unmapped. `None`: the dataset shipped with lzctl
+    /// ([`IamData::built_in`]).
+    pub iam_data: Option<std::sync::Arc<IamData>>,
 }
 
 /// A progress callback: see [`ReplayOptions::progress`].
@@ -125,6 +130,10 @@ impl std::fmt::Debug for ReplayOptions {
             .field("organization_id", &self.organization_id)
             .field("memoize", &self.memoize)
             .field("progress", &self.progress.as_ref().map(|_| "Fn(&Progress)"))
+            .field(
+                "iam_data",
+                &self.iam_data.as_ref().map_or("built-in", |d| d.source()),
+            )
             .finish()
     }
 }
@@ -137,6 +146,7 @@ impl Default for ReplayOptions {
             organization_id: None,
             memoize: true,
             progress: None,
+            iam_data: None,
         }
     }
 }

@@ -519,3 +519,147 @@ fn reduced_hierarchies_decide_as_the_full_ones() {
         }
     }
 }
+
+/// The library's `root-lockdown` template rendered with its defaults.
+fn root_lockdown() -> NamedPolicy {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scp/root-lockdown.json");
+    let t = super::super::template::Template::load(&path).unwrap();
+    let params = t.resolve_params(&BTreeMap::new(), &[]).unwrap();
+    policy("root-lockdown", &t.render(&params).unwrap().to_string())
+}
+
+fn write_lines(dir: &Path, records: &[String]) -> PathBuf {
+    let path = dir.join("calls.jsonl");
+    std::fs::write(&path, records.join("\n")).unwrap();
+    path
+}
+
+/// A root call in account 111111111111; `session` is the `sessionContext` JSON, if any.
+fn root_call(name: &str, session: Option<&str>) -> String {
+    let session = session
+        .map(|s| format!(r#","sessionContext":{s}"#))
+        .unwrap_or_default();
+    format!(
+        r#"{{"eventTime":"2026-11-01T00:00:00Z","eventSource":"s3.amazonaws.com","eventName":"{name}","awsRegion":"ap-northeast-1","sourceIPAddress":"203.0.113.9","eventType":"AwsApiCall","userIdentity":{{"type":"Root","principalId":"111111111111","arn":"arn:aws:iam::111111111111:root","accountId":"111111111111"{session}}}}}"#
+    )
+}
+
+/// Centralized root access (sts:AssumeRoot) is what `root-lockdown` is written to keep
+/// working: such sessions must not be reported as newly denied, while a root user with
+/// its own credentials is.
+#[test]
+fn centralized_root_sessions_pass_root_lockdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let assumed = r#"{"attributes":{"creationDate":"2026-11-01T00:00:00Z","mfaAuthenticated":"false"},"assumedRoot":"true"}"#;
+    let path = write_lines(
+        dir.path(),
+        &[
+            root_call("DeleteBucketPolicy", Some(assumed)),
+            root_call("DeleteBucketPolicy", Some(assumed)),
+            root_call("PutBucketPolicy", None),
+        ],
+    );
+    let current = org(Vec::new);
+    let proposed = org(|| vec![root_lockdown()]);
+    let r = replay(&[path], &current, &proposed, &options(1)).unwrap();
+    assert_eq!(r.totals.evaluated, 3, "{:?}", r.totals);
+    assert_eq!(r.totals.allowed_both, 2, "{:?}", r.totals);
+    assert_eq!(r.totals.newly_denied, 1, "{:?}", r.newly_denied);
+    assert_eq!(r.newly_denied[0].action, "s3:PutBucketPolicy");
+    assert!(r.indeterminate.is_empty(), "{:?}", r.indeterminate);
+}
+
+fn user_call(source: &str, name: &str) -> String {
+    format!(
+        r#"{{"eventTime":"2026-11-01T00:00:00Z","eventSource":"{source}","eventName":"{name}","awsRegion":"eu-west-1","sourceIPAddress":"203.0.113.9","eventType":"AwsApiCall","userIdentity":{{"type":"IAMUser","principalId":"AIDAX","arn":"arn:aws:iam::111111111111:user/alice","accountId":"111111111111","userName":"alice"}}}}"#
+    )
+}
+
+/// An event whose action is not in the IAM dataset is unmapped, never evaluated; the
+/// known irregular names are mapped to the action IAM authorizes.
+#[test]
+fn unknown_actions_are_unmapped_and_irregular_names_mapped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_lines(
+        dir.path(),
+        &[
+            user_call("s3.amazonaws.com", "DeleteBucketPublicAccessBlock"),
+            user_call("s3.amazonaws.com", "DeleteBucketReplication"),
+            user_call("macie.amazonaws.com", "GetFindings"),
+            user_call("autoscaling.amazonaws.com", "RegisterScalableTarget"),
+            user_call("autoscaling.amazonaws.com", "PutScalingPolicy"),
+            user_call("health.amazonaws.com", "DescribeEvents"),
+            user_call("apigateway.amazonaws.com", "CreateRestApi"),
+            user_call("ec2.amazonaws.com", "NoSuchOperation"),
+            user_call("ec2.amazonaws.com", "NoSuchOperation"),
+        ],
+    );
+    let deny = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Everything","Effect":"Deny","Action":"*","Resource":"*"}]}"#;
+    let current = org(Vec::new);
+    let proposed = org(|| vec![policy("deny-all", deny)]);
+    let r = replay(&[path], &current, &proposed, &options(1)).unwrap();
+    let actions: Vec<&str> = r.newly_denied.iter().map(|g| g.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "application-autoscaling:RegisterScalableTarget",
+            "health:DescribeEvents",
+            "macie2:GetFindings",
+            "s3:PutBucketPublicAccessBlock",
+            "s3:PutReplicationConfiguration",
+        ]
+    );
+    let unmapped: Vec<(&str, u64)> = r
+        .unmapped
+        .iter()
+        .map(|n| (n.name.as_str(), n.count))
+        .collect();
+    assert_eq!(
+        unmapped,
+        [
+            ("ec2:NoSuchOperation", 2),
+            ("apigateway:CreateRestApi", 1),
+            ("autoscaling:PutScalingPolicy", 1),
+        ]
+    );
+    assert_eq!(r.totals.unmapped, 4);
+    assert_eq!(r.totals.evaluated, 5);
+}
+
+/// `denied_by` names every policy that denies a call, not only the first one.
+#[test]
+fn denied_by_lists_every_denying_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_lines(
+        dir.path(),
+        &[user_call("ec2.amazonaws.com", "RunInstances")],
+    );
+    let deny = |sid: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"{sid}","Effect":"Deny","Action":"ec2:*","Resource":"*"}}]}}"#
+        )
+    };
+    let current = org(Vec::new);
+    let proposed = org(|| {
+        vec![
+            policy("region-restriction", REGION_RESTRICTION),
+            policy("no-ec2", &deny("NoEc2")),
+        ]
+    });
+    let r = replay(&[path], &current, &proposed, &options(1)).unwrap();
+    let by: Vec<(Option<&str>, Option<&str>)> = r.newly_denied[0]
+        .denied_by
+        .iter()
+        .map(|d| (d.policy.as_deref(), d.statement.as_deref()))
+        .collect();
+    assert_eq!(
+        by,
+        [
+            (Some("no-ec2"), Some("NoEc2")),
+            (
+                Some("region-restriction"),
+                Some("DenyOutsideAllowedRegions")
+            ),
+        ]
+    );
+}
