@@ -34,6 +34,7 @@
 mod catalog;
 mod checks;
 mod data;
+mod enforced;
 mod locate;
 mod render;
 
@@ -46,7 +47,8 @@ use super::iam::{self, Finding, Location, PolicyKind, Severity};
 
 pub use self::catalog::{rule_info, RuleInfo, RULES};
 pub use self::data::{load_string_list, ActionStatus, IamData, LintError};
-pub use self::locate::locate;
+pub use self::enforced::{check_for_aws, AwsCheck, EnforcedProblem, AWS_ENFORCED_RULES};
+pub use self::locate::{json_pointer, locate};
 pub use self::render::{
     file_position, render_human, render_json, render_sarif, JSON_FORMAT_VERSION, SARIF_SCHEMA,
 };
