@@ -102,6 +102,8 @@ pub struct ReplayOptions {
     /// it does not know is counted as unmapped. `None`: the dataset shipped with lzctl
     /// ([`IamData::built_in`]).
     pub iam_data: Option<std::sync::Arc<IamData>>,
+    /// Account names by id, shown next to the ids in the report (all formats).
+    pub account_names: std::collections::BTreeMap<String, String>,
 }
 
 /// A progress callback: see [`ReplayOptions::progress`].
@@ -129,6 +131,7 @@ impl std::fmt::Debug for ReplayOptions {
             .field("management_account", &self.management_account)
             .field("organization_id", &self.organization_id)
             .field("memoize", &self.memoize)
+            .field("account_names", &self.account_names.len())
             .field("progress", &self.progress.as_ref().map(|_| "Fn(&Progress)"))
             .field(
                 "iam_data",
@@ -147,6 +150,7 @@ impl Default for ReplayOptions {
             memoize: true,
             progress: None,
             iam_data: None,
+            account_names: Default::default(),
         }
     }
 }
@@ -240,5 +244,7 @@ pub fn replay_files(
     for p in partials {
         total.merge(p);
     }
-    Ok(total.into_report())
+    let mut report = total.into_report();
+    report.name_accounts(&options.account_names);
+    Ok(report)
 }

@@ -237,6 +237,7 @@ fn region_restriction_lists_exactly_the_calls_outside_the_region() {
         r.accounts_without_hierarchy,
         [AccountWithoutHierarchy {
             account: "444444444444".into(),
+            account_name: None,
             missing: "both",
             events: 1
         }]
@@ -410,8 +411,9 @@ fn renderers() {
     assert_eq!(lines.len(), 7);
     assert_eq!(lines[0], render::CSV_HEADER);
     assert!(lines[1].starts_with(
-        "111111111111,arn:aws:iam::111111111111:role/Dev,ec2:RunInstances,us-east-1,3,2026-11-01T00:10:00Z,2026-11-03T10:04:00Z,0,"
+        "111111111111,,arn:aws:iam::111111111111:role/Dev,ec2:RunInstances,us-east-1,3,2026-11-01T00:10:00Z,2026-11-03T10:04:00Z,0,"
     ));
+    assert!(r.has_new_denials());
     assert_eq!(render::csv_field("a,b"), "\"a,b\"");
     assert_eq!(render::csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
     assert_eq!(render::csv_field("line\nbreak"), "\"line\nbreak\"");
@@ -662,4 +664,53 @@ fn denied_by_lists_every_denying_policy() {
             ),
         ]
     );
+}
+
+/// Account names given to the replay appear next to the ids in every format; a replay
+/// without new denials says so (for `--detailed-exitcode`).
+#[test]
+fn account_names_in_every_format() {
+    let current = org(Vec::new);
+    let proposed = org(|| vec![policy("region-restriction", REGION_RESTRICTION)]);
+    let opts = ReplayOptions {
+        account_names: [
+            ("111111111111".to_string(), "payments-prod".to_string()),
+            ("444444444444".to_string(), "outsider".to_string()),
+        ]
+        .into_iter()
+        .collect(),
+        ..options(2)
+    };
+    let r = replay(&[fixtures()], &current, &proposed, &opts).unwrap();
+    assert_eq!(
+        r.newly_denied[0].account_name.as_deref(),
+        Some("payments-prod")
+    );
+    assert_eq!(
+        r.accounts_without_hierarchy[0].account_name.as_deref(),
+        Some("outsider")
+    );
+    let human = render_human(&r);
+    assert!(human.contains("111111111111 (payments-prod)"), "{human}");
+    assert!(human.contains("444444444444 (outsider)"), "{human}");
+    // accounts without a name keep the id alone
+    assert!(human.contains("\n  222222222222  "), "{human}");
+    let json: serde_json::Value = serde_json::from_str(&render_json(&r)).unwrap();
+    assert_eq!(json["newly_denied"][0]["account_name"], "payments-prod");
+    assert_eq!(
+        json["newly_denied"].as_array().unwrap().last().unwrap()["account_name"],
+        serde_json::Value::Null
+    );
+    let csv = render_csv(&r);
+    assert!(
+        csv.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("111111111111,payments-prod,arn:"),
+        "{csv}"
+    );
+
+    let same = replay(&[fixtures()], &current, &current, &opts).unwrap();
+    assert!(!same.has_new_denials());
+    assert!(r.has_new_denials());
 }
