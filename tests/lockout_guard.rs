@@ -46,6 +46,8 @@ const ALL_PROTECTED: &[&str] = &[
     "arn:*:iam::*:role/AWSControlTowerExecution",
     "arn:*:iam::*:role/lzctl-*",
     "arn:*:iam::*:role/stacksets-exec-*",
+    "arn:*:iam::*:role/aws-controltower-ConfigRecorderRole",
+    "arn:*:iam::*:role/aws-controltower-ForwardSnsNotificationRole",
     "arn:*:iam::*:role/break-glass",
 ];
 
@@ -92,7 +94,7 @@ fn a_region_restriction_without_the_control_tower_exemption_is_refused() {
 #[test]
 fn break_glass_roles_named_in_the_config_are_protected() {
     let dir = tempfile::tempdir().unwrap();
-    let policy = region_restriction(&["iam:*", "organizations:*", "sts:*"], &ALL_PROTECTED[..3]);
+    let policy = region_restriction(&["iam:*", "organizations:*", "sts:*"], &ALL_PROTECTED[..5]);
     let desired = config_with(dir.path(), &policy, "  break_glass_roles: [break-glass]\n");
     let found = refusal(&desired);
     assert!(
@@ -143,4 +145,120 @@ fn the_library_region_restriction_passes_the_guard() {
     .unwrap();
     let desired = config_with(dir.path(), &template, "");
     assert_eq!(refusal(&desired), Vec::<String>::new());
+}
+
+/// Every role the guard protects, as a region restriction that follows Control Tower's
+/// own Region deny control would exempt them.
+const REALISTIC_EXEMPTIONS: &[&str] = &[
+    "arn:*:iam::*:role/AWSControlTowerExecution",
+    "arn:*:iam::*:role/aws-controltower-ConfigRecorderRole",
+    "arn:*:iam::*:role/aws-controltower-ForwardSnsNotificationRole",
+    "arn:*:iam::*:role/lzctl-*",
+    "arn:*:iam::*:role/stacksets-exec-*",
+];
+
+#[test]
+fn exempting_a_made_up_stack_set_role_name_is_refused() {
+    // StackSets name the execution role stacksets-exec-<32 hex>, not stacksets-exec-lzctl.
+    let dir = tempfile::tempdir().unwrap();
+    let exempt = [
+        "arn:*:iam::*:role/AWSControlTowerExecution",
+        "arn:*:iam::*:role/aws-controltower-ConfigRecorderRole",
+        "arn:*:iam::*:role/aws-controltower-ForwardSnsNotificationRole",
+        "arn:*:iam::*:role/lzctl-*",
+        "arn:*:iam::*:role/stacksets-exec-lzctl",
+    ];
+    let desired = config_with(
+        dir.path(),
+        &region_restriction(&["iam:*", "organizations:*", "sts:*"], &exempt),
+        "",
+    );
+    let found = refusal(&desired);
+    assert!(
+        found
+            .iter()
+            .any(|f| f.contains("StackSet execution role (stacksets-exec-")
+                && f.contains("config:PutConfigRule")
+                && f.contains("us-east-1")),
+        "{found:#?}"
+    );
+    // with the real pattern, nothing is locked out
+    let desired = config_with(
+        dir.path(),
+        &region_restriction(&["iam:*", "organizations:*", "sts:*"], REALISTIC_EXEMPTIONS),
+        "",
+    );
+    assert_eq!(refusal(&desired), Vec::<String>::new());
+}
+
+#[test]
+fn denying_put_role_policy_to_all_but_one_role_is_refused() {
+    // Baselines create IAM roles with inline policies: the StackSet execution role and
+    // Control Tower's execution role need iam:PutRolePolicy.
+    let dir = tempfile::tempdir().unwrap();
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "OnlyLzctlWritesInlinePolicies", "Effect": "Deny",
+        "Action": "iam:PutRolePolicy", "Resource": "*",
+        "Condition": {"ArnNotLike": {"aws:PrincipalARN": "arn:*:iam::*:role/lzctl-*"}}
+    }]})
+    .to_string();
+    let desired = config_with(dir.path(), &policy, "");
+    let found = refusal(&desired);
+    for who in ["Control Tower execution role", "StackSet execution role"] {
+        assert!(
+            found.iter().any(|f| f.starts_with(who)
+                && f.contains("iam:PutRolePolicy")
+                && f.contains("OnlyLzctlWritesInlinePolicies")),
+            "{who}: {found:#?}"
+        );
+    }
+    assert!(
+        !found.iter().any(|f| f.starts_with("lzctl's own role")),
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn control_tower_roles_in_member_accounts_are_protected() {
+    // A region restriction that exempts only AWSControlTowerExecution stops the Config
+    // recorder role and the notification forwarder outside the allowed regions.
+    let dir = tempfile::tempdir().unwrap();
+    let exempt = [
+        "arn:*:iam::*:role/AWSControlTowerExecution",
+        "arn:*:iam::*:role/lzctl-*",
+        "arn:*:iam::*:role/stacksets-exec-*",
+    ];
+    let desired = config_with(
+        dir.path(),
+        &region_restriction(&["iam:*", "organizations:*", "sts:*"], &exempt),
+        "",
+    );
+    let found = refusal(&desired);
+    for role in [
+        "aws-controltower-ConfigRecorderRole",
+        "aws-controltower-ForwardSnsNotificationRole",
+    ] {
+        assert!(
+            found
+                .iter()
+                .any(|f| f.contains(role) && f.contains("us-east-1")),
+            "{role}: {found:#?}"
+        );
+    }
+    // IAM work of the audit account's administration role is checked in every region
+    let deny_iam = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "NoRoleChanges", "Effect": "Deny", "Action": ["iam:CreateRole", "iam:AttachRolePolicy"],
+        "Resource": "*",
+        "Condition": {"ArnNotLike": {"aws:PrincipalARN": ["arn:*:iam::*:role/AWSControlTowerExecution", "arn:*:iam::*:role/lzctl-*", "arn:*:iam::*:role/stacksets-exec-*"]}}
+    }]})
+    .to_string();
+    let desired = config_with(dir.path(), &deny_iam, "");
+    let found = refusal(&desired);
+    assert!(
+        found.iter().any(
+            |f| f.contains("aws-controltower-AdministratorExecutionRole")
+                && f.contains("iam:CreateRole")
+        ),
+        "{found:#?}"
+    );
 }
