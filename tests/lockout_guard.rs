@@ -46,8 +46,6 @@ const ALL_PROTECTED: &[&str] = &[
     "arn:*:iam::*:role/AWSControlTowerExecution",
     "arn:*:iam::*:role/lzctl-*",
     "arn:*:iam::*:role/stacksets-exec-*",
-    "arn:*:iam::*:role/aws-controltower-ConfigRecorderRole",
-    "arn:*:iam::*:role/aws-controltower-ForwardSnsNotificationRole",
     "arn:*:iam::*:role/break-glass",
 ];
 
@@ -94,7 +92,7 @@ fn a_region_restriction_without_the_control_tower_exemption_is_refused() {
 #[test]
 fn break_glass_roles_named_in_the_config_are_protected() {
     let dir = tempfile::tempdir().unwrap();
-    let policy = region_restriction(&["iam:*", "organizations:*", "sts:*"], &ALL_PROTECTED[..5]);
+    let policy = region_restriction(&["iam:*", "organizations:*", "sts:*"], &ALL_PROTECTED[..3]);
     let desired = config_with(dir.path(), &policy, "  break_glass_roles: [break-glass]\n");
     let found = refusal(&desired);
     assert!(
@@ -147,12 +145,10 @@ fn the_library_region_restriction_passes_the_guard() {
     assert_eq!(refusal(&desired), Vec::<String>::new());
 }
 
-/// Every role the guard protects, as a region restriction that follows Control Tower's
-/// own Region deny control would exempt them.
+/// The roles a region restriction must exempt, with the StackSet execution roles as
+/// StackSets name them.
 const REALISTIC_EXEMPTIONS: &[&str] = &[
     "arn:*:iam::*:role/AWSControlTowerExecution",
-    "arn:*:iam::*:role/aws-controltower-ConfigRecorderRole",
-    "arn:*:iam::*:role/aws-controltower-ForwardSnsNotificationRole",
     "arn:*:iam::*:role/lzctl-*",
     "arn:*:iam::*:role/stacksets-exec-*",
 ];
@@ -163,8 +159,6 @@ fn exempting_a_made_up_stack_set_role_name_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let exempt = [
         "arn:*:iam::*:role/AWSControlTowerExecution",
-        "arn:*:iam::*:role/aws-controltower-ConfigRecorderRole",
-        "arn:*:iam::*:role/aws-controltower-ForwardSnsNotificationRole",
         "arn:*:iam::*:role/lzctl-*",
         "arn:*:iam::*:role/stacksets-exec-lzctl",
     ];
@@ -220,28 +214,28 @@ fn denying_put_role_policy_to_all_but_one_role_is_refused() {
 
 #[test]
 fn control_tower_roles_in_member_accounts_are_protected() {
-    // A region restriction that exempts only AWSControlTowerExecution stops the Config
-    // recorder role and the notification forwarder outside the allowed regions.
+    // Guarding AWS Config by denying config:Put* to all but AWSControlTowerExecution stops
+    // Control Tower's own Config recorder role in the governed region.
     let dir = tempfile::tempdir().unwrap();
-    let exempt = [
-        "arn:*:iam::*:role/AWSControlTowerExecution",
-        "arn:*:iam::*:role/lzctl-*",
-        "arn:*:iam::*:role/stacksets-exec-*",
-    ];
-    let desired = config_with(
-        dir.path(),
-        &region_restriction(&["iam:*", "organizations:*", "sts:*"], &exempt),
-        "",
-    );
+    let protect_config = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "ProtectConfig", "Effect": "Deny", "Action": ["config:Put*", "sns:Publish"],
+        "Resource": "*",
+        "Condition": {"ArnNotLike": {"aws:PrincipalARN": ["arn:*:iam::*:role/AWSControlTowerExecution", "arn:*:iam::*:role/lzctl-*", "arn:*:iam::*:role/stacksets-exec-*"]}}
+    }]})
+    .to_string();
+    let desired = config_with(dir.path(), &protect_config, "");
     let found = refusal(&desired);
-    for role in [
-        "aws-controltower-ConfigRecorderRole",
-        "aws-controltower-ForwardSnsNotificationRole",
+    for (role, action) in [
+        (
+            "aws-controltower-ConfigRecorderRole",
+            "config:PutEvaluations",
+        ),
+        ("aws-controltower-ForwardSnsNotificationRole", "sns:Publish"),
     ] {
         assert!(
             found
                 .iter()
-                .any(|f| f.contains(role) && f.contains("us-east-1")),
+                .any(|f| f.contains(role) && f.contains(action) && f.contains("ap-northeast-1")),
             "{role}: {found:#?}"
         );
     }
@@ -258,6 +252,7 @@ fn control_tower_roles_in_member_accounts_are_protected() {
         found.iter().any(
             |f| f.contains("aws-controltower-AdministratorExecutionRole")
                 && f.contains("iam:CreateRole")
+                && f.contains("us-east-1")
         ),
         "{found:#?}"
     );

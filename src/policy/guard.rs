@@ -16,6 +16,10 @@ pub struct Protected {
     pub role_names: Vec<String>,
     /// The actions it must keep.
     pub actions: Vec<&'static str>,
+    /// Where: `false` for roles whose work is regional and happens where Control Tower
+    /// deploys it (the governed regions); `true` adds us-east-1, where the requests of
+    /// global services (IAM, STS, Organizations) go.
+    pub global: bool,
 }
 
 /// The execution role service-managed StackSets create in every target account:
@@ -96,8 +100,8 @@ pub const STACKSET_EXECUTION_ACTIONS: &[&str] = &[
 /// - `aws-controltower-ForwardSnsNotificationRole`: the Lambda function forwarding
 ///   Config/Security Hub notifications to the audit account's SNS topics.
 ///
-/// Control Tower's Region deny control exempts `AWSControlTowerExecution`, the Config
-/// recorder role and the notification role: their work goes on in every region.
+/// The recorder and the notification forwarder work in the governed regions, where Control
+/// Tower deploys AWS Config; the others are checked in us-east-1 too.
 pub const CONTROL_TOWER_ROLES: &[(&str, &[&str])] = &[
     (
         "AWSControlTowerExecution",
@@ -187,6 +191,11 @@ pub fn protected_principals(break_glass_roles: &[String]) -> Vec<Protected> {
             },
             role_names: vec![role.to_string()],
             actions: actions.to_vec(),
+            global: !matches!(
+                *role,
+                "aws-controltower-ConfigRecorderRole"
+                    | "aws-controltower-ForwardSnsNotificationRole"
+            ),
         })
         .collect();
     out.push(Protected {
@@ -202,11 +211,13 @@ pub fn protected_principals(break_glass_roles: &[String]) -> Vec<Protected> {
             "ec2:DescribeRegions",
             "organizations:DescribeOrganization",
         ],
+        global: true,
     });
     out.push(Protected {
         label: "StackSet execution role".into(),
         role_names: vec![STACKSET_EXECUTION_ROLE_EXAMPLE.into()],
         actions: STACKSET_EXECUTION_ACTIONS.to_vec(),
+        global: true,
     });
     for role in break_glass_roles {
         out.push(Protected {
@@ -219,6 +230,7 @@ pub fn protected_principals(break_glass_roles: &[String]) -> Vec<Protected> {
                 "s3:PutObject",
                 "sts:AssumeRole",
             ],
+            global: true,
         });
     }
     out
@@ -295,8 +307,9 @@ fn denials(
         .id
         .clone()
         .unwrap_or_else(|| "000000000000".into());
-    let regions = guarded_regions(governed);
+    let everywhere = guarded_regions(governed);
     for p in protected {
+        let regions = if p.global { &everywhere[..] } else { governed };
         let pairs: Vec<(&str, &str)> = p
             .actions
             .iter()
