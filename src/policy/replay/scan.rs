@@ -83,6 +83,7 @@ pub enum Skip {
 }
 
 /// High bit set in each byte of `w` equal to `c` (exact: no carries between bytes).
+#[cfg(any(test, not(target_arch = "x86_64")))]
 #[inline(always)]
 fn eq_mask(w: u64, c: u8) -> u64 {
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
@@ -100,6 +101,7 @@ fn special_mask(w: u64) -> u64 {
 
 /// The high bits of the bytes of `m` (as set by [`eq_mask`]) packed into one byte: bit i
 /// is the high bit of byte i.
+#[cfg(any(test, not(target_arch = "x86_64")))]
 #[inline(always)]
 fn pack(m: u64) -> u32 {
     ((m >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32
@@ -107,6 +109,7 @@ fn pack(m: u64) -> u32 {
 
 /// Bit i set when an odd number of bits 0..=i of `q` are set (inside a string, for quote
 /// bits `q` and a string that is not open at bit 0).
+#[cfg(any(test, not(target_arch = "x86_64")))]
 #[inline(always)]
 fn prefix_xor(q: u32) -> u32 {
     let mut x = q;
@@ -161,15 +164,16 @@ fn skip_container_blocks(buf: &[u8], open: usize) -> Skip {
     let mut escape_next = false;
     let n = buf.len();
     let mut i = open;
-    let mut pad = [b' '; 64];
     while i < n {
         let width = (n - i).min(64);
+        let padded;
         let block: &[u8] = if width == 64 {
             &buf[i..i + 64]
         } else {
-            pad = [b' '; 64];
+            let mut pad = [b' '; 64];
             pad[..width].copy_from_slice(&buf[i..n]);
-            &pad
+            padded = pad;
+            &padded
         };
         let m = sse2::masks64(block);
         // bytes escaped by a backslash (only backslashes inside strings escape; one
