@@ -9,14 +9,13 @@ use anyhow::{anyhow, bail, Context, Result};
 use crate::cli::LintFormat;
 use crate::config::source::{join_key, SourceMap};
 use crate::policy::iam;
+use crate::policy::iam::{Location, Severity};
 use crate::policy::lint::{
     has_errors, lint_policies, render_human, render_json, render_sarif, IamData, LintContext,
-    LintInput, SourceRef,
+    LintFinding, LintInput, SourceRef,
 };
 use crate::policy::template::{ParamType, Template};
 
-/// The IAM actions dataset shipped with lzctl (`scp/data/iam-actions.json`).
-const BUILT_IN_IAM_DATA: &str = include_str!("../scp/data/iam-actions.json");
 /// Global-service actions a region restriction must exempt.
 const GLOBAL_SERVICE_ACTIONS: &str = include_str!("../scp/data/global-service-actions.json");
 
@@ -41,15 +40,19 @@ pub struct LintRequest<'a> {
 
 /// Runs the lint and prints the findings; fails when any is an error.
 pub fn run(request: &LintRequest) -> Result<()> {
+    let loaded;
     let data = match request.iam_data {
-        Some(path) => IamData::load(path)?,
-        None => IamData::from_json(BUILT_IN_IAM_DATA).map_err(|e| anyhow!(e))?,
+        Some(path) => {
+            loaded = IamData::load(path)?;
+            &loaded
+        }
+        None => IamData::built_in(),
     };
     let global_actions: Vec<String> =
         serde_json::from_str(GLOBAL_SERVICE_ACTIONS).context("built-in global-service actions")?;
     let mut context = LintContext {
         global_actions,
-        ..LintContext::new(&data)
+        ..LintContext::new(data)
     };
     let mut inputs = Vec::new();
     if let Some(path) = request.config {
@@ -60,6 +63,8 @@ pub fn run(request: &LintRequest) -> Result<()> {
         context.governed_regions = desired.organization.governed_regions.clone();
         context.max_size = desired.limits.scp_max_size;
         context.max_rcp_size = desired.limits.rcp_max_size;
+        context.control_tower =
+            desired.organization.control_tower != crate::config::ControlTowerMode::Absent;
         context.required_exempt_principals.extend(
             desired
                 .organization
@@ -73,14 +78,15 @@ pub fn run(request: &LintRequest) -> Result<()> {
             let Some(kind) = crate::policy::effective::iam_kind(policy.kind) else {
                 continue;
             };
-            let line = map.locate(&join_key("policies", name)).line;
+            let at = map.locate(&join_key("policies", name));
             inputs.push(LintInput {
                 name: name.clone(),
                 kind,
                 text: policy.content.clone(),
                 source: Some(SourceRef {
                     file: path.to_path_buf(),
-                    line,
+                    line: at.line,
+                    column: at.column,
                 }),
             });
         }
@@ -90,12 +96,43 @@ pub fn run(request: &LintRequest) -> Result<()> {
         "rcp" => iam::PolicyKind::Rcp,
         other => bail!("--kind {other}: lint checks scp and rcp policies"),
     };
+    // A file that cannot be read or rendered is reported as a finding of its own; the other
+    // files are still linted.
+    let mut unreadable = Vec::new();
     for file in request.files {
-        inputs.push(file_input(file, default_kind, &context.governed_regions)?);
+        match file_input(file, default_kind, &context.governed_regions) {
+            Ok(input) => inputs.push(input),
+            Err(e) => {
+                let input = LintInput {
+                    name: file.display().to_string(),
+                    kind: default_kind,
+                    text: String::new(),
+                    source: Some(SourceRef {
+                        file: file.clone(),
+                        line: 0,
+                        column: 0,
+                    }),
+                };
+                unreadable.push(LintFinding {
+                    policy: input.name.clone(),
+                    rule: "input-invalid",
+                    severity: Severity::Error,
+                    message: format!("{e:#}"),
+                    location: Location::document(),
+                });
+                inputs.push(input);
+            }
+        }
     }
-    let findings = lint_policies(&inputs, &context);
+    let readable: Vec<LintInput> = inputs
+        .iter()
+        .filter(|i| !unreadable.iter().any(|f| f.policy == i.name))
+        .cloned()
+        .collect();
+    let mut findings = unreadable;
+    findings.extend(lint_policies(&readable, &context));
     let out = match request.format {
-        LintFormat::Human => render_human(&findings),
+        LintFormat::Human => render_human(&findings, &inputs),
         LintFormat::Json => render_json(&findings),
         LintFormat::Sarif => render_sarif(&findings, &inputs),
     };
@@ -159,6 +196,7 @@ fn file_input(
     let source = plain.then(|| SourceRef {
         file: path.to_path_buf(),
         line: 0,
+        column: 0,
     });
     Ok(LintInput {
         name,

@@ -151,3 +151,116 @@ fn the_library_region_restriction_passes_the_guard() {
     let desired = config_with(dir.path(), &template, "");
     assert_eq!(refusal(&desired), Vec::<String>::new());
 }
+
+/// The roles a region restriction must exempt, with the StackSet execution roles as
+/// StackSets name them.
+const REALISTIC_EXEMPTIONS: &[&str] = &[
+    "arn:*:iam::*:role/AWSControlTowerExecution",
+    "arn:*:iam::*:role/lzctl-*",
+    "arn:*:iam::*:role/stacksets-exec-*",
+];
+
+#[test]
+fn exempting_a_made_up_stack_set_role_name_is_refused() {
+    // StackSets name the execution role stacksets-exec-<32 hex>, not stacksets-exec-lzctl.
+    let dir = tempfile::tempdir().unwrap();
+    let exempt = [
+        "arn:*:iam::*:role/AWSControlTowerExecution",
+        "arn:*:iam::*:role/lzctl-*",
+        "arn:*:iam::*:role/stacksets-exec-lzctl",
+    ];
+    let desired = config_with(
+        dir.path(),
+        &region_restriction(&["iam:*", "organizations:*", "sts:*"], &exempt),
+        "",
+    );
+    let found = refusal(&desired);
+    assert!(
+        found
+            .iter()
+            .any(|f| f.contains("StackSet execution role (stacksets-exec-")
+                && f.contains("config:PutConfigRule")
+                && f.contains("us-east-1")),
+        "{found:#?}"
+    );
+    // with the real pattern, nothing is locked out
+    let desired = config_with(
+        dir.path(),
+        &region_restriction(&["iam:*", "organizations:*", "sts:*"], REALISTIC_EXEMPTIONS),
+        "",
+    );
+    assert_eq!(refusal(&desired), Vec::<String>::new());
+}
+
+#[test]
+fn denying_put_role_policy_to_all_but_one_role_is_refused() {
+    // Baselines create IAM roles with inline policies: the StackSet execution role and
+    // Control Tower's execution role need iam:PutRolePolicy.
+    let dir = tempfile::tempdir().unwrap();
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "OnlyLzctlWritesInlinePolicies", "Effect": "Deny",
+        "Action": "iam:PutRolePolicy", "Resource": "*",
+        "Condition": {"ArnNotLike": {"aws:PrincipalARN": "arn:*:iam::*:role/lzctl-*"}}
+    }]})
+    .to_string();
+    let desired = config_with(dir.path(), &policy, "");
+    let found = refusal(&desired);
+    for who in ["Control Tower execution role", "StackSet execution role"] {
+        assert!(
+            found.iter().any(|f| f.starts_with(who)
+                && f.contains("iam:PutRolePolicy")
+                && f.contains("OnlyLzctlWritesInlinePolicies")),
+            "{who}: {found:#?}"
+        );
+    }
+    assert!(
+        !found.iter().any(|f| f.starts_with("lzctl's own role")),
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn control_tower_roles_in_member_accounts_are_protected() {
+    // Guarding AWS Config by denying config:Put* to all but AWSControlTowerExecution stops
+    // Control Tower's own Config recorder role in the governed region.
+    let dir = tempfile::tempdir().unwrap();
+    let protect_config = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "ProtectConfig", "Effect": "Deny", "Action": ["config:Put*", "sns:Publish"],
+        "Resource": "*",
+        "Condition": {"ArnNotLike": {"aws:PrincipalARN": ["arn:*:iam::*:role/AWSControlTowerExecution", "arn:*:iam::*:role/lzctl-*", "arn:*:iam::*:role/stacksets-exec-*"]}}
+    }]})
+    .to_string();
+    let desired = config_with(dir.path(), &protect_config, "");
+    let found = refusal(&desired);
+    for (role, action) in [
+        (
+            "aws-controltower-ConfigRecorderRole",
+            "config:PutEvaluations",
+        ),
+        ("aws-controltower-ForwardSnsNotificationRole", "sns:Publish"),
+    ] {
+        assert!(
+            found
+                .iter()
+                .any(|f| f.contains(role) && f.contains(action) && f.contains("ap-northeast-1")),
+            "{role}: {found:#?}"
+        );
+    }
+    // IAM work of the audit account's administration role is checked in every region
+    let deny_iam = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "NoRoleChanges", "Effect": "Deny", "Action": ["iam:CreateRole", "iam:AttachRolePolicy"],
+        "Resource": "*",
+        "Condition": {"ArnNotLike": {"aws:PrincipalARN": ["arn:*:iam::*:role/AWSControlTowerExecution", "arn:*:iam::*:role/lzctl-*", "arn:*:iam::*:role/stacksets-exec-*"]}}
+    }]})
+    .to_string();
+    let desired = config_with(dir.path(), &deny_iam, "");
+    let found = refusal(&desired);
+    assert!(
+        found.iter().any(
+            |f| f.contains("aws-controltower-AdministratorExecutionRole")
+                && f.contains("iam:CreateRole")
+                && f.contains("us-east-1")
+        ),
+        "{found:#?}"
+    );
+}

@@ -250,3 +250,56 @@ fn simulate_lists_calls_outside_the_governed_regions_that_the_plan_would_deny() 
         "a header and one row per group"
     );
 }
+
+#[test]
+fn an_invalid_file_is_reported_and_the_others_are_still_linted() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a-broken.json"), "{ this is not json").unwrap();
+    std::fs::write(
+        dir.path().join("b-typo.json"),
+        "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n    {\"Effect\": \"Deny\", \"Action\": \"s3:GetObjekt\", \"Resource\": \"*\"}\n  ]\n}\n",
+    )
+    .unwrap();
+    let out = lzctl(dir.path(), &["scp", "lint", "a-broken.json", "b-typo.json"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("a-broken.json:1:1: error[input-invalid]"),
+        "{text}"
+    );
+    // the second file was linted, and its finding names file:line:col
+    assert!(
+        text.contains("b-typo.json:4:24: error[unknown-action]: b-typo: Statement[0].Action"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_control_tower_exemption_is_required_only_with_control_tower() {
+    let dir = tempfile::tempdir().unwrap();
+    let globals =
+        std::fs::read_to_string(repo().join("scp/data/global-service-actions.json")).unwrap();
+    std::fs::write(dir.path().join("region.json"), format!(r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"DenyOutside","Effect":"Deny","NotAction":{globals},"Resource":"*","Condition":{{"StringNotEquals":{{"aws:RequestedRegion":["ap-northeast-1"]}},"ArnNotLike":{{"aws:PrincipalARN":["arn:*:iam::*:role/lzctl-*"]}}}}}}]}}"#)).unwrap();
+    for (mode, finding) in [("absent", false), ("auto", true), ("required", true)] {
+        std::fs::write(dir.path().join("lz.yaml"), format!("version: 1\norganization:\n  home_region: ap-northeast-1\n  governed_regions: [ap-northeast-1]\n  management_account: \"123456789012\"\n  control_tower: {mode}\npolicies:\n  region:\n    type: scp\n    template: region.json\n    targets: [Root]\n")).unwrap();
+        let out = lzctl(dir.path(), &["scp", "lint", "-c", "lz.yaml"]);
+        let text = stdout(&out);
+        assert_eq!(
+            text.contains("region-exemption") && text.contains("AWSControlTowerExecution"),
+            finding,
+            "control_tower: {mode}\n{text}"
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(if finding { 1 } else { 0 }),
+            "{text}"
+        );
+        if finding {
+            // the finding points at the policy's declaration in the config
+            assert!(
+                text.contains("lz.yaml:8:3: error[region-exemption]"),
+                "{text}"
+            );
+        }
+    }
+}

@@ -210,3 +210,145 @@ pub fn summarize(h: &Hierarchy) -> String {
     );
     out
 }
+
+/// An account or OU the organization does not have, with the closest names it does have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} `{given}` is not in the organization{}", did_you_mean(.suggestions))]
+pub struct UnknownSubject {
+    /// `account` or `OU`.
+    pub what: &'static str,
+    /// What was asked for.
+    pub given: String,
+    /// Known names (accounts) or paths (OUs) spelled closely, best first (at most 3).
+    pub suggestions: Vec<String>,
+}
+
+fn did_you_mean(suggestions: &[String]) -> String {
+    match suggestions {
+        [] => String::new(),
+        [one] => format!(" (did you mean `{one}`?)"),
+        many => format!(
+            " (did you mean {}?)",
+            many.iter()
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Candidates close to `given` (case-insensitive Jaro-Winkler above 0.8, or a case-only
+/// difference), best first, at most 3.
+fn closest(given: &str, candidates: impl IntoIterator<Item = String>) -> Vec<String> {
+    let g = given.to_lowercase();
+    let candidates: Vec<String> = candidates.into_iter().collect();
+    let same: Vec<String> = candidates
+        .iter()
+        .filter(|c| c.to_lowercase() == g)
+        .cloned()
+        .collect();
+    if !same.is_empty() {
+        return same;
+    }
+    let mut scored: Vec<(f64, String)> = candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(&g, &c.to_lowercase()), c))
+        .filter(|(score, _)| *score > 0.8)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    scored.into_iter().take(3).map(|(_, c)| c).collect()
+}
+
+/// The account `scp effective --account` names: by account name, or by account id. An
+/// unknown one is an [`UnknownSubject`] with did-you-mean suggestions.
+pub fn find_account(state: &OrgState, given: &str) -> Result<Subject, UnknownSubject> {
+    if state.accounts.contains_key(given) {
+        return Ok(Subject::Account(given.to_string()));
+    }
+    if let Some((name, _)) = state
+        .accounts
+        .iter()
+        .find(|(_, a)| a.id.as_deref() == Some(given))
+    {
+        return Ok(Subject::Account(name.clone()));
+    }
+    Err(UnknownSubject {
+        what: "account",
+        given: given.to_string(),
+        suggestions: closest(given, state.accounts.keys().cloned()),
+    })
+}
+
+/// The OU `scp effective --ou` names by path (`Root`, `Companies/Foo/prod`). An unknown
+/// path is an [`UnknownSubject`] with the closest paths.
+pub fn find_ou(state: &OrgState, given: &str) -> Result<Subject, UnknownSubject> {
+    let unknown = || UnknownSubject {
+        what: "OU",
+        given: given.to_string(),
+        suggestions: closest(
+            given,
+            std::iter::once("Root".to_string()).chain(state.ous.keys().map(|p| p.to_string())),
+        ),
+    };
+    let path = OuPath::try_from(given.to_string()).map_err(|_| unknown())?;
+    if path.is_root() || state.ous.contains_key(&path) {
+        Ok(Subject::Ou(path))
+    } else {
+        Err(unknown())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> OrgState {
+        let yaml = r#"
+enabled_policy_types: []
+ous:
+  Companies: {}
+  Companies/Himawari: {}
+  Companies/Himawari/prod: {}
+accounts:
+  payments-prod: { id: "111122223333", email: p@example.com, ou: Companies/Himawari/prod }
+  payments-dev: { id: "444455556666", email: d@example.com, ou: Companies/Himawari/prod }
+policies: {}
+"#;
+        serde_yaml::from_str(yaml).expect("a state")
+    }
+
+    #[test]
+    fn accounts_by_name_or_id_and_suggestions() {
+        let s = state();
+        assert_eq!(
+            find_account(&s, "payments-prod"),
+            Ok(Subject::Account("payments-prod".into()))
+        );
+        assert_eq!(
+            find_account(&s, "444455556666"),
+            Ok(Subject::Account("payments-dev".into()))
+        );
+        let e = find_account(&s, "payments-prd").unwrap_err();
+        assert_eq!(e.suggestions[0], "payments-prod");
+        assert!(
+            e.to_string().starts_with(
+                "account `payments-prd` is not in the organization (did you mean `payments-prod`"
+            ),
+            "{e}"
+        );
+        assert!(find_account(&s, "zzz").unwrap_err().suggestions.is_empty());
+    }
+
+    #[test]
+    fn ous_by_path_and_suggestions() {
+        let s = state();
+        assert!(matches!(find_ou(&s, "Root"), Ok(Subject::Ou(p)) if p.is_root()));
+        assert!(find_ou(&s, "Companies/Himawari").is_ok());
+        let e = find_ou(&s, "companies/himawari/prod").unwrap_err();
+        assert_eq!(e.suggestions[0], "Companies/Himawari/prod");
+        assert_eq!(
+            e.to_string(),
+            "OU `companies/himawari/prod` is not in the organization (did you mean `Companies/Himawari/prod`?)"
+        );
+    }
+}

@@ -26,6 +26,35 @@ fn is_principal_key(key: &str) -> bool {
     key.eq_ignore_ascii_case("aws:PrincipalArn")
 }
 
+/// Keys about the caller, which a region restriction may use besides `aws:RequestedRegion`
+/// to exempt (or select) principals.
+fn is_principal_scope_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    matches!(
+        k.as_str(),
+        "aws:principalarn" | "aws:principalaccount" | "aws:principaltype" | "aws:userid"
+    ) || k.starts_with("aws:principaltag/")
+        || k == "aws:principalisawsservice"
+        || k == "aws:principalservicename"
+}
+
+/// Is this region-conditioned Deny a region restriction in the Control Tower sense: it
+/// denies broadly (`NotAction`, or an `Action` with a wildcard) and its conditions are the
+/// region alone (plus exemptions of principals)? A data-perimeter statement that also
+/// requires `aws:SourceVpc`, or a Deny of a few named regional actions, is not.
+pub fn is_region_restriction(st: &Statement) -> bool {
+    let broad = st.action.not
+        || st.action.values.iter().any(|a| {
+            a == "*"
+                || a.split_once(':')
+                    .is_some_and(|(_, n)| n.contains(['*', '?']))
+        });
+    let region_alone = st.conditions.iter().all(|c| {
+        c.key.eq_ignore_ascii_case("aws:RequestedRegion") || is_principal_scope_key(&c.key)
+    });
+    broad && region_alone
+}
+
 /// Find the region restrictions of a document: Deny statements with a
 /// `StringNotEquals`/`StringNotLike` (optionally `IfExists`) on `aws:RequestedRegion`.
 pub fn region_restrictions(doc: &PolicyDocument) -> Vec<RegionRestriction<'_>> {
@@ -62,15 +91,20 @@ pub struct RegionChecks<'a> {
     /// Global-service action patterns every region restriction's `NotAction` must cover
     /// (normally `scp/data/global-service-actions.json`).
     pub global_actions: &'a [String],
-    /// Principal ARNs the restriction must exempt; the Control Tower execution role is
-    /// always checked (as `arn:aws:iam::123456789012:role/AWSControlTowerExecution`).
+    /// Principal ARNs the restriction must exempt; with `control_tower`, the Control Tower
+    /// execution role is checked too (as
+    /// `arn:aws:iam::123456789012:role/AWSControlTowerExecution`).
     pub exempt_principals: &'a [String],
+    /// Control Tower is (or may be) present: its execution role must stay exempt.
+    pub control_tower: bool,
 }
 
 /// Lint region restrictions: `region-not-governed` (warning: an allowed region outside the
-/// governed ones), `region-global-actions` (error: a global-service action the `NotAction`
-/// does not exempt, or `Action` used instead of `NotAction`), `region-exemption` (error: a
-/// principal that must be exempt, e.g. the Control Tower execution role, is denied).
+/// governed ones), `region-global-actions` (only for a real region restriction, see
+/// [`is_region_restriction`]: error when its `NotAction` does not exempt a global-service
+/// action, warning when its wildcard `Action` covers global-service actions),
+/// `region-exemption` (error: a principal that must be exempt, e.g. the Control Tower
+/// execution role when Control Tower is present, is denied).
 pub fn check_region_restrictions(doc: &PolicyDocument, checks: &RegionChecks<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     for rr in region_restrictions(doc) {
@@ -93,12 +127,29 @@ pub fn check_region_restrictions(doc: &PolicyDocument, checks: &RegionChecks<'_>
                 }
             }
         }
-        if !st.action.not {
-            if !checks.global_actions.is_empty() {
+        if !is_region_restriction(st) || checks.global_actions.is_empty() {
+            // not a region restriction of everything: global services are not its concern
+        } else if !st.action.not {
+            let covered: Vec<&str> = checks
+                .global_actions
+                .iter()
+                .filter(|g| st.action.values.iter().any(|p| action_matches(p, g)))
+                .map(String::as_str)
+                .collect();
+            if !covered.is_empty() {
+                let shown: Vec<&str> = covered.iter().take(5).copied().collect();
                 out.push(Finding::warning(
                     "region-global-actions",
                     Location::statement(i, "Action"),
-                    "region restriction lists Action instead of exempting global services with NotAction",
+                    format!(
+                        "region restriction denies global-service actions ({}{}) outside the allowed regions; exempt global services with NotAction instead",
+                        shown.join(", "),
+                        if covered.len() > shown.len() {
+                            format!(" and {} more", covered.len() - shown.len())
+                        } else {
+                            String::new()
+                        }
+                    ),
                 ));
             }
         } else {
@@ -120,9 +171,12 @@ pub fn check_region_restrictions(doc: &PolicyDocument, checks: &RegionChecks<'_>
             }
         }
         let outside = "zz-nowhere-1";
-        let mut principals: Vec<String> = vec![format!(
-            "arn:aws:iam::123456789012:role/{CONTROL_TOWER_EXECUTION_ROLE}"
-        )];
+        let mut principals: Vec<String> = Vec::new();
+        if checks.control_tower {
+            principals.push(format!(
+                "arn:aws:iam::123456789012:role/{CONTROL_TOWER_EXECUTION_ROLE}"
+            ));
+        }
         principals.extend(checks.exempt_principals.iter().cloned());
         for p in principals {
             let req = Request {
@@ -284,6 +338,7 @@ mod tests {
             governed: &governed,
             global_actions: &globals,
             exempt_principals: &exempt,
+            control_tower: true,
         };
         assert_eq!(
             rules(&check_region_restrictions(&good, &checks)),

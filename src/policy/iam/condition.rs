@@ -9,8 +9,10 @@
 //! - without a set qualifier a multi-valued request key never matches (positive or negated
 //!   operator alike): multivalued keys need `ForAnyValue:`/`ForAllValues:`.
 //!
-//! With [`MissingKeys::Unknown`](super::context::MissingKeys) a key not in the context makes
-//! the entry [`Tri::Unknown`] unless the operator is `...IfExists` or `Null`.
+//! With [`MissingKeys::Unknown`](super::context::MissingKeys) a key not in the context (and
+//! not known to be absent) makes the entry [`Tri::Unknown`], whatever the operator:
+//! `Null` and `...IfExists` included, since both decide differently for an absent key and
+//! for a present one.
 
 use std::collections::BTreeSet;
 
@@ -335,7 +337,12 @@ pub fn evaluate_condition(cond: &Condition, ctx: &Context<'_>) -> Tri {
     let negated = op.base.is_negated();
     let lookup = ctx.get(&cond.key);
     if op.base == BaseOperator::Null {
-        let present = matches!(lookup, Lookup::Present(_));
+        // `Null` tests presence: a key the request may or may not carry decides nothing.
+        let present = match lookup {
+            Lookup::Present(_) => true,
+            Lookup::Absent => false,
+            Lookup::Unknown => return Tri::unknown(&cond.key),
+        };
         let hit = cond.values.iter().any(|v| {
             (v.eq_ignore_ascii_case("true") && !present)
                 || (v.eq_ignore_ascii_case("false") && present)
@@ -344,7 +351,8 @@ pub fn evaluate_condition(cond: &Condition, ctx: &Context<'_>) -> Tri {
     }
     let ctx_values: Vec<&str> = match lookup {
         Lookup::Present(v) => v.iter().collect(),
-        Lookup::Unknown if op.if_exists => return Tri::Yes,
+        // `...IfExists` holds when the key is absent, but an unknown key may be present
+        // with a value that fails the test: every operator is undecided on it.
         Lookup::Unknown => return Tri::unknown(&cond.key),
         Lookup::Absent => {
             return Tri::from_bool(match (op.if_exists, op.qualifier) {

@@ -45,9 +45,9 @@ impl From<Vec<&str>> for ContextValue {
 #[serde(rename_all = "snake_case")]
 pub enum MissingKeys {
     /// The key may have been present in the real request (e.g. a CloudTrail record does not
-    /// carry it): a verdict that depends on it is `Indeterminate`. Only operators that are
-    /// neither `...IfExists` nor `Null` make a statement depend on a missing key; keys listed
-    /// in [`Request::absent_keys`] are treated as known-absent.
+    /// carry it): a verdict that depends on it is `Indeterminate`. Every operator on such a
+    /// key is undecided, `Null` and `...IfExists` included ("unknown" is not "absent");
+    /// keys listed in [`Request::absent_keys`] are treated as known-absent.
     #[default]
     Unknown,
     /// The context is complete: a missing key is absent, with AWS semantics (positive

@@ -234,6 +234,37 @@ pub struct Evaluation {
     pub matched: Vec<StatementHit>,
 }
 
+impl Evaluation {
+    /// Everything that denies the request, as `(level, cause)` pairs in evaluation order:
+    /// every explicit Deny statement that certainly matched (all of them, not only the
+    /// first one that [`Verdict::Denied`] names), or, when none did, the level without a
+    /// matching Allow. Empty unless the verdict is `Denied`.
+    pub fn denials(&self) -> Vec<(LevelRef, DenyCause)> {
+        let Verdict::Denied { level, cause } = &self.verdict else {
+            return Vec::new();
+        };
+        let explicit: Vec<(LevelRef, DenyCause)> = self
+            .matched
+            .iter()
+            .filter(|h| h.effect == Effect::Deny && h.depends_on.is_empty())
+            .map(|h| {
+                (
+                    h.level.clone(),
+                    DenyCause::Statement {
+                        policy: h.policy.clone(),
+                        statement: h.statement.clone(),
+                    },
+                )
+            })
+            .collect();
+        if explicit.is_empty() {
+            vec![(level.clone(), cause.clone())]
+        } else {
+            explicit
+        }
+    }
+}
+
 /// The account id of a resource ARN (`arn:aws:s3:::bucket` has none).
 fn resource_account(resource: &str) -> Option<&str> {
     let acct = resource.split(':').nth(4)?;

@@ -528,6 +528,7 @@ fn region_restriction_passes_region_lint_and_broken_copies_fail() {
         governed: &governed,
         global_actions: &globals,
         exempt_principals: &[],
+        control_tower: true,
     };
     let parsed = PolicyDocument::from_value(doc.clone()).unwrap();
     assert_eq!(region_restrictions(&parsed).len(), 1);

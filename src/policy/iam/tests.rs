@@ -153,11 +153,16 @@ fn condition_operator_table() {
         // several operators and keys are ANDed
         (r#"{"StringEquals":{"aws:a":"1","aws:b":"2"}}"#, vec![("aws:a", s("1")), ("aws:b", s("3"))], A, n.clone()),
         (r#"{"StringEquals":{"aws:a":"1"},"StringLike":{"aws:b":"*"}}"#, vec![("aws:a", s("1")), ("aws:b", s("3"))], A, y.clone()),
-        // unknown mode: a missing key makes non-IfExists, non-Null operators unknown
+        // unknown mode: a missing key makes every operator unknown, Null and IfExists too
         (r#"{"StringNotEquals":{"aws:SourceVpc":"vpc-1"}}"#, vec![], MissingKeys::Unknown, u("aws:sourcevpc")),
         (r#"{"ForAllValues:StringEquals":{"aws:TagKeys":"a"}}"#, vec![], MissingKeys::Unknown, u("aws:tagkeys")),
-        (r#"{"StringNotEqualsIfExists":{"aws:SourceVpc":"vpc-1"}}"#, vec![], MissingKeys::Unknown, y.clone()),
-        (r#"{"Null":{"aws:AssumedRoot":"true"}}"#, vec![], MissingKeys::Unknown, y.clone()),
+        (r#"{"StringNotEqualsIfExists":{"aws:SourceVpc":"vpc-1"}}"#, vec![], MissingKeys::Unknown, u("aws:sourcevpc")),
+        (r#"{"StringEqualsIfExists":{"aws:SourceVpc":"vpc-1"}}"#, vec![], MissingKeys::Unknown, u("aws:sourcevpc")),
+        (r#"{"Null":{"aws:AssumedRoot":"true"}}"#, vec![], MissingKeys::Unknown, u("aws:assumedroot")),
+        (r#"{"Null":{"aws:PrincipalTag/team":"false"}}"#, vec![], MissingKeys::Unknown, u("aws:principaltag/team")),
+        // ... but a present key decides them as usual
+        (r#"{"Null":{"aws:AssumedRoot":"true"}}"#, vec![("aws:AssumedRoot", s("true"))], MissingKeys::Unknown, n.clone()),
+        (r#"{"StringEqualsIfExists":{"aws:SourceVpc":"vpc-1"}}"#, vec![("aws:SourceVpc", s("vpc-1"))], MissingKeys::Unknown, y.clone()),
         (r#"{"StringEquals":{"aws:a":"1","aws:b":"2"}}"#, vec![("aws:a", s("0"))], MissingKeys::Unknown, n.clone()),
         (r#"{"StringEquals":{"aws:x":"${aws:username}"}}"#, vec![("aws:x", s("bob"))], MissingKeys::Unknown, u("aws:username")),
     ];
@@ -803,4 +808,253 @@ fn resource_variables_expand_only_in_the_resource_part() {
         "arn:aws:s3:::b/${aws:PrincipalAccount}/*",
         "arn:aws:s3:::b/111122223333/k"
     ));
+}
+
+/// What a verdict is, for the documented-semantics table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum V {
+    Allow,
+    Deny,
+    Undecided,
+}
+
+fn kind_of(v: &Verdict) -> V {
+    match v {
+        Verdict::Allowed { .. } => V::Allow,
+        Verdict::Denied { .. } => V::Deny,
+        Verdict::Indeterminate { .. } => V::Undecided,
+    }
+}
+
+/// Cases from AWS's documented semantics ("IAM JSON policy elements: Condition operators",
+/// "Condition with multiple context keys or values", the `aws:AssumedRoot` global key and
+/// the SCP evaluation page), decided as a CloudTrail replay decides them: keys the record
+/// does not carry are unknown (`MissingKeys::Unknown`), keys it tells are absent are in
+/// `absent_keys`. An unknown key must never turn into a verdict, whatever the operator.
+#[test]
+fn documented_semantics_in_replay_mode() {
+    let deny = |cond: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"D","Effect":"Deny","Action":"*","Resource":"*","Condition":{cond}}}]}}"#
+        )
+    };
+    let root_lockdown = deny(
+        r#"{"ArnLike":{"aws:PrincipalArn":"arn:*:iam::*:root"},"Null":{"aws:AssumedRoot":"true"}}"#,
+    );
+    let role = "arn:aws:iam::111122223333:role/app";
+    let root = "arn:aws:iam::111122223333:root";
+    // (what, deny policy, principal, region, present keys, absent keys, expected)
+    #[allow(clippy::type_complexity)]
+    let cases: Vec<(&str, String, &str, &str, Vec<(&str, &str)>, Vec<&str>, V)> = vec![
+        (
+            "negated operator on an unknown key",
+            deny(r#"{"StringNotEquals":{"aws:SourceVpc":"vpc-1"}}"#),
+            role,
+            "ap-northeast-1",
+            vec![],
+            vec![],
+            V::Undecided,
+        ),
+        (
+            "Null on an unknown key",
+            deny(r#"{"Null":{"aws:PrincipalTag/team":"true"}}"#),
+            role,
+            "ap-northeast-1",
+            vec![],
+            vec![],
+            V::Undecided,
+        ),
+        (
+            "Null false on an unknown key",
+            deny(r#"{"Null":{"aws:PrincipalTag/team":"false"}}"#),
+            role,
+            "ap-northeast-1",
+            vec![],
+            vec![],
+            V::Undecided,
+        ),
+        (
+            "negated IfExists on an unknown key",
+            deny(r#"{"StringNotEqualsIfExists":{"aws:SourceVpc":"vpc-1"}}"#),
+            role,
+            "ap-northeast-1",
+            vec![],
+            vec![],
+            V::Undecided,
+        ),
+        (
+            "positive IfExists on an unknown key",
+            deny(r#"{"StringEqualsIfExists":{"aws:PrincipalTag/team":"blue"}}"#),
+            role,
+            "ap-northeast-1",
+            vec![],
+            vec![],
+            V::Undecided,
+        ),
+        (
+            "Null on a key known to be absent",
+            deny(r#"{"Null":{"aws:PrincipalTag/team":"true"}}"#),
+            role,
+            "ap-northeast-1",
+            vec![],
+            vec!["aws:PrincipalTag/team"],
+            V::Deny,
+        ),
+        (
+            "IfExists on a key known to be absent",
+            deny(r#"{"StringEqualsIfExists":{"aws:PrincipalTag/team":"blue"}}"#),
+            role,
+            "ap-northeast-1",
+            vec![],
+            vec!["aws:PrincipalTag/team"],
+            V::Deny,
+        ),
+        (
+            "IfExists on a present key that fails",
+            deny(r#"{"StringEqualsIfExists":{"aws:PrincipalTag/team":"blue"}}"#),
+            role,
+            "ap-northeast-1",
+            vec![("aws:PrincipalTag/team", "red")],
+            vec![],
+            V::Allow,
+        ),
+        (
+            "ForAllValues on an absent key",
+            deny(r#"{"ForAllValues:StringEquals":{"aws:TagKeys":"a"}}"#),
+            role,
+            "ap-northeast-1",
+            vec![],
+            vec!["aws:TagKeys"],
+            V::Deny,
+        ),
+        (
+            "ForAnyValue on an absent key",
+            deny(r#"{"ForAnyValue:StringEquals":{"aws:TagKeys":"a"}}"#),
+            role,
+            "ap-northeast-1",
+            vec![],
+            vec!["aws:TagKeys"],
+            V::Allow,
+        ),
+        (
+            "centralized root session (aws:AssumedRoot present)",
+            root_lockdown.clone(),
+            root,
+            "us-east-1",
+            vec![("aws:AssumedRoot", "true")],
+            vec![],
+            V::Allow,
+        ),
+        (
+            "root credentials (aws:AssumedRoot absent)",
+            root_lockdown.clone(),
+            root,
+            "us-east-1",
+            vec![],
+            vec!["aws:AssumedRoot"],
+            V::Deny,
+        ),
+        (
+            "root, record silent about aws:AssumedRoot",
+            root_lockdown.clone(),
+            root,
+            "us-east-1",
+            vec![],
+            vec![],
+            V::Undecided,
+        ),
+        (
+            "a role: ArnLike fails whatever aws:AssumedRoot is",
+            root_lockdown,
+            role,
+            "us-east-1",
+            vec![],
+            vec![],
+            V::Allow,
+        ),
+        (
+            "region outside the allowed ones",
+            region_deny(""),
+            role,
+            "eu-west-1",
+            vec![],
+            vec![],
+            V::Deny,
+        ),
+        (
+            "region inside the allowed ones",
+            region_deny(""),
+            role,
+            "ap-northeast-3",
+            vec![],
+            vec![],
+            V::Allow,
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, policy, principal, region, present, absent, want) in &cases {
+        let h = hier(
+            vec![pol("FullAWSAccess", FULL), pol("guard", policy)],
+            vec![pol("FullAWSAccess", FULL)],
+            vec![pol("FullAWSAccess", FULL)],
+        );
+        let mut r = req("s3:PutObject", "*", region, &[]);
+        r.principal_arn = principal.to_string();
+        r.missing_keys = MissingKeys::Unknown;
+        r.context = present.iter().map(|(k, v)| (k.to_string(), s(v))).collect();
+        r.absent_keys = absent.iter().map(|k| k.to_string()).collect();
+        let got = evaluate(&h, &r).verdict;
+        if kind_of(&got) != *want {
+            failures.push(format!("{what}: got {got}, want {want:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn denials_name_every_denying_policy() {
+    let deny_all = |sid: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"{sid}","Effect":"Deny","Action":"s3:*","Resource":"*"}}]}}"#
+        )
+    };
+    let h = hier(
+        vec![pol("FullAWSAccess", FULL), pol("a", &deny_all("A"))],
+        vec![pol("FullAWSAccess", FULL), pol("b", &deny_all("B"))],
+        vec![pol("FullAWSAccess", FULL), pol("region", &region_deny(""))],
+    );
+    let e = evaluate(&h, &req("s3:GetObject", "*", "eu-west-1", &[]));
+    let names: Vec<String> = e
+        .denials()
+        .iter()
+        .map(|(level, cause)| match cause {
+            DenyCause::Statement { policy, statement } => format!("{level}/{policy}/{statement}"),
+            DenyCause::NoAllow => format!("{level}/no-allow"),
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "root Root/a/A",
+            "OU Companies/Foo/b/B",
+            "account 111122223333/region/DenyOutsideRegions"
+        ]
+    );
+    // an implicit deny names the level without an Allow
+    let h = hier(
+        vec![pol("FullAWSAccess", FULL)],
+        vec![],
+        vec![pol("FullAWSAccess", FULL)],
+    );
+    let e = evaluate(&h, &req("s3:GetObject", "*", "eu-west-1", &[]));
+    assert!(matches!(e.denials()[..], [(_, DenyCause::NoAllow)]));
+    // nothing for an allowed request
+    let h = hier(
+        vec![pol("FullAWSAccess", FULL)],
+        vec![pol("FullAWSAccess", FULL)],
+        vec![pol("FullAWSAccess", FULL)],
+    );
+    assert!(evaluate(&h, &req("s3:GetObject", "*", "eu-west-1", &[]))
+        .denials()
+        .is_empty());
 }

@@ -59,8 +59,9 @@ pub const RULES: &[RuleInfo] = &[
     rule("unknown-condition-key", E, "A condition key that neither the global keys nor any service has."),
     rule("rcp-unsupported-service", W, "An RCP action of a service whose resources RCPs do not cover."),
     rule("region-not-governed", W, "A region restriction allows a region that is not governed."),
-    rule("region-global-actions", E, "A region restriction does not exempt the global-service actions."),
-    rule("region-exemption", E, "A region restriction denies a principal that must stay exempt (e.g. AWSControlTowerExecution)."),
+    rule("region-global-actions", E, "A region restriction (a broad Deny conditioned on the region alone) does not exempt the global-service actions."),
+    rule("region-exemption", E, "A region restriction denies a principal that must stay exempt (e.g. AWSControlTowerExecution when Control Tower is present)."),
+    rule("input-invalid", E, "A policy file that cannot be read or rendered (the other files are still linted)."),
 ];
 
 /// The rule with this id, if it is in [`RULES`].

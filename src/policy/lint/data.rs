@@ -150,7 +150,18 @@ pub enum ActionStatus {
     Malformed,
 }
 
+/// The dataset shipped with lzctl.
+const BUILT_IN_IAM_DATA: &str = include_str!("../../../scp/data/iam-actions.json");
+
 impl IamData {
+    /// The dataset shipped with lzctl (`scp/data/iam-actions.json`), parsed on first use.
+    pub fn built_in() -> &'static IamData {
+        static DATA: std::sync::OnceLock<IamData> = std::sync::OnceLock::new();
+        DATA.get_or_init(|| {
+            IamData::from_json(BUILT_IN_IAM_DATA).expect("the built-in IAM dataset parses")
+        })
+    }
+
     /// Read the dataset file (`scp/data/iam-actions.json`).
     pub fn load(path: &Path) -> Result<IamData, LintError> {
         let text = std::fs::read_to_string(path).map_err(|source| LintError::Read {

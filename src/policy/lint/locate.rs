@@ -115,7 +115,7 @@ impl Parser<'_> {
 /// Follow a dotted element path (`Condition.StringEquals.aws:ResourceTag/a.b`, `Action[2]`,
 /// `Action.[1]`) from `node`; object keys may contain dots, so the longest key that fits wins.
 /// Returns the offset of the deepest element reached (a key's offset for object members).
-fn walk(node: &Node, at: usize, path: &str) -> usize {
+fn walk(node: &Node, at: usize, path: &str, segments: &mut Vec<String>) -> usize {
     let path = path.strip_prefix('.').unwrap_or(path);
     if path.is_empty() {
         return at;
@@ -129,7 +129,10 @@ fn walk(node: &Node, at: usize, path: &str) -> usize {
                 return at;
             };
             match num.parse::<usize>().ok().and_then(|n| items.get(n)) {
-                Some((off, child)) => walk(child, *off, rest),
+                Some((off, child)) => {
+                    segments.push(num.to_string());
+                    walk(child, *off, rest, segments)
+                }
                 None => at,
             }
         }
@@ -145,11 +148,12 @@ fn walk(node: &Node, at: usize, path: &str) -> usize {
                 .max_by_key(|(k, _, _)| k.len());
             match best {
                 Some((k, key_at, child)) => {
+                    segments.push(k.clone());
                     let rest = &path[k.len()..];
                     if rest.is_empty() {
                         *key_at
                     } else {
-                        walk(child, *key_at, rest)
+                        walk(child, *key_at, rest, segments)
                     }
                 }
                 None => at,
@@ -166,6 +170,22 @@ pub fn locate(text: &str, location: &Location) -> Option<(usize, usize)> {
     if let Some(lc) = location.line_col {
         return Some(lc);
     }
+    resolve(text, location).map(|(line_col, _)| line_col)
+}
+
+/// The JSON pointer (RFC 6901, e.g. `/Statement/1/Principal`) of `location` in the JSON
+/// `text`: of the element, or of the closest enclosing element found (`""` is the whole
+/// document). `None` when `text` is not JSON.
+pub fn json_pointer(text: &str, location: &Location) -> Option<String> {
+    resolve(text, location).map(|(_, segments)| {
+        segments
+            .iter()
+            .map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1")))
+            .collect()
+    })
+}
+
+fn resolve(text: &str, location: &Location) -> Option<((usize, usize), Vec<String>)> {
     let mut p = Parser {
         s: text.as_bytes(),
         i: 0,
@@ -190,11 +210,12 @@ pub fn locate(text: &str, location: &Location) -> Option<(usize, usize)> {
         }
         path.push_str(e);
     }
-    let offset = walk(&root, root_at, &path);
+    let mut segments = Vec::new();
+    let offset = walk(&root, root_at, &path, &mut segments);
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
-    Some((line, col))
+    Some(((line, col), segments))
 }
 
 #[cfg(test)]
@@ -240,6 +261,19 @@ mod tests {
             (13, 54)
         );
         assert_eq!(at(Location::top("Version")), (2, 3));
+        let ptr = |l: Location| json_pointer(TEXT, &l).unwrap();
+        assert_eq!(
+            ptr(Location::statement(1, "Action[1]")),
+            "/Statement/1/Action/1"
+        );
+        assert_eq!(
+            ptr(Location::statement(1, "Condition")
+                .child("StringEquals")
+                .child("aws:ResourceTag/a.b")),
+            "/Statement/1/Condition/StringEquals/aws:ResourceTag~1a.b"
+        );
+        assert_eq!(ptr(Location::document()), "");
+        assert_eq!(ptr(Location::statement(7, "Action")), "/Statement");
         assert_eq!(at(Location::document()), (1, 1));
         // Missing parts stop at the closest element found.
         assert_eq!(at(Location::statement(1, "NotResource")), (5, 5));

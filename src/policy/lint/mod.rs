@@ -21,10 +21,10 @@
 //!     ..LintContext::new(&iam)
 //! };
 //! let input = LintInput { name: "region".into(), kind: PolicyKind::Scp, text: minified,
-//!     source: Some(SourceRef { file: "lzctl.yaml".into(), line: 42 }) };
+//!     source: Some(SourceRef { file: "lzctl.yaml".into(), line: 42, column: 3 }) };
 //! let findings = lint_policies(std::slice::from_ref(&input), &ctx);
 //! std::fs::write("lint.sarif", render_sarif(&findings, &[input]))?;
-//! print!("{}", render_human(&findings));
+//! print!("{}", render_human(&findings, &[input]));
 //! let failed = has_errors(&findings);
 //! ```
 //!
@@ -34,6 +34,7 @@
 mod catalog;
 mod checks;
 mod data;
+mod enforced;
 mod locate;
 mod render;
 
@@ -46,9 +47,10 @@ use super::iam::{self, Finding, Location, PolicyKind, Severity};
 
 pub use self::catalog::{rule_info, RuleInfo, RULES};
 pub use self::data::{load_string_list, ActionStatus, IamData, LintError};
-pub use self::locate::locate;
+pub use self::enforced::{check_for_aws, AwsCheck, EnforcedProblem, AWS_ENFORCED_RULES};
+pub use self::locate::{json_pointer, locate};
 pub use self::render::{
-    render_human, render_json, render_sarif, JSON_FORMAT_VERSION, SARIF_SCHEMA,
+    file_position, render_human, render_json, render_sarif, JSON_FORMAT_VERSION, SARIF_SCHEMA,
 };
 
 /// The Control Tower execution role as an ARN pattern; every region restriction must exempt it.
@@ -61,8 +63,10 @@ pub struct SourceRef {
     pub file: PathBuf,
     /// 1-based line where the policy is declared (e.g. in the config). 0 means `file` is
     /// the policy document itself and [`LintInput::text`] its exact text: SARIF results
-    /// then point at each finding's element in it (see [`locate`]).
+    /// and human lines then point at each finding's element in it (see [`locate`]).
     pub line: usize,
+    /// 1-based column of the declaration on `line` (0: unknown, shown as 1).
+    pub column: usize,
 }
 
 /// One policy to lint.
@@ -96,8 +100,13 @@ pub struct LintContext<'a> {
     /// ARN patterns a region restriction must never deny, e.g.
     /// [`CONTROL_TOWER_EXECUTION_ARN`], lzctl's role, break-glass roles. Each is tried as a
     /// representative ARN (partition `aws`, account `123456789012`, other wildcards `x`).
-    /// The Control Tower execution role is always checked, even when this is empty.
+    /// With `control_tower`, the Control Tower execution role is checked even when this is
+    /// empty.
     pub required_exempt_principals: Vec<String>,
+    /// Control Tower is present or may be (`organization.control_tower: auto|required`):
+    /// a region restriction must exempt its execution role. `false` (`absent`): no
+    /// organization has that role to lock out, and no `region-exemption` finding names it.
+    pub control_tower: bool,
 }
 
 impl<'a> LintContext<'a> {
@@ -111,6 +120,7 @@ impl<'a> LintContext<'a> {
             iam,
             global_actions: Vec::new(),
             required_exempt_principals: vec![CONTROL_TOWER_EXECUTION_ARN.to_string()],
+            control_tower: true,
         }
     }
 
@@ -216,6 +226,7 @@ pub fn lint_policy(input: &LintInput, ctx: &LintContext<'_>) -> Vec<LintFinding>
             let mut exempt: Vec<String> = Vec::new();
             for p in &ctx.required_exempt_principals {
                 let arn = representative_arn(p);
+                // the Control Tower role is checked (or not) by `control_tower`
                 if arn != builtin && !exempt.contains(&arn) {
                     exempt.push(arn);
                 }
@@ -224,6 +235,7 @@ pub fn lint_policy(input: &LintInput, ctx: &LintContext<'_>) -> Vec<LintFinding>
                 governed: &ctx.governed_regions,
                 global_actions: &ctx.global_actions,
                 exempt_principals: &exempt,
+                control_tower: ctx.control_tower,
             };
             found.extend(iam::check_region_restrictions(&doc, &checks));
         }

@@ -29,15 +29,37 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// One line per finding, `policy: severity[rule]: Statement[0].Action[2]: message`, then a
-/// summary line (`2 errors, 1 warning in 2 policies` or `no findings`).
-pub fn render_human(findings: &[LintFinding]) -> String {
+/// Where a finding is, as `file:line:col` (1-based, like `validate`'s diagnostics), when
+/// its policy's input knows its file: the element's position in a policy file
+/// ([`SourceRef::line`](super::SourceRef::line) 0), or the line where the config declares
+/// the policy.
+pub fn file_position(f: &LintFinding, inputs: &[LintInput]) -> Option<String> {
+    let input = inputs.iter().find(|i| i.name == f.policy)?;
+    let src = input.source.as_ref()?;
+    let (line, col) = if src.line > 0 {
+        (src.line, src.column.max(1))
+    } else {
+        locate(&input.text, &f.location).unwrap_or((1, 1))
+    };
+    Some(format!("{}:{line}:{col}", src.file.display()))
+}
+
+/// One line per finding, `file:line:col: severity[rule]: policy: Statement[0].Action[2]:
+/// message` (without the position when the policy's file is not known), then a summary
+/// line (`2 errors, 1 warning in 2 policies` or `no findings`).
+pub fn render_human(findings: &[LintFinding], inputs: &[LintInput]) -> String {
     let mut out = String::new();
     for f in findings {
-        out.push_str(&format!(
-            "{}: {}[{}]: {}: {}\n",
-            f.policy, f.severity, f.rule, f.location, f.message
-        ));
+        match file_position(f, inputs) {
+            Some(at) => out.push_str(&format!(
+                "{at}: {}[{}]: {}: {}: {}\n",
+                f.severity, f.rule, f.policy, f.location, f.message
+            )),
+            None => out.push_str(&format!(
+                "{}: {}[{}]: {}: {}\n",
+                f.policy, f.severity, f.rule, f.location, f.message
+            )),
+        }
     }
     let (errors, warnings, policies) = counts(findings);
     if findings.is_empty() {

@@ -154,7 +154,7 @@ fn every_template_lints_clean_with_defaults_and_flipped_flags() {
             assert!(
                 findings.is_empty(),
                 "{name} should lint clean:\n{}",
-                render_human(&findings)
+                render_human(&findings, &[])
             );
             linted += 1;
         }
@@ -184,7 +184,7 @@ fn rcp(statement: Value) -> Vec<LintFinding> {
 fn assert_only(f: &[LintFinding], want: &[(&str, &str)]) {
     let got = located(f);
     let want: Vec<(String, &str)> = want.iter().map(|(l, r)| (l.to_string(), *r)).collect();
-    assert_eq!(got, want, "\n{}", render_human(f));
+    assert_eq!(got, want, "\n{}", render_human(f, &[]));
 }
 
 #[test]
@@ -530,6 +530,7 @@ fn sample() -> (Vec<LintFinding>, Vec<LintInput>) {
             source: Some(SourceRef {
                 file: PathBuf::from("config/lz dir/lzctl.yaml"),
                 line: 42,
+                column: 3,
             }),
         },
         LintInput {
@@ -546,25 +547,30 @@ fn sample() -> (Vec<LintFinding>, Vec<LintInput>) {
 
 #[test]
 fn human_output_lines_and_summary() {
-    let (f, _) = sample();
-    let text = render_human(&f);
+    let (f, inputs) = sample();
+    let text = render_human(&f, &inputs);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 4, "{text}");
+    // a policy declared in the config: the declaration's file:line:col
     assert!(
-        lines[0]
-            .starts_with("deny-s3: error[unknown-action]: Statement[0].Action[0]: `s3:GetObjekt`"),
+        lines[0].starts_with(
+            "config/lz dir/lzctl.yaml:42:3: error[unknown-action]: deny-s3: Statement[0].Action[0]: `s3:GetObjekt`"
+        ),
         "{text}"
     );
     assert!(
-        lines[1].starts_with("deny-s3: error[unknown-service]: Statement[0].Action[1]: "),
+        lines[1].starts_with(
+            "config/lz dir/lzctl.yaml:42:3: error[unknown-service]: deny-s3: Statement[0].Action[1]: "
+        ),
         "{text}"
     );
+    // without a file, the policy name leads
     assert!(
         lines[2].starts_with("loose: warning[scp-allow-not-action]: Statement[0].NotAction: "),
         "{text}"
     );
     assert_eq!(lines[3], "2 errors, 1 warning in 2 policies");
-    assert_eq!(render_human(&[]), "no findings\n");
+    assert_eq!(render_human(&[], &[]), "no findings\n");
     assert!(has_errors(&f));
     assert!(!has_errors(&f[2..]));
 }
@@ -790,12 +796,99 @@ fn sarif_points_into_a_policy_file_when_the_file_is_the_policy() {
         source: Some(SourceRef {
             file: PathBuf::from("policies/deny.json"),
             line: 0,
+            column: 0,
         }),
     }];
     let f = lint_policies(&inputs, &ctx());
     assert_only(&f, &[("Statement[0].Action[1]", "unknown-action")]);
+    // the human line points at the element in the policy file, like validate does
+    assert!(
+        render_human(&f, &inputs).starts_with(
+            "policies/deny.json:7:18: error[unknown-action]: policies/deny.json: Statement[0].Action[1]: "
+        ),
+        "{}",
+        render_human(&f, &inputs)
+    );
     let v: Value = serde_json::from_str(&render_sarif(&f, &inputs)).unwrap();
     let region = &v["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"];
     assert_eq!(region["startLine"], 7);
     assert_eq!(region["startColumn"], 18);
+}
+
+// ---- region-global-actions only for real region restrictions --------------------------
+
+fn region_deny(action: Value, extra_conditions: Value) -> Value {
+    let mut cond = json!({"StringNotEquals": {"aws:RequestedRegion": ["eu-west-1"]},
+                          "ArnNotLike": {"aws:PrincipalARN": [CONTROL_TOWER_EXECUTION_ARN]}});
+    for (k, v) in extra_conditions.as_object().unwrap() {
+        cond[k] = v.clone();
+    }
+    let mut st = json!({"Sid": "R", "Effect": "Deny", "Resource": "*", "Condition": cond});
+    let (key, list) = match action {
+        Value::Object(o) => o.into_iter().next().unwrap(),
+        other => ("Action".to_string(), other),
+    };
+    st[key] = list;
+    st
+}
+
+fn global_rule_hits(st: Value) -> Vec<String> {
+    scp(st)
+        .into_iter()
+        .filter(|f| f.rule == "region-global-actions")
+        .map(|f| format!("{:?} {}", f.severity, f.location))
+        .collect()
+}
+
+#[test]
+fn region_global_actions_only_for_region_restrictions() {
+    // a data perimeter: the region and the network, not a region restriction
+    let perimeter = region_deny(
+        json!(["s3:*", "sts:*"]),
+        json!({"StringNotEqualsIfExists": {"aws:SourceVpc": ["vpc-1"]}}),
+    );
+    assert_eq!(global_rule_hits(perimeter), Vec::<String>::new());
+    // a few regional actions named outright
+    let few = region_deny(
+        json!(["ec2:RunInstances", "rds:CreateDBInstance"]),
+        json!({}),
+    );
+    assert_eq!(global_rule_hits(few), Vec::<String>::new());
+    // NotAction with a network condition is not a region restriction either
+    let not_action_vpc = region_deny(
+        json!({"NotAction": ["iam:*"]}),
+        json!({"StringNotEquals": {"aws:RequestedRegion": ["eu-west-1"], "aws:SourceVpc": "vpc-1"}}),
+    );
+    assert_eq!(global_rule_hits(not_action_vpc), Vec::<String>::new());
+    // a real one: every action, the region alone (principal exemptions allowed)
+    assert_eq!(
+        global_rule_hits(region_deny(json!("*"), json!({}))),
+        ["Warning Statement[0].Action"]
+    );
+    assert_eq!(
+        global_rule_hits(region_deny(json!(["sts:*", "ec2:*"]), json!({}))),
+        ["Warning Statement[0].Action"]
+    );
+    assert_eq!(
+        global_rule_hits(region_deny(json!({"NotAction": ["iam:*"]}), json!({}))),
+        ["Error Statement[0].NotAction"]
+    );
+}
+
+#[test]
+fn control_tower_exemption_depends_on_control_tower() {
+    let no_ct_exemption = json!({"Sid": "R", "Effect": "Deny", "NotAction": global_actions(), "Resource": "*",
+        "Condition": {"StringNotEquals": {"aws:RequestedRegion": ["eu-west-1"]},
+                      "ArnNotLike": {"aws:PrincipalARN": ["arn:*:iam::*:role/lzctl-*"]}}});
+    let doc = json!({"Version": "2012-10-17", "Statement": [no_ct_exemption]});
+    let with_ct = lint_policy(&input("r", PolicyKind::Scp, &doc), &ctx());
+    assert_only(&with_ct, &[("Statement[0].Condition", "region-exemption")]);
+    let absent = LintContext {
+        control_tower: false,
+        ..ctx()
+    };
+    assert_only(
+        &lint_policy(&input("r", PolicyKind::Scp, &doc), &absent),
+        &[],
+    );
 }

@@ -35,6 +35,10 @@ pub struct Decision {
 pub struct DeniedGroup {
     /// The caller's account.
     pub account: String,
+    /// The account's name, when the replay was given one ([`ReplayOptions::account_names`]).
+    ///
+    /// [`ReplayOptions::account_names`]: super::ReplayOptions::account_names
+    pub account_name: Option<String>,
     /// The principal ARN (the role for role sessions).
     pub principal: String,
     /// The IAM action.
@@ -50,7 +54,8 @@ pub struct DeniedGroup {
     /// Of these calls, how many had an indeterminate (rather than allowed) verdict under
     /// the current policies.
     pub currently_indeterminate: u64,
-    /// What denies them under the proposed policies (usually one entry).
+    /// Every policy statement that denies them under the proposed policies (or the level
+    /// without an Allow, for an implicit deny).
     pub denied_by: Vec<Decision>,
 }
 
@@ -82,6 +87,8 @@ pub struct NameCount {
 pub struct AccountWithoutHierarchy {
     /// The account id.
     pub account: String,
+    /// The account's name, when known.
+    pub account_name: Option<String>,
     /// `current`, `proposed` or `both`: which side has no hierarchy.
     pub missing: &'static str,
     /// Number of events not evaluated.
@@ -149,6 +156,32 @@ pub struct ReplayReport {
     pub accounts_without_hierarchy: Vec<AccountWithoutHierarchy>,
     /// Files that could not be read to their end.
     pub file_errors: Vec<FileError>,
+}
+
+impl ReplayReport {
+    /// True when some call would newly be denied under the proposed policies (for
+    /// `--detailed-exitcode`: exit 2).
+    pub fn has_new_denials(&self) -> bool {
+        self.totals.newly_denied > 0
+    }
+
+    /// Fill the account names of the report's lists from an id -> name map.
+    pub fn name_accounts(&mut self, names: &BTreeMap<String, String>) {
+        for g in &mut self.newly_denied {
+            g.account_name = names.get(&g.account).cloned();
+        }
+        for a in &mut self.accounts_without_hierarchy {
+            a.account_name = names.get(&a.account).cloned();
+        }
+    }
+
+    /// `111122223333 (name)`, or the id alone when the name is not known.
+    pub fn account_label(id: &str, name: Option<&str>) -> String {
+        match name {
+            Some(n) if !n.is_empty() => format!("{id} ({n})"),
+            _ => id.to_string(),
+        }
+    }
 }
 
 /// FxHash: a fast, non-cryptographic hasher for the per-worker tables (their keys come
@@ -349,6 +382,7 @@ impl Partial {
                 let mut next = || parts.next().unwrap_or("").to_string();
                 DeniedGroup {
                     account: next(),
+                    account_name: None,
                     principal: next(),
                     action: next(),
                     region: next(),
@@ -389,6 +423,7 @@ impl Partial {
             .into_iter()
             .map(|(a, (missing, events))| AccountWithoutHierarchy {
                 account: a.into(),
+                account_name: None,
                 missing,
                 events,
             })

@@ -83,6 +83,13 @@ pub struct SessionContext<'a> {
     /// `attributes`.
     #[serde(borrow)]
     pub attributes: Option<SessionAttributes<'a>>,
+    /// `assumedRoot`: `"true"` for a root session obtained with `sts:AssumeRoot`
+    /// (centralized root access); the request then carries `aws:AssumedRoot`.
+    #[serde(borrow)]
+    pub assumed_root: Str<'a>,
+    /// `sourceIdentity`: the source identity set on the role session (`aws:SourceIdentity`).
+    #[serde(borrow)]
+    pub source_identity: Str<'a>,
 }
 
 /// `userIdentity.sessionContext.sessionIssuer`.
@@ -101,6 +108,9 @@ pub struct SessionAttributes<'a> {
     /// `mfaAuthenticated`: `"true"` or `"false"`.
     #[serde(borrow)]
     pub mfa_authenticated: Str<'a>,
+    /// `creationDate`: when the temporary credentials were issued (`aws:TokenIssueTime`).
+    #[serde(borrow)]
+    pub creation_date: Str<'a>,
 }
 
 /// A record that is not valid for the fields the replay reads (or not JSON).
@@ -185,6 +195,8 @@ impl<'a> Record<'a> {
                 session_context: match id.session_context {
                     None => None,
                     Some(c) => Some(SessionContext {
+                        assumed_root: get(F_ASSUMED_ROOT)?,
+                        source_identity: get(F_SOURCE_IDENTITY)?,
                         session_issuer: if c.issuer {
                             Some(SessionIssuer {
                                 arn: get(F_ISSUER_ARN)?,
@@ -195,6 +207,7 @@ impl<'a> Record<'a> {
                         attributes: if c.attributes {
                             Some(SessionAttributes {
                                 mfa_authenticated: get(F_MFA)?,
+                                creation_date: get(F_CREATION_DATE)?,
                             })
                         } else {
                             None
@@ -242,6 +255,11 @@ const F_USER_NAME: usize = 12;
 const F_INVOKED_BY: usize = 13;
 const F_ISSUER_ARN: usize = 14;
 const F_MFA: usize = 15;
+const F_ASSUMED_ROOT: usize = 16;
+const F_SOURCE_IDENTITY: usize = 17;
+const F_CREATION_DATE: usize = 18;
+/// Number of string fields located in a record.
+const FIELDS: usize = 19;
 
 /// Which objects were present (the spans of their fields are in `Fields::spans`).
 #[derive(Debug, Default, Clone, Copy)]
@@ -257,7 +275,7 @@ struct ContextShape {
 
 #[derive(Debug, Default)]
 struct Fields {
-    spans: [Option<Span>; 16],
+    spans: [Option<Span>; FIELDS],
     identity: Option<IdentityShape>,
 }
 
@@ -397,7 +415,7 @@ impl<'a> Parser<'a> {
 
     fn user_identity(
         &mut self,
-        spans: &mut [Option<Span>; 16],
+        spans: &mut [Option<Span>; FIELDS],
     ) -> Result<Option<IdentityShape>, Malformed> {
         let mut shape = IdentityShape::default();
         let present = self.object(|p, key| {
@@ -422,7 +440,7 @@ impl<'a> Parser<'a> {
 
     fn session_context(
         &mut self,
-        spans: &mut [Option<Span>; 16],
+        spans: &mut [Option<Span>; FIELDS],
     ) -> Result<Option<ContextShape>, Malformed> {
         let mut shape = ContextShape::default();
         let present = self.object(|p, key| {
@@ -441,16 +459,23 @@ impl<'a> Parser<'a> {
                 }
                 b"attributes" => {
                     spans[F_MFA] = None;
+                    spans[F_CREATION_DATE] = None;
                     shape.attributes = p
                         .object(|p, key| match key {
                             b"mfaAuthenticated" => {
                                 spans[F_MFA] = p.string()?;
                                 Ok(())
                             }
+                            b"creationDate" => {
+                                spans[F_CREATION_DATE] = p.string()?;
+                                Ok(())
+                            }
                             _ => p.skip(),
                         })?
                         .is_some();
                 }
+                b"assumedRoot" => spans[F_ASSUMED_ROOT] = p.string()?,
+                b"sourceIdentity" => spans[F_SOURCE_IDENTITY] = p.string()?,
                 _ => p.skip()?,
             }
             Ok(())
@@ -468,6 +493,8 @@ pub const SERVICE_RENAMES: &[(&str, &str)] = &[
     ("monitoring", "cloudwatch"),
     ("email", "ses"),
     ("tagging", "tag"),
+    // Amazon Macie records its API calls under macie.amazonaws.com; its IAM prefix is macie2.
+    ("macie", "macie2"),
 ];
 
 /// Event names that differ from the IAM action name: (service prefix, event, action).
@@ -505,16 +532,174 @@ pub const ACTION_RENAMES: &[(&str, &str, &str)] = &[
     ("s3", "PutBucketReplication", "PutReplicationConfiguration"),
     ("s3", "GetBucketCors", "GetBucketCORS"),
     ("s3", "PutBucketCors", "PutBucketCORS"),
+    // S3 authorizes these operations with another action ("Required permissions for
+    // Amazon S3 API operations" in the S3 user guide): deleting a configuration needs the
+    // permission to put it, and several bucket configurations drop `Bucket` from the name.
+    ("s3", "DeleteBucketCors", "PutBucketCORS"),
+    ("s3", "DeleteBucketLifecycle", "PutLifecycleConfiguration"),
+    (
+        "s3",
+        "DeleteBucketReplication",
+        "PutReplicationConfiguration",
+    ),
+    (
+        "s3",
+        "DeleteBucketPublicAccessBlock",
+        "PutBucketPublicAccessBlock",
+    ),
+    (
+        "s3",
+        "DeleteBucketOwnershipControls",
+        "PutBucketOwnershipControls",
+    ),
+    ("s3", "DeleteBucketTagging", "PutBucketTagging"),
+    (
+        "s3",
+        "DeleteBucketMetricsConfiguration",
+        "PutMetricsConfiguration",
+    ),
+    (
+        "s3",
+        "GetBucketMetricsConfiguration",
+        "GetMetricsConfiguration",
+    ),
+    (
+        "s3",
+        "PutBucketMetricsConfiguration",
+        "PutMetricsConfiguration",
+    ),
+    (
+        "s3",
+        "ListBucketMetricsConfigurations",
+        "GetMetricsConfiguration",
+    ),
+    (
+        "s3",
+        "DeleteBucketAnalyticsConfiguration",
+        "PutAnalyticsConfiguration",
+    ),
+    (
+        "s3",
+        "GetBucketAnalyticsConfiguration",
+        "GetAnalyticsConfiguration",
+    ),
+    (
+        "s3",
+        "PutBucketAnalyticsConfiguration",
+        "PutAnalyticsConfiguration",
+    ),
+    (
+        "s3",
+        "ListBucketAnalyticsConfigurations",
+        "GetAnalyticsConfiguration",
+    ),
+    (
+        "s3",
+        "DeleteBucketInventoryConfiguration",
+        "PutInventoryConfiguration",
+    ),
+    (
+        "s3",
+        "GetBucketInventoryConfiguration",
+        "GetInventoryConfiguration",
+    ),
+    (
+        "s3",
+        "PutBucketInventoryConfiguration",
+        "PutInventoryConfiguration",
+    ),
+    (
+        "s3",
+        "ListBucketInventoryConfigurations",
+        "GetInventoryConfiguration",
+    ),
+    (
+        "s3",
+        "DeleteBucketIntelligentTieringConfiguration",
+        "PutIntelligentTieringConfiguration",
+    ),
+    (
+        "s3",
+        "GetBucketIntelligentTieringConfiguration",
+        "GetIntelligentTieringConfiguration",
+    ),
+    (
+        "s3",
+        "PutBucketIntelligentTieringConfiguration",
+        "PutIntelligentTieringConfiguration",
+    ),
+    (
+        "s3",
+        "ListBucketIntelligentTieringConfigurations",
+        "GetIntelligentTieringConfiguration",
+    ),
+    (
+        "s3",
+        "GetBucketAccelerateConfiguration",
+        "GetAccelerateConfiguration",
+    ),
+    (
+        "s3",
+        "PutBucketAccelerateConfiguration",
+        "PutAccelerateConfiguration",
+    ),
+    (
+        "s3",
+        "GetBucketNotificationConfiguration",
+        "GetBucketNotification",
+    ),
+    (
+        "s3",
+        "PutBucketNotificationConfiguration",
+        "PutBucketNotification",
+    ),
+    (
+        "s3",
+        "GetObjectLockConfiguration",
+        "GetBucketObjectLockConfiguration",
+    ),
+    (
+        "s3",
+        "PutObjectLockConfiguration",
+        "PutBucketObjectLockConfiguration",
+    ),
+    ("s3", "SelectObjectContent", "GetObject"),
     ("lambda", "Invoke", "InvokeFunction"),
 ];
 
+/// Operations of Application Auto Scaling (IAM prefix `application-autoscaling`) that
+/// CloudTrail records under `autoscaling.amazonaws.com`, the event source of EC2 Auto
+/// Scaling (IAM prefix `autoscaling`), and that EC2 Auto Scaling does not have.
+pub const APPLICATION_AUTOSCALING_ONLY: &[&str] = &[
+    "DeleteScalingPolicy",
+    "DeregisterScalableTarget",
+    "DescribeScalableTargets",
+    "DescribeScalingPolicies",
+    "ListTagsForResource",
+    "PutScheduledAction",
+    "RegisterScalableTarget",
+    "TagResource",
+    "UntagResource",
+];
+
+/// Operations both Auto Scaling services have: from `autoscaling.amazonaws.com` alone the
+/// action cannot be told (`autoscaling:` or `application-autoscaling:`), so such events are
+/// reported as unmapped rather than evaluated as one of the two.
+pub const AUTOSCALING_AMBIGUOUS: &[&str] = &[
+    "DeleteScheduledAction",
+    "DescribeScalingActivities",
+    "DescribeScheduledActions",
+    "GetPredictiveScalingForecast",
+    "PutScalingPolicy",
+];
+
 /// Events that correspond to no IAM action (or that no policy can deny): reported as
-/// unmapped, never evaluated. `*` as the event name covers the whole service.
+/// unmapped, never evaluated. `*` as the event name covers the whole service. (AWS Health's
+/// `health:Describe*` calls are authorized, and SCPs can deny them: they are mapped.)
 pub const UNMAPPED: &[(&str, &str)] = &[
     ("sts", "GetCallerIdentity"),
     ("signin", "*"),
     ("sso-oauth", "*"),
-    ("health", "*"),
 ];
 
 /// `eventType`s that are not API calls made by a principal: skipped with this reason.
@@ -620,6 +805,17 @@ pub fn map_action(event_source: &str, event_name: &str, out: &mut String) -> Act
         out.push_str(event_name);
         return ActionMapping::Unmapped;
     }
+    let mut prefix = prefix;
+    if prefix == "autoscaling" {
+        if APPLICATION_AUTOSCALING_ONLY.contains(&event_name) {
+            prefix = "application-autoscaling";
+        } else if AUTOSCALING_AMBIGUOUS.contains(&event_name) {
+            out.push_str(prefix);
+            out.push(':');
+            out.push_str(event_name);
+            return ActionMapping::Unmapped;
+        }
+    }
     let name = if prefix == "lambda" || prefix == "cloudfront" {
         strip_version_suffix(event_name)
     } else {
@@ -661,6 +857,9 @@ pub const FILLED_KEYS: &[&str] = &[
     "aws:MultiFactorAuthPresent",
     "aws:SourceVpce",
     "aws:PrincipalOrgID",
+    "aws:AssumedRoot",
+    "aws:SourceIdentity",
+    "aws:TokenIssueTime",
 ];
 
 /// An event that is a call by a principal to an IAM action, ready to be decided.
@@ -685,6 +884,10 @@ pub struct Call<'r, 'a> {
 impl<'r, 'a> Call<'r, 'a> {
     fn identity(&self) -> Option<&'r UserIdentity<'a>> {
         self.record.user_identity.as_ref()
+    }
+
+    fn session_context(&self) -> Option<&'r SessionContext<'a>> {
+        self.identity().and_then(|i| i.session_context.as_ref())
     }
 
     /// The value of condition key `key` (case-insensitive) for this call.
@@ -742,6 +945,37 @@ impl<'r, 'a> Call<'r, 'a> {
             {
                 Some(v) if v.eq_ignore_ascii_case("true") => present("true"),
                 Some(v) if v.eq_ignore_ascii_case("false") => present("false"),
+                _ => KeyValue::Unknown,
+            }
+        } else if k("aws:AssumedRoot") {
+            // Only a root session created by sts:AssumeRoot carries the key; CloudTrail marks
+            // it with sessionContext.assumedRoot = "true". Other callers never carry it.
+            match self.session_context().and_then(|c| s(&c.assumed_root)) {
+                Some(v) if self.principal_type == "Account" && v.eq_ignore_ascii_case("true") => {
+                    present("true")
+                }
+                _ => KeyValue::Absent,
+            }
+        } else if k("aws:SourceIdentity") {
+            match self.session_context().map(|c| &c.source_identity) {
+                Some(Some(v)) if !v.is_empty() => KeyValue::Present(Cow::Borrowed(v.as_ref())),
+                // the record has the field, empty: the session has no source identity
+                Some(Some(_)) => KeyValue::Absent,
+                _ => KeyValue::Unknown,
+            }
+        } else if k("aws:TokenIssueTime") {
+            let created = self
+                .session_context()
+                .and_then(|c| c.attributes.as_ref())
+                .and_then(|a| s(&a.creation_date));
+            match created {
+                Some(t) if epoch_seconds(t).is_some() => present(t),
+                // long-term credentials of an IAM user or the root user carry no token
+                None if self.session_context().is_none()
+                    && matches!(self.principal_type, "User" | "Account") =>
+                {
+                    KeyValue::Absent
+                }
                 _ => KeyValue::Unknown,
             }
         } else if k("aws:SourceVpce") {
@@ -998,6 +1232,105 @@ mod tests {
         );
     }
 
+    /// Every rename leads to an action the IAM dataset has, so a renamed event is evaluated
+    /// as the action AWS authorizes, never dropped as unknown.
+    #[test]
+    fn renames_lead_to_known_actions() {
+        let iam = crate::policy::lint::IamData::built_in();
+        let mut unknown = Vec::new();
+        for (prefix, _, to) in ACTION_RENAMES {
+            let action = format!("{prefix}:{to}");
+            if !iam.is_known_action(&action) {
+                unknown.push(action);
+            }
+        }
+        for (_, to) in SERVICE_RENAMES {
+            if !iam.has_service(to) {
+                unknown.push(format!("service {to}"));
+            }
+        }
+        for name in APPLICATION_AUTOSCALING_ONLY {
+            let action = format!("application-autoscaling:{name}");
+            if !iam.is_known_action(&action) || iam.is_known_action(&format!("autoscaling:{name}"))
+            {
+                unknown.push(action);
+            }
+        }
+        for name in AUTOSCALING_AMBIGUOUS {
+            if !iam.is_known_action(&format!("application-autoscaling:{name}"))
+                || !iam.is_known_action(&format!("autoscaling:{name}"))
+            {
+                unknown.push(format!("ambiguous {name}"));
+            }
+        }
+        assert!(unknown.is_empty(), "{unknown:?}");
+        let (m, a) = action("s3.amazonaws.com", "DeleteBucketPublicAccessBlock");
+        assert_eq!(
+            (m, a.as_str()),
+            (ActionMapping::Mapped, "s3:PutBucketPublicAccessBlock")
+        );
+        let (m, a) = action("health.amazonaws.com", "DescribeEvents");
+        assert_eq!(
+            (m, a.as_str()),
+            (ActionMapping::Mapped, "health:DescribeEvents")
+        );
+        let (m, a) = action("autoscaling.amazonaws.com", "DescribeAutoScalingGroups");
+        assert_eq!(
+            (m, a.as_str()),
+            (
+                ActionMapping::Mapped,
+                "autoscaling:DescribeAutoScalingGroups"
+            )
+        );
+    }
+
+    #[test]
+    fn assumed_root_token_time_and_source_identity_from_the_record() {
+        let assumed = parse(
+            r#"{"eventSource":"s3.amazonaws.com","eventName":"DeleteBucketPolicy","awsRegion":"us-east-1",
+            "userIdentity":{"type":"Root","accountId":"111122223333","arn":"arn:aws:iam::111122223333:root",
+              "sessionContext":{"attributes":{"creationDate":"2026-11-01T00:00:00Z","mfaAuthenticated":"false"},"assumedRoot":"true"}}}"#,
+        );
+        let (mut a, mut p) = (String::new(), String::new());
+        let Classified::Call(call) = classify(&assumed, None, None, &mut a, &mut p) else {
+            panic!()
+        };
+        assert_eq!(
+            call.key_value("aws:assumedroot"),
+            KeyValue::Present("true".into())
+        );
+        assert_eq!(
+            call.key_value("aws:TokenIssueTime"),
+            KeyValue::Present("2026-11-01T00:00:00Z".into())
+        );
+        let plain_root = parse(
+            r#"{"eventSource":"s3.amazonaws.com","eventName":"DeleteBucketPolicy","awsRegion":"us-east-1",
+            "userIdentity":{"type":"Root","accountId":"111122223333","arn":"arn:aws:iam::111122223333:root"}}"#,
+        );
+        let (mut a, mut p) = (String::new(), String::new());
+        let Classified::Call(call) = classify(&plain_root, None, None, &mut a, &mut p) else {
+            panic!()
+        };
+        assert_eq!(call.key_value("aws:AssumedRoot"), KeyValue::Absent);
+        assert_eq!(call.key_value("aws:TokenIssueTime"), KeyValue::Absent);
+        let role = parse(
+            r#"{"eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"us-east-1",
+            "userIdentity":{"type":"AssumedRole","accountId":"111122223333","arn":"arn:aws:sts::111122223333:assumed-role/R/s",
+              "sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::111122223333:role/R"},"sourceIdentity":"alice","assumedRoot":"true"}}}"#,
+        );
+        let (mut a, mut p) = (String::new(), String::new());
+        let Classified::Call(call) = classify(&role, None, None, &mut a, &mut p) else {
+            panic!()
+        };
+        // only root sessions carry aws:AssumedRoot
+        assert_eq!(call.key_value("aws:AssumedRoot"), KeyValue::Absent);
+        assert_eq!(
+            call.key_value("aws:SourceIdentity"),
+            KeyValue::Present("alice".into())
+        );
+        assert_eq!(call.key_value("aws:TokenIssueTime"), KeyValue::Unknown);
+    }
+
     #[test]
     fn version_suffixes() {
         assert_eq!(strip_version_suffix("GetFunction20150331v2"), "GetFunction");
@@ -1221,14 +1554,25 @@ mod tests {
         fn record() -> BoxedStrategy<Value> {
             let issuer = object(&["arn", "type"], None);
             let attrs = object(&["mfaAuthenticated", "creationDate"], None);
-            let ctx =
-                (proptest::option::of(issuer), proptest::option::of(attrs)).prop_map(|(i, a)| {
+            let ctx = (
+                proptest::option::of(issuer),
+                proptest::option::of(attrs),
+                proptest::option::of(text()),
+                proptest::option::of(text()),
+            )
+                .prop_map(|(i, a, root, source)| {
                     let mut m = Map::new();
                     if let Some(i) = i {
                         m.insert("sessionIssuer".into(), i);
                     }
                     if let Some(a) = a {
                         m.insert("attributes".into(), a);
+                    }
+                    if let Some(r) = root {
+                        m.insert("assumedRoot".into(), r);
+                    }
+                    if let Some(v) = source {
+                        m.insert("sourceIdentity".into(), v);
                     }
                     Value::Object(m)
                 });

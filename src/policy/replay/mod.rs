@@ -44,6 +44,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use super::iam::Hierarchy;
+use super::lint::IamData;
 
 pub use self::aggregate::{
     AccountWithoutHierarchy, Decision, DeniedGroup, IndeterminateCount, NameCount, ReplayReport,
@@ -97,6 +98,12 @@ pub struct ReplayOptions {
     pub memoize: bool,
     /// Called from the worker threads after each file (e.g. to drive a progress bar).
     pub progress: Option<ProgressFn>,
+    /// The IAM dataset a mapped action must be in to be evaluated; an event whose action
+    /// it does not know is counted as unmapped. `None`: the dataset shipped with lzctl
+    /// ([`IamData::built_in`]).
+    pub iam_data: Option<std::sync::Arc<IamData>>,
+    /// Account names by id, shown next to the ids in the report (all formats).
+    pub account_names: std::collections::BTreeMap<String, String>,
 }
 
 /// A progress callback: see [`ReplayOptions::progress`].
@@ -124,7 +131,12 @@ impl std::fmt::Debug for ReplayOptions {
             .field("management_account", &self.management_account)
             .field("organization_id", &self.organization_id)
             .field("memoize", &self.memoize)
+            .field("account_names", &self.account_names.len())
             .field("progress", &self.progress.as_ref().map(|_| "Fn(&Progress)"))
+            .field(
+                "iam_data",
+                &self.iam_data.as_ref().map_or("built-in", |d| d.source()),
+            )
             .finish()
     }
 }
@@ -137,6 +149,8 @@ impl Default for ReplayOptions {
             organization_id: None,
             memoize: true,
             progress: None,
+            iam_data: None,
+            account_names: Default::default(),
         }
     }
 }
@@ -230,5 +244,7 @@ pub fn replay_files(
     for p in partials {
         total.merge(p);
     }
-    Ok(total.into_report())
+    let mut report = total.into_report();
+    report.name_accounts(&options.account_names);
+    Ok(report)
 }

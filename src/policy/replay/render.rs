@@ -68,7 +68,9 @@ pub fn render_human(r: &ReplayReport) -> String {
             let _ = writeln!(
                 o,
                 "  {:>10}  {} (missing: {})",
-                a.events, a.account, a.missing
+                a.events,
+                ReplayReport::account_label(&a.account, a.account_name.as_deref()),
+                a.missing
             );
         }
         more(&mut o, r.accounts_without_hierarchy.len());
@@ -113,7 +115,7 @@ fn table(o: &mut String, groups: &[DeniedGroup]) {
         .iter()
         .map(|g| {
             [
-                g.account.clone(),
+                ReplayReport::account_label(&g.account, g.account_name.as_deref()),
                 g.principal.clone(),
                 g.action.clone(),
                 g.region.clone(),
@@ -180,7 +182,7 @@ pub fn csv_field(s: &str) -> String {
 
 /// Header of [`render_csv`].
 pub const CSV_HEADER: &str =
-    "account,principal,action,region,count,first_seen,last_seen,currently_indeterminate,denied_by,level,policy,statement";
+    "account,account_name,principal,action,region,count,first_seen,last_seen,currently_indeterminate,denied_by,level,policy,statement";
 
 /// One row per newly denied group (several decisions are joined with ` | `), CRLF-free
 /// (`\n` line ends), RFC 4180 quoting.
@@ -194,6 +196,7 @@ pub fn render_csv(r: &ReplayReport) -> String {
         };
         let cells = [
             g.account.clone(),
+            g.account_name.clone().unwrap_or_default(),
             g.principal.clone(),
             g.action.clone(),
             g.region.clone(),

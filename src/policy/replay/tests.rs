@@ -237,6 +237,7 @@ fn region_restriction_lists_exactly_the_calls_outside_the_region() {
         r.accounts_without_hierarchy,
         [AccountWithoutHierarchy {
             account: "444444444444".into(),
+            account_name: None,
             missing: "both",
             events: 1
         }]
@@ -410,8 +411,9 @@ fn renderers() {
     assert_eq!(lines.len(), 7);
     assert_eq!(lines[0], render::CSV_HEADER);
     assert!(lines[1].starts_with(
-        "111111111111,arn:aws:iam::111111111111:role/Dev,ec2:RunInstances,us-east-1,3,2026-11-01T00:10:00Z,2026-11-03T10:04:00Z,0,"
+        "111111111111,,arn:aws:iam::111111111111:role/Dev,ec2:RunInstances,us-east-1,3,2026-11-01T00:10:00Z,2026-11-03T10:04:00Z,0,"
     ));
+    assert!(r.has_new_denials());
     assert_eq!(render::csv_field("a,b"), "\"a,b\"");
     assert_eq!(render::csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
     assert_eq!(render::csv_field("line\nbreak"), "\"line\nbreak\"");
@@ -518,4 +520,197 @@ fn reduced_hierarchies_decide_as_the_full_ones() {
             }
         }
     }
+}
+
+/// The library's `root-lockdown` template rendered with its defaults.
+fn root_lockdown() -> NamedPolicy {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scp/root-lockdown.json");
+    let t = super::super::template::Template::load(&path).unwrap();
+    let params = t.resolve_params(&BTreeMap::new(), &[]).unwrap();
+    policy("root-lockdown", &t.render(&params).unwrap().to_string())
+}
+
+fn write_lines(dir: &Path, records: &[String]) -> PathBuf {
+    let path = dir.join("calls.jsonl");
+    std::fs::write(&path, records.join("\n")).unwrap();
+    path
+}
+
+/// A root call in account 111111111111; `session` is the `sessionContext` JSON, if any.
+fn root_call(name: &str, session: Option<&str>) -> String {
+    let session = session
+        .map(|s| format!(r#","sessionContext":{s}"#))
+        .unwrap_or_default();
+    format!(
+        r#"{{"eventTime":"2026-11-01T00:00:00Z","eventSource":"s3.amazonaws.com","eventName":"{name}","awsRegion":"ap-northeast-1","sourceIPAddress":"203.0.113.9","eventType":"AwsApiCall","userIdentity":{{"type":"Root","principalId":"111111111111","arn":"arn:aws:iam::111111111111:root","accountId":"111111111111"{session}}}}}"#
+    )
+}
+
+/// Centralized root access (sts:AssumeRoot) is what `root-lockdown` is written to keep
+/// working: such sessions must not be reported as newly denied, while a root user with
+/// its own credentials is.
+#[test]
+fn centralized_root_sessions_pass_root_lockdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let assumed = r#"{"attributes":{"creationDate":"2026-11-01T00:00:00Z","mfaAuthenticated":"false"},"assumedRoot":"true"}"#;
+    let path = write_lines(
+        dir.path(),
+        &[
+            root_call("DeleteBucketPolicy", Some(assumed)),
+            root_call("DeleteBucketPolicy", Some(assumed)),
+            root_call("PutBucketPolicy", None),
+        ],
+    );
+    let current = org(Vec::new);
+    let proposed = org(|| vec![root_lockdown()]);
+    let r = replay(&[path], &current, &proposed, &options(1)).unwrap();
+    assert_eq!(r.totals.evaluated, 3, "{:?}", r.totals);
+    assert_eq!(r.totals.allowed_both, 2, "{:?}", r.totals);
+    assert_eq!(r.totals.newly_denied, 1, "{:?}", r.newly_denied);
+    assert_eq!(r.newly_denied[0].action, "s3:PutBucketPolicy");
+    assert!(r.indeterminate.is_empty(), "{:?}", r.indeterminate);
+}
+
+fn user_call(source: &str, name: &str) -> String {
+    format!(
+        r#"{{"eventTime":"2026-11-01T00:00:00Z","eventSource":"{source}","eventName":"{name}","awsRegion":"eu-west-1","sourceIPAddress":"203.0.113.9","eventType":"AwsApiCall","userIdentity":{{"type":"IAMUser","principalId":"AIDAX","arn":"arn:aws:iam::111111111111:user/alice","accountId":"111111111111","userName":"alice"}}}}"#
+    )
+}
+
+/// An event whose action is not in the IAM dataset is unmapped, never evaluated; the
+/// known irregular names are mapped to the action IAM authorizes.
+#[test]
+fn unknown_actions_are_unmapped_and_irregular_names_mapped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_lines(
+        dir.path(),
+        &[
+            user_call("s3.amazonaws.com", "DeleteBucketPublicAccessBlock"),
+            user_call("s3.amazonaws.com", "DeleteBucketReplication"),
+            user_call("macie.amazonaws.com", "GetFindings"),
+            user_call("autoscaling.amazonaws.com", "RegisterScalableTarget"),
+            user_call("autoscaling.amazonaws.com", "PutScalingPolicy"),
+            user_call("health.amazonaws.com", "DescribeEvents"),
+            user_call("apigateway.amazonaws.com", "CreateRestApi"),
+            user_call("ec2.amazonaws.com", "NoSuchOperation"),
+            user_call("ec2.amazonaws.com", "NoSuchOperation"),
+        ],
+    );
+    let deny = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Everything","Effect":"Deny","Action":"*","Resource":"*"}]}"#;
+    let current = org(Vec::new);
+    let proposed = org(|| vec![policy("deny-all", deny)]);
+    let r = replay(&[path], &current, &proposed, &options(1)).unwrap();
+    let actions: Vec<&str> = r.newly_denied.iter().map(|g| g.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "application-autoscaling:RegisterScalableTarget",
+            "health:DescribeEvents",
+            "macie2:GetFindings",
+            "s3:PutBucketPublicAccessBlock",
+            "s3:PutReplicationConfiguration",
+        ]
+    );
+    let unmapped: Vec<(&str, u64)> = r
+        .unmapped
+        .iter()
+        .map(|n| (n.name.as_str(), n.count))
+        .collect();
+    assert_eq!(
+        unmapped,
+        [
+            ("ec2:NoSuchOperation", 2),
+            ("apigateway:CreateRestApi", 1),
+            ("autoscaling:PutScalingPolicy", 1),
+        ]
+    );
+    assert_eq!(r.totals.unmapped, 4);
+    assert_eq!(r.totals.evaluated, 5);
+}
+
+/// `denied_by` names every policy that denies a call, not only the first one.
+#[test]
+fn denied_by_lists_every_denying_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_lines(
+        dir.path(),
+        &[user_call("ec2.amazonaws.com", "RunInstances")],
+    );
+    let deny = |sid: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"{sid}","Effect":"Deny","Action":"ec2:*","Resource":"*"}}]}}"#
+        )
+    };
+    let current = org(Vec::new);
+    let proposed = org(|| {
+        vec![
+            policy("region-restriction", REGION_RESTRICTION),
+            policy("no-ec2", &deny("NoEc2")),
+        ]
+    });
+    let r = replay(&[path], &current, &proposed, &options(1)).unwrap();
+    let by: Vec<(Option<&str>, Option<&str>)> = r.newly_denied[0]
+        .denied_by
+        .iter()
+        .map(|d| (d.policy.as_deref(), d.statement.as_deref()))
+        .collect();
+    assert_eq!(
+        by,
+        [
+            (Some("no-ec2"), Some("NoEc2")),
+            (
+                Some("region-restriction"),
+                Some("DenyOutsideAllowedRegions")
+            ),
+        ]
+    );
+}
+
+/// Account names given to the replay appear next to the ids in every format; a replay
+/// without new denials says so (for `--detailed-exitcode`).
+#[test]
+fn account_names_in_every_format() {
+    let current = org(Vec::new);
+    let proposed = org(|| vec![policy("region-restriction", REGION_RESTRICTION)]);
+    let opts = ReplayOptions {
+        account_names: [
+            ("111111111111".to_string(), "payments-prod".to_string()),
+            ("444444444444".to_string(), "outsider".to_string()),
+        ]
+        .into_iter()
+        .collect(),
+        ..options(2)
+    };
+    let r = replay(&[fixtures()], &current, &proposed, &opts).unwrap();
+    assert_eq!(
+        r.newly_denied[0].account_name.as_deref(),
+        Some("payments-prod")
+    );
+    assert_eq!(
+        r.accounts_without_hierarchy[0].account_name.as_deref(),
+        Some("outsider")
+    );
+    let human = render_human(&r);
+    assert!(human.contains("111111111111 (payments-prod)"), "{human}");
+    assert!(human.contains("444444444444 (outsider)"), "{human}");
+    // accounts without a name keep the id alone
+    assert!(human.contains("\n  222222222222  "), "{human}");
+    let json: serde_json::Value = serde_json::from_str(&render_json(&r)).unwrap();
+    assert_eq!(json["newly_denied"][0]["account_name"], "payments-prod");
+    assert_eq!(
+        json["newly_denied"].as_array().unwrap().last().unwrap()["account_name"],
+        serde_json::Value::Null
+    );
+    let csv = render_csv(&r);
+    assert!(
+        csv.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("111111111111,payments-prod,arn:"),
+        "{csv}"
+    );
+
+    let same = replay(&[fixtures()], &current, &current, &opts).unwrap();
+    assert!(!same.has_new_denials());
+    assert!(r.has_new_denials());
 }

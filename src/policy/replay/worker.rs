@@ -12,9 +12,10 @@ use std::sync::Arc;
 
 use super::super::iam::matching::action_matches;
 use super::super::iam::{
-    evaluate, DenyCause, ElementList, Hierarchy, Level, NamedPolicy, PolicyDocument, Statement,
-    Verdict,
+    evaluate, DenyCause, ElementList, Evaluation, Hierarchy, Level, NamedPolicy, PolicyDocument,
+    Statement, Verdict,
 };
+use super::super::lint::IamData;
 use super::aggregate::{bump, Decision, FxMap, Partial, SEP};
 use super::error::FileError;
 use super::event::{classify, Call, Classified, KeyValue, Record};
@@ -118,31 +119,36 @@ struct Reduced {
 #[derive(Debug, Clone)]
 enum Brief {
     Allowed,
-    Denied(Arc<Decision>),
+    /// Every policy statement that denies (or the level without an Allow).
+    Denied(Arc<[Arc<Decision>]>),
     Indeterminate(Arc<[String]>),
 }
 
 impl Brief {
-    fn of(v: Verdict) -> Brief {
-        match v {
+    fn of(e: Evaluation) -> Brief {
+        let denials = e.denials();
+        match e.verdict {
             Verdict::Allowed { .. } => Brief::Allowed,
-            Verdict::Denied {
-                ref level,
-                ref cause,
-            } => {
-                let (policy, statement) = match cause {
-                    DenyCause::Statement { policy, statement } => {
-                        (Some(policy.clone()), Some(statement.to_string()))
-                    }
-                    DenyCause::NoAllow => (None, None),
-                };
-                Brief::Denied(Arc::new(Decision {
-                    text: v.to_string(),
-                    level: level.to_string(),
-                    policy,
-                    statement,
-                }))
-            }
+            Verdict::Denied { .. } => Brief::Denied(
+                denials
+                    .into_iter()
+                    .map(|(level, cause)| {
+                        let (policy, statement) = match &cause {
+                            DenyCause::Statement { policy, statement } => {
+                                (Some(policy.clone()), Some(statement.to_string()))
+                            }
+                            DenyCause::NoAllow => (None, None),
+                        };
+                        let level_text = level.to_string();
+                        Arc::new(Decision {
+                            text: Verdict::Denied { level, cause }.to_string(),
+                            level: level_text,
+                            policy,
+                            statement,
+                        })
+                    })
+                    .collect(),
+            ),
             Verdict::Indeterminate { missing_keys, .. } => {
                 Brief::Indeterminate(missing_keys.into())
             }
@@ -194,6 +200,9 @@ pub(crate) struct Worker<'p> {
     reduced: FxMap<Box<str>, Arc<Reduced>>,
     key: Vec<u8>,
     group_key: String,
+    /// The dataset mapped actions are checked against, and its answers so far.
+    iam: &'p IamData,
+    known_actions: FxMap<Box<str>, bool>,
     pub acc: Partial,
 }
 
@@ -214,6 +223,11 @@ impl<'p> Worker<'p> {
             reduced: FxMap::default(),
             key: Vec::with_capacity(256),
             group_key: String::with_capacity(256),
+            iam: match options.iam_data.as_deref() {
+                Some(d) => d,
+                None => IamData::built_in(),
+            },
+            known_actions: FxMap::default(),
             acc: Partial::default(),
         }
     }
@@ -265,7 +279,15 @@ impl<'p> Worker<'p> {
         };
         let mgmt = self.options.management_account.as_deref();
         let org = self.options.organization_id.as_deref();
-        match classify(&rec, mgmt, org, action, principal) {
+        let mut classified = classify(&rec, mgmt, org, action, principal);
+        if matches!(classified, Classified::Baseline(_) | Classified::Call(_))
+            && !self.is_known_action(action)
+        {
+            // Mapped, but to a name IAM does not have: evaluating it would decide a request
+            // AWS never authorizes that way.
+            classified = Classified::Unmapped;
+        }
+        match classified {
             Classified::Skipped(reason) => {
                 self.acc.totals.skipped += 1;
                 *self.acc.skipped.entry(reason).or_default() += 1;
@@ -280,6 +302,15 @@ impl<'p> Worker<'p> {
             }
             Classified::Call(call) => self.call(&call, action),
         }
+    }
+
+    fn is_known_action(&mut self, action: &str) -> bool {
+        if let Some(k) = self.known_actions.get(action) {
+            return *k;
+        }
+        let k = self.iam.is_known_action(action);
+        self.known_actions.insert(action.into(), k);
+        k
     }
 
     fn plan(&mut self, account: &str) -> Option<Arc<AccountPlan<'p>>> {
@@ -323,8 +354,8 @@ impl<'p> Worker<'p> {
         if !self.options.memoize {
             let req = call.request(action);
             return (
-                Brief::of(evaluate(plan.current, &req).verdict),
-                Brief::of(evaluate(plan.proposed, &req).verdict),
+                Brief::of(evaluate(plan.current, &req)),
+                Brief::of(evaluate(plan.proposed, &req)),
             );
         }
         let k = &mut self.key;
@@ -353,8 +384,8 @@ impl<'p> Worker<'p> {
                 let reduced = self.reduced(plan, call.account, action);
                 let req = call.request_with(action, &plan.keys);
                 let v = (
-                    Brief::of(evaluate(&reduced.current, &req).verdict),
-                    Brief::of(evaluate(&reduced.proposed, &req).verdict),
+                    Brief::of(evaluate(&reduced.current, &req)),
+                    Brief::of(evaluate(&reduced.proposed, &req)),
                 );
                 self.shared.insert(&self.key, &v);
                 v
@@ -453,8 +484,10 @@ impl<'p> Worker<'p> {
                 if matches!(cur, Brief::Indeterminate(_)) {
                     acc.currently_indeterminate += 1;
                 }
-                if !acc.decisions.contains(d) {
-                    acc.decisions.insert(d.clone());
+                for d in d.iter() {
+                    if !acc.decisions.contains(d) {
+                        acc.decisions.insert(d.clone());
+                    }
                 }
             }
             (Brief::Allowed, Brief::Allowed) => t.allowed_both += 1,
