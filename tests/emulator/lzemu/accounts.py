@@ -21,22 +21,19 @@ class PendingAccounts:
     def seconds(self):
         return float(self.emulator.settings.get("account_creation_seconds", default=0) or 0)
 
-    def hold(self, backend, account_id):
+    def hold(self, org, account_id):
         """Take a just-created account out of the organization until it is due."""
-        account = next((a for a in backend.accounts if a.id == account_id), None)
-        if account is None:
+        token = org.detach_account(account_id)
+        if token is None:
             return None
-        backend.accounts.remove(account)
-        for policy in account.attached_policies:
-            if account in policy.attachments:
-                policy.attachments.remove(account)
-        status = dict(account.create_account_status["CreateAccountStatus"])
+        account = org.held_account(token)
+        status = account.create_status()
         status["State"] = "IN_PROGRESS"
         status.pop("AccountId", None)
         status.pop("CompletedTimestamp", None)
-        self.pending[account.create_account_status_id] = {
-            "account": account, "backend": backend, "due": time.time() + self.seconds(),
-            "status": status,
+        self.pending[account.create_request_id] = {
+            "token": token, "org": org, "due": time.time() + self.seconds(),
+            "status": status, "email": account.email,
         }
         return status
 
@@ -47,12 +44,9 @@ class PendingAccounts:
             if item["due"] > now:
                 continue
             del self.pending[request_id]
-            account, backend = item["account"], item["backend"]
-            backend.accounts.append(account)
-            for policy in account.attached_policies:
-                if account not in policy.attachments:
-                    policy.attachments.append(account)
-            if backend.org is not None:
+            org = item["org"]
+            account = org.reattach_account(item["token"])
+            if org.exists:
                 self.emulator.stacksets.on_account_moved(account.id, None, account.parent_id)
 
     def status(self, request_id):

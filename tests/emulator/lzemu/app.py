@@ -8,12 +8,11 @@ rest to moto in-process, let the handlers post-process, and log it.
 import io
 import json
 import re
-import sys
 import threading
 import time
 import traceback
 
-from . import errors, request
+from . import errors, motoseam, request
 from .errors import AwsError
 from .log import EventLog
 from .ratelimit import FaultInjector, RateLimiter
@@ -42,17 +41,12 @@ class Context:
 
 class Emulator:
     def __init__(self, settings):
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            create_backend_app,
-        )
-
         self.settings = settings
         self.log = EventLog()
         self.limiter = RateLimiter()
         self.faults = FaultInjector()
         self.lock = threading.RLock()
-        self.moto_app = DomainDispatcherApplication(create_backend_app)
+        self.moto_app = motoseam.wsgi_app()
         # Handlers are imported here, their moto backends only on first use.
         from .controltower import ControlTower
         from .detective import DetectiveServices
@@ -213,19 +207,12 @@ class Emulator:
     def account_for(self, info):
         if info.account_header:
             return info.account_header
-        from moto.iam.models import get_account_id_from
-
-        return get_account_id_from(info.access_key or "AKIAEXAMPLE")
+        return motoseam.account_for_access_key(info.access_key)
 
     # ---------------------------------------------------------------- reset
     def reset(self):
-        from moto.moto_api._internal.models import moto_api_backend
-
         with self.lock:
-            moto_api_backend.reset()
-            orgs = sys.modules.get("moto.organizations.models")
-            if orgs is not None:
-                orgs.organizations_backends.master_accounts.clear()
+            motoseam.reset_all()
             self.settings.reset()
             self.limiter.reset()
             self.faults.reset()

@@ -146,8 +146,8 @@ class ControlTower:
         return operation_for(service, method, path)
 
     def _management_account(self):
-        backend = self.emulator.organizations.management_backend()
-        return backend.org.master_account_id if backend else "123456789012"
+        org = self.emulator.organizations.management_backend()
+        return org.management_account if org else "123456789012"
 
     def _ensure_landing_zone(self, region):
         if self.region is None:
@@ -428,9 +428,9 @@ class ControlTower:
         self.enabled_baselines[entry["arn"]] = entry
         children = []
         if ou is not None and baseline["name"] == CT_BASELINE:
-            backend = self.emulator.organizations.management_backend()
-            for account in backend.accounts:
-                if account.parent_id == ou.id and account.status == "ACTIVE":
+            org = self.emulator.organizations.management_backend()
+            for account in org.accounts():
+                if account.parent_id == ou.id and account.state == "ACTIVE":
                     child = {
                         "arn": self._enabled_baseline_arn(),
                         "baselineIdentifier": baseline["arn"],
@@ -459,29 +459,26 @@ class ControlTower:
 
     def _attach_guardrails(self, ou):
         """Attach a Control Tower SCP as registration does; a full target makes it fail."""
-        from moto.organizations.models import FakePolicy
-
-        backend = self.emulator.organizations.management_backend()
+        org = self.emulator.organizations.management_backend()
         rules = self.emulator.organizations
-        if any(p.name.startswith("aws-guardrails-") for p in ou.attached_policies):
+        attached = ou.policies()
+        if any(p.name.startswith("aws-guardrails-") for p in attached):
             return None
         cap = int(self.emulator.settings.get("limits", "scp_max_attachments", default=10))
-        if sum(1 for p in ou.attached_policies if p.type == "SERVICE_CONTROL_POLICY") >= cap:
+        if sum(1 for p in attached if p.type == "SERVICE_CONTROL_POLICY") >= cap:
             return ("AWS Control Tower could not attach its service control policy: "
                     "MAX_POLICY_TYPE_ATTACHMENT_LIMIT_EXCEEDED")
-        policy = FakePolicy(
-            backend.org,
-            Name=f"aws-guardrails-{_rid(6)}",
-            Description="Control Tower mandatory guardrails",
-            Type="SERVICE_CONTROL_POLICY",
-            Content='{"Version":"2012-10-17","Statement":[{"Sid":"GRCLOUDTRAILENABLED",'
+        policy = org.create_policy(
+            name=f"aws-guardrails-{_rid(6)}",
+            description="Control Tower mandatory guardrails",
+            policy_type="SERVICE_CONTROL_POLICY",
+            content='{"Version":"2012-10-17","Statement":[{"Sid":"GRCLOUDTRAILENABLED",'
                     '"Effect":"Deny","Action":["cloudtrail:DeleteTrail","cloudtrail:StopLogging"],'
                     '"Resource":["arn:aws:cloudtrail:*:*:trail/aws-controltower-*"],'
                     '"Condition":{"ArnNotLike":{"aws:PrincipalARN":'
                     '"arn:aws:iam::*:role/AWSControlTowerExecution"}}}]}',
         )
-        backend.policies.append(policy)
-        backend.attach_policy(PolicyId=policy.id, TargetId=ou.id)
+        org.attach_policy(policy.id, ou.id)
         rules.check_scp_invariant()
         return None
 

@@ -18,6 +18,7 @@ import string
 import time
 from urllib.parse import parse_qs
 
+from . import motoseam
 from .errors import AwsError
 
 GUARDDUTY = "guardduty.amazonaws.com"
@@ -67,7 +68,7 @@ class DetectiveServices:
         if org is None:
             raise AwsError("BadRequestException" if service == "guardduty" else "InvalidAccessException",
                            "The account is not part of an organization.", 400 if service == "guardduty" else 401)
-        if ctx.account != org.org.master_account_id:
+        if ctx.account != org.management_account:
             raise _access_denied(
                 f"Account {ctx.account} is not the management account of the organization.")
         return org
@@ -77,16 +78,14 @@ class DetectiveServices:
 
     def _delegate(self, org, account_id, principal, register):
         """Keep Organizations' delegated administrators in step, as AWS does."""
-        if account_id == org.org.master_account_id:
+        if account_id == org.management_account:
             return
-        admin = next((a for a in org.admins if a.account.id == account_id), None)
+        services = next((s for a, s in org.delegated_admins() if a == account_id), None)
         if register:
-            if admin is None or principal not in admin.services:
-                org.register_delegated_administrator(AccountId=account_id, ServicePrincipal=principal)
-        elif admin is not None and principal in admin.services:
-            org.deregister_delegated_administrator(AccountId=account_id, ServicePrincipal=principal)
-            if not admin.services and admin in org.admins:
-                org.admins.remove(admin)
+            if services is None or principal not in services:
+                org.register_delegated_admin(account_id, principal)
+        elif services is not None and principal in services:
+            org.deregister_delegated_admin(account_id, principal)
 
     @staticmethod
     def _query(ctx):
@@ -145,9 +144,7 @@ class DetectiveServices:
             raise _access_denied(
                 f"Account {ctx.account} is not the GuardDuty delegated administrator in {ctx.info.region}.")
         detector_id = ctx.environ.get("PATH_INFO", "").split("/")[2]
-        from moto.guardduty.models import guardduty_backends
-
-        if detector_id not in guardduty_backends[ctx.account][ctx.info.region].detectors:
+        if not motoseam.guardduty_detector_exists(ctx.account, ctx.info.region, detector_id):
             raise AwsError("BadRequestException",
                            "The request is rejected because the input detectorId is not owned by the "
                            "current account.", 400)
@@ -215,10 +212,10 @@ class DetectiveServices:
         mode = (state["config"] or {}).get("autoEnableOrganizationMembers", "NONE")
         org = self._org()
         if mode != "NONE" and org is not None:
-            for account in org.accounts:
-                if account.id in members or account.id == ctx.account or account.status != "ACTIVE":
+            for account in org.accounts():
+                if account.id in members or account.id == ctx.account or account.state != "ACTIVE":
                     continue
-                joined = account.create_time.timestamp()
+                joined = account.joined
                 if mode == "ALL" or (mode == "NEW" and joined >= (state["config_time"] or 0)):
                     members[account.id] = {
                         "accountId": account.id, "email": account.email, "masterId": ctx.account,
@@ -273,9 +270,7 @@ class DetectiveServices:
             for path, name, default in STANDARDS]}
 
     def _hub_enabled(self, ctx):
-        from moto.securityhub.models import securityhub_backends
-
-        if not getattr(securityhub_backends[ctx.account][ctx.info.region], "enabled", False):
+        if not motoseam.securityhub_enabled(ctx.account, ctx.info.region):
             raise AwsError("InvalidAccessException",
                            f"Account {ctx.account} is not subscribed to AWS Security Hub", 401)
 
@@ -323,10 +318,10 @@ class DetectiveServices:
         if org is None:
             raise AwsError("NoAvailableOrganizationException",
                            "Organization is not available.", 400)
-        if ctx.account == org.org.master_account_id:
+        if ctx.account == org.management_account:
             return org
-        admin = next((a for a in org.admins if a.account.id == ctx.account), None)
-        if admin is None or not any(p in admin.services for p in CONFIG_PRINCIPALS):
+        services = next((s for a, s in org.delegated_admins() if a == ctx.account), None)
+        if services is None or not any(p in services for p in CONFIG_PRINCIPALS):
             raise AwsError("OrganizationAccessDeniedException",
                            "For PutOrganizationConfigRule/ConformancePack API, you must be the management "
                            "account or a registered delegated administrator for config.", 400)
@@ -388,8 +383,8 @@ class DetectiveServices:
         excluded = set(rule.get("ExcludedAccounts") or [])
         status = "UPDATE_SUCCESSFUL" if rule.get("updated") else "CREATE_SUCCESSFUL"
         items = []
-        for account in sorted(org.accounts, key=lambda a: a.id):
-            if account.status != "ACTIVE" or account.id in excluded:
+        for account in sorted(org.accounts(), key=lambda a: a.id):
+            if account.state != "ACTIVE" or account.id in excluded:
                 continue
             if filters.get("AccountId") and account.id != filters["AccountId"]:
                 continue

@@ -142,15 +142,15 @@ class StackSets:
         accounts registered as delegated administrator for StackSets only."""
         if params.get("CallAs") != "DELEGATED_ADMIN":
             return ctx.account
-        backend = self.emulator.organizations.management_backend()
+        org = self.emulator.organizations.management_backend()
         principals = ("member.org.stacksets.cloudformation.amazonaws.com",
                       "stacksets.cloudformation.amazonaws.com")
-        admin = backend and next((a for a in backend.admins if a.account.id == ctx.account), None)
-        if admin is None or not any(p in admin.services for p in principals):
+        services = next((s for a, s in (org.delegated_admins() if org else []) if a == ctx.account), None)
+        if services is None or not any(p in services for p in principals):
             raise AwsError("ValidationError",
                            f"Account {ctx.account} should be registered as delegated administrator "
                            "for StackSets to use CallAs DELEGATED_ADMIN", 400)
-        return backend.org.master_account_id
+        return org.management_account
 
     def _find(self, owner, region, name, required=True):
         for (o, r, _), ss in self.sets.items():
@@ -182,7 +182,7 @@ class StackSets:
                 if org is None or rules.find_ou(org, ou_id) is None:
                     raise AwsError("ValidationError", f"OrganizationalUnit {ou_id} not found", 400)
                 for account in rules.accounts_under(org, ou_id):
-                    if account != org.org.master_account_id:
+                    if account != org.management_account:
                         by_account.setdefault(account, ou_id)
             listed = set(dt.get("Accounts") or [])
             mode = dt.get("AccountFilterType") or "NONE"
@@ -536,12 +536,12 @@ class StackSets:
         (or retain) on leaving. Runs under the emulator lock after MoveAccount /
         CreateAccount succeeded."""
         org = self._org()
-        if org is None or account_id == org.org.master_account_id:
+        if org is None or account_id == org.management_account:
             return
         rules = self.emulator.organizations
         for ss in list(self.sets.values()):
             if ss.status != "ACTIVE" or ss.permission_model != "SERVICE_MANAGED" \
-                    or not ss.auto_deployment["Enabled"] or ss.owner != org.org.master_account_id:
+                    or not ss.auto_deployment["Enabled"] or ss.owner != org.management_account:
                 continue
             covering = {}
             for ou in ss.ou_ids:
@@ -568,7 +568,7 @@ class StackSets:
         org = self._org()
         if org is None:
             return
-        owner = org.org.master_account_id
+        owner = org.management_account
         region = self.emulator.controltower.region or "us-east-1"
         ss = self._find(owner, region, CT_BLUEPRINT, required=False)
         if ss is None:
@@ -580,7 +580,7 @@ class StackSets:
             ss.managed_execution = True
             ss.regions = [region]
             self.sets[(owner, region, ss.id)] = ss
-        accounts = [a.id for a in org.accounts if a.parent_id == ou_id and a.status == "ACTIVE"]
+        accounts = [a.id for a in org.accounts() if a.parent_id == ou_id and a.state == "ACTIVE"]
         targets = [(a, region, None) for a in accounts if (a, region) not in ss.instances]
         if targets:
             self._submit(ss, Operation("CREATE", targets, auto=True))

@@ -292,3 +292,20 @@ def test_fail_next_injects_a_chosen_error_a_chosen_number_of_times(emu, org):
     with pytest.raises(urllib.error.HTTPError) as bad:
         emu.post("/_lzemu/fail-next", {"code": "X"})
     assert bad.value.code == 400
+
+
+def test_only_the_seam_touches_moto_internals():
+    """motoseam.py is the one module that imports moto or names its models."""
+    import re
+
+    pattern = re.compile(r"^\s*(from|import)\s+moto\b|_backends\b|\bFake[A-Z]\w+|attached_policies|"
+                         r"master_accounts|moto_api_backend", re.M)
+    offenders = {}
+    for path in sorted((HERE / "lzemu").glob("*.py")):
+        if path.name == "motoseam.py":
+            continue
+        hits = pattern.findall(path.read_text())
+        if hits:
+            offenders[path.name] = hits
+    assert offenders == {}
+    assert pattern.search((HERE / "lzemu" / "motoseam.py").read_text())
