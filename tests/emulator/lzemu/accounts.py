@@ -7,8 +7,6 @@ and put back when its time is up: meanwhile CreateAccount/DescribeCreateAccountS
 be moved and cannot be a policy target, as in AWS.
 """
 
-import time
-
 
 class PendingAccounts:
     def __init__(self, emulator):
@@ -32,14 +30,14 @@ class PendingAccounts:
         status.pop("AccountId", None)
         status.pop("CompletedTimestamp", None)
         self.pending[account.create_request_id] = {
-            "token": token, "org": org, "due": time.time() + self.seconds(),
+            "token": token, "org": org, "due": self.emulator.clock.now() + self.seconds(),
             "status": status, "email": account.email,
         }
         return status
 
     def tick(self):
         """Put back every account whose creation is complete."""
-        now = time.time()
+        now = self.emulator.clock.now()
         for request_id, item in list(self.pending.items()):
             if item["due"] > now:
                 continue

@@ -13,6 +13,7 @@ import time
 import traceback
 
 from . import errors, motoseam, request
+from .clock import Clock
 from .errors import AwsError
 from .log import EventLog
 from .ratelimit import FaultInjector, RateLimiter
@@ -42,11 +43,13 @@ class Context:
 class Emulator:
     def __init__(self, settings):
         self.settings = settings
-        self.log = EventLog()
-        self.limiter = RateLimiter()
+        self.clock = Clock()
+        self.log = EventLog(self.clock)
+        self.limiter = RateLimiter(self.clock.now)
         self.faults = FaultInjector()
         self.lock = threading.RLock()
         self.moto_app = motoseam.wsgi_app()
+        motoseam.install_clock(self.clock)
         # Handlers are imported here, their moto backends only on first use.
         from .controltower import ControlTower
         from .detective import DetectiveServices
@@ -161,6 +164,7 @@ class Emulator:
         finally:
             if hasattr(result, "close"):
                 result.close()
+        motoseam.patch_new_modules()
         headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
         return captured["status"], headers, out
 
@@ -213,6 +217,7 @@ class Emulator:
     def reset(self):
         with self.lock:
             motoseam.reset_all()
+            self.clock.reset()
             self.settings.reset()
             self.limiter.reset()
             self.faults.reset()

@@ -36,6 +36,10 @@ def handle_control(emulator, environ):
             if method == "POST":
                 return 200, emulator.faults.schedule(_body(environ))
             return 200, emulator.faults.scheduled()
+        if path == "/_lzemu/clock":
+            if method == "POST":
+                return 200, emulator.clock.update(_body(environ))
+            return 200, emulator.clock.state()
         if path == "/_lzemu/controltower" and method == "GET":
             return 200, emulator.controltower.status()
         if path == "/_lzemu/controltower/activity" and method == "POST":

@@ -9,7 +9,6 @@ those whose time is up complete and apply their effects.
 
 import random
 import string
-import time
 import uuid
 from datetime import datetime, timezone
 from urllib.parse import parse_qs, unquote
@@ -99,11 +98,11 @@ def _paginate(items, params, key):
 
 
 class Operation:
-    def __init__(self, family, op_type, seconds, target=None, on_done=None, fail=None, **extra):
+    def __init__(self, now, family, op_type, seconds, target=None, on_done=None, fail=None, **extra):
         self.id = str(uuid.uuid4())
         self.family = family  # landingzone | baseline | control | account_factory
         self.type = op_type
-        self.start = time.time()
+        self.start = now
         self.end = self.start + max(0.0, seconds)
         self.status = "IN_PROGRESS"
         self.message = None
@@ -185,6 +184,9 @@ class ControlTower:
                         "version": version}
         return None
 
+    def _now(self):
+        return self.emulator.clock.now()
+
     def _seconds(self):
         return float(self.emulator.settings.get("controltower_operation_seconds", default=3.0))
 
@@ -198,7 +200,7 @@ class ControlTower:
 
     # --------------------------------------------------------- time / busy
     def tick(self):
-        now = time.time()
+        now = self.emulator.clock.now()
         for op in list(self.operations.values()):
             if op.status == "IN_PROGRESS" and op.end <= now:
                 op.status = "FAILED" if op.fail else "SUCCEEDED"
@@ -247,7 +249,7 @@ class ControlTower:
                 target_arn = target or f"arn:aws:organizations::{self._management_account()}:ou/o-emulated/ou-emul-staged00"
                 op = self._start_enable_control(control, target_arn, seconds, [])
             else:
-                op = Operation("account_factory", "PROVISION_PRODUCT", seconds, target=target)
+                op = Operation(self._now(), "account_factory", "PROVISION_PRODUCT", seconds, target=target)
                 self.operations[op.id] = op
             return {"operationIdentifier": op.id, "kind": kind, "seconds": seconds,
                     "target": op.target}
@@ -318,7 +320,7 @@ class ControlTower:
             if changes and not op.fail:
                 lz.update(changes)
 
-        op = Operation("landingzone", op_type, seconds, target=lz["arn"], on_done=done)
+        op = Operation(self._now(), "landingzone", op_type, seconds, target=lz["arn"], on_done=done)
         self.operations[op.id] = op
         return op
 
@@ -450,7 +452,7 @@ class ControlTower:
                 item["status"] = "FAILED" if op.fail else "SUCCEEDED"
                 item["lastOperationIdentifier"] = op.id
 
-        op = Operation("baseline", op_type, seconds, target=target_arn, on_done=done, fail=fail)
+        op = Operation(self._now(), "baseline", op_type, seconds, target=target_arn, on_done=done, fail=fail)
         entry["lastOperationIdentifier"] = op.id
         for child in children:
             child["lastOperationIdentifier"] = op.id
@@ -531,7 +533,7 @@ class ControlTower:
                 for item in [entry] + children:
                     self.enabled_baselines.pop(item["arn"], None)
 
-        op = Operation("baseline", op_type, self._seconds(), target=entry["targetIdentifier"],
+        op = Operation(self._now(), "baseline", op_type, self._seconds(), target=entry["targetIdentifier"],
                        on_done=done, baseline=baseline["name"] if baseline else None)
         entry["lastOperationIdentifier"] = op.id
         self.operations[op.id] = op
@@ -612,7 +614,7 @@ class ControlTower:
         def done(op):
             entry["status"] = "FAILED" if op.fail else "SUCCEEDED"
 
-        op = Operation("control", "ENABLE_CONTROL", seconds, target=target, on_done=done,
+        op = Operation(self._now(), "control", "ENABLE_CONTROL", seconds, target=target, on_done=done,
                        controlIdentifier=control, enabledControlIdentifier=arn)
         entry["lastOperationIdentifier"] = op.id
         self.operations[op.id] = op
@@ -651,7 +653,7 @@ class ControlTower:
             else:
                 self.enabled_controls.pop(entry["arn"], None)
 
-        op = Operation("control", "DISABLE_CONTROL", self._seconds(), target=entry["targetIdentifier"],
+        op = Operation(self._now(), "control", "DISABLE_CONTROL", self._seconds(), target=entry["targetIdentifier"],
                        on_done=done, controlIdentifier=entry["controlIdentifier"],
                        enabledControlIdentifier=entry["arn"])
         entry["lastOperationIdentifier"] = op.id
@@ -669,7 +671,7 @@ class ControlTower:
             if parameters is not None and not op.fail:
                 entry["parameters"] = parameters
 
-        op = Operation("control", op_type, self._seconds(), target=entry["targetIdentifier"],
+        op = Operation(self._now(), "control", op_type, self._seconds(), target=entry["targetIdentifier"],
                        on_done=done, controlIdentifier=entry["controlIdentifier"],
                        enabledControlIdentifier=entry["arn"])
         entry["lastOperationIdentifier"] = op.id

@@ -60,6 +60,12 @@ class DetectiveServices:
         self.config_rules = {}  # region -> {name: rule}
 
     # ------------------------------------------------------------- helpers
+    def _now(self):
+        return self.emulator.clock.now()
+
+    def _iso_now(self):
+        return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(self._now()))
+
     def _org(self):
         return self.emulator.organizations.management_backend()
 
@@ -168,7 +174,7 @@ class DetectiveServices:
         if "dataSources" in params:
             config["dataSources"] = params["dataSources"]
         state["config"] = config
-        state["config_time"] = time.time()
+        state["config_time"] = self._now()
         return {}
 
     def _guardduty_DescribeOrganizationConfiguration(self, ctx, params):
@@ -201,8 +207,8 @@ class DetectiveServices:
                 "accountId": account, "email": detail.get("email") or member.email,
                 "masterId": ctx.account, "administratorId": ctx.account,
                 "detectorId": detector_id, "relationshipStatus": "Enabled",
-                "invitedAt": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
-                "updatedAt": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+                "invitedAt": self._iso_now(),
+                "updatedAt": self._iso_now(),
             }
         return {"unprocessedAccounts": unprocessed}
 
@@ -221,7 +227,7 @@ class DetectiveServices:
                         "accountId": account.id, "email": account.email, "masterId": ctx.account,
                         "administratorId": ctx.account, "detectorId": detector_id,
                         "relationshipStatus": "Enabled",
-                        "updatedAt": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+                        "updatedAt": self._iso_now(),
                     }
         only_associated = self._query(ctx).get("onlyAssociated", "true").lower() != "false"
         items = [m for m in members.values() if not only_associated or m["relationshipStatus"] == "Enabled"]
@@ -343,7 +349,7 @@ class DetectiveServices:
             f"arn:aws:config:{ctx.info.region}:{ctx.account}:organization-config-rule/"
             f"{name}-{''.join(random.choice(string.ascii_lowercase + string.digits) for _ in range(8))}")
         rule = {"OrganizationConfigRuleName": name, "OrganizationConfigRuleArn": arn,
-                "ExcludedAccounts": params.get("ExcludedAccounts") or [], "LastUpdateTime": time.time()}
+                "ExcludedAccounts": params.get("ExcludedAccounts") or [], "LastUpdateTime": self._now()}
         for key in ("OrganizationManagedRuleMetadata", "OrganizationCustomRuleMetadata",
                     "OrganizationCustomPolicyRuleMetadata"):
             if params.get(key):

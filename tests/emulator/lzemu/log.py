@@ -4,19 +4,20 @@ import threading
 from datetime import datetime, timezone
 
 
-def now_iso():
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def iso(epoch):
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class EventLog:
-    def __init__(self):
+    def __init__(self, clock):
+        self._clock = clock
         self._lock = threading.Lock()
         self._entries = []
         self._violations = []
 
     def record(self, account, service, operation, mutating, status, error_code, ct_busy):
         entry = {
-            "time": now_iso(),
+            "time": iso(self._clock.now()),
             "account": account,
             "service": service,
             "operation": operation,
@@ -30,7 +31,7 @@ class EventLog:
         return entry
 
     def violation(self, kind, detail):
-        entry = {"time": now_iso(), "kind": kind, "detail": detail}
+        entry = {"time": iso(self._clock.now()), "kind": kind, "detail": detail}
         with self._lock:
             self._violations.append(entry)
         return entry

@@ -2,7 +2,6 @@
 
 import random
 import threading
-import time
 
 
 class TokenBucket:
@@ -13,7 +12,7 @@ class TokenBucket:
         self.stamp = now
 
     def take(self, now):
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.tokens = min(self.burst, self.tokens + max(0.0, now - self.stamp) * self.rate)
         self.stamp = now
         if self.tokens >= 1.0:
             self.tokens -= 1.0
@@ -24,7 +23,7 @@ class TokenBucket:
 class RateLimiter:
     """Looks up ``rate_limits[service:Operation]`` (else ``default``) per request."""
 
-    def __init__(self, clock=time.monotonic):
+    def __init__(self, clock):
         self._clock = clock
         self._lock = threading.Lock()
         self._buckets = {}

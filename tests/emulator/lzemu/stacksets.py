@@ -8,7 +8,6 @@ operation on a busy stack set fails with OperationInProgressException unless
 ManagedExecution is active, in which case it is QUEUED.
 """
 
-import time
 import uuid
 
 from .errors import AwsError
@@ -38,7 +37,7 @@ def _in_progress(name):
 
 
 class Operation:
-    def __init__(self, action, targets, prefs=None, retain=False, deployment_targets=None,
+    def __init__(self, now, action, targets, prefs=None, retain=False, deployment_targets=None,
                  auto=False, apply=None):
         self.id = str(uuid.uuid4())
         self.action = action
@@ -48,7 +47,7 @@ class Operation:
         self.deployment_targets = deployment_targets
         self.auto = auto
         self.apply = apply  # callable(op) run once when the operation succeeds or fails
-        self.created = time.time()
+        self.created = now
         self.start = None
         self.end = None
         self.status = "QUEUED"
@@ -209,7 +208,7 @@ class StackSets:
 
     # ---------------------------------------------------------- time model
     def advance(self, ss):
-        now = time.time()
+        now = self.emulator.clock.now()
         while True:
             current = ss.running()
             if current is None:
@@ -363,7 +362,7 @@ class StackSets:
             for attr, value in changes.items():
                 setattr(ss, attr, value)
 
-        op = Operation("UPDATE", targets, params.get("OperationPreferences"),
+        op = Operation(self.emulator.clock.now(), "UPDATE", targets, params.get("OperationPreferences"),
                        deployment_targets=params.get("DeploymentTargets"), apply=apply)
         self._submit(ss, op, "UpdateStackSet")
         return {"OperationId": op.id}
@@ -394,7 +393,7 @@ class StackSets:
                 if region not in ss.regions:
                     ss.regions.append(region)
 
-        op = Operation("CREATE", targets, params.get("OperationPreferences"),
+        op = Operation(self.emulator.clock.now(), "CREATE", targets, params.get("OperationPreferences"),
                        deployment_targets=params.get("DeploymentTargets"), apply=apply)
         self._submit(ss, op, "CreateStackInstances")
         # AutoDeployment follows the OUs as soon as they are targeted.
@@ -414,7 +413,7 @@ class StackSets:
                 if (account, region) in ss.instances:
                     ss.instances[(account, region)]["ParameterOverrides"] = overrides
 
-        op = Operation("UPDATE", targets, params.get("OperationPreferences"),
+        op = Operation(self.emulator.clock.now(), "UPDATE", targets, params.get("OperationPreferences"),
                        deployment_targets=params.get("DeploymentTargets"), apply=apply)
         self._submit(ss, op, "UpdateStackInstances")
         return {"OperationId": op.id}
@@ -423,7 +422,7 @@ class StackSets:
         ss = self._find(self._owner(ctx, params), ctx.info.region, params.get("StackSetName", ""))
         targets = self._resolve(ss, params, existing_only=True)
         ou_ids = (params.get("DeploymentTargets") or {}).get("OrganizationalUnitIds") or []
-        op = Operation("DELETE", targets, params.get("OperationPreferences"),
+        op = Operation(self.emulator.clock.now(), "DELETE", targets, params.get("OperationPreferences"),
                        retain=_bool(params.get("RetainStacks", False)),
                        deployment_targets=params.get("DeploymentTargets"))
         self._submit(ss, op, "DeleteStackInstances")
@@ -519,7 +518,7 @@ class StackSets:
         if op.status not in ("RUNNING", "QUEUED"):
             raise AwsError("InvalidOperationException", f"Operation {op.id} is {op.status}", 400)
         op.status = "STOPPED"
-        op.end = time.time()
+        op.end = self.emulator.clock.now()
         for result in op.results.values():
             if result["Status"] in ("PENDING", "RUNNING"):
                 result["Status"] = "CANCELLED"
@@ -554,12 +553,12 @@ class StackSets:
                 targets = [(account_id, r, covering[destination_parent]) for r in ss.regions
                            if (account_id, r) not in ss.instances]
                 if targets:
-                    self._submit(ss, Operation("CREATE", targets, auto=True))
+                    self._submit(ss, Operation(self.emulator.clock.now(), "CREATE", targets, auto=True))
             elif before and not after:
                 targets = [(account_id, r, None) for r in ss.regions if (account_id, r) in ss.instances]
                 if targets:
                     self._submit(ss, Operation(
-                        "DELETE", targets, auto=True,
+                        self.emulator.clock.now(), "DELETE", targets, auto=True,
                         retain=ss.auto_deployment["RetainStacksOnAccountRemoval"]))
 
     def controltower_deployed(self, ou_id):
@@ -583,4 +582,4 @@ class StackSets:
         accounts = [a.id for a in org.accounts() if a.parent_id == ou_id and a.state == "ACTIVE"]
         targets = [(a, region, None) for a in accounts if (a, region) not in ss.instances]
         if targets:
-            self._submit(ss, Operation("CREATE", targets, auto=True))
+            self._submit(ss, Operation(self.emulator.clock.now(), "CREATE", targets, auto=True))
