@@ -8,6 +8,7 @@ rest to moto in-process, let the handlers post-process, and log it.
 import io
 import json
 import re
+import sys
 import threading
 import time
 import traceback
@@ -48,6 +49,7 @@ class Emulator:
         self.limiter = RateLimiter(self.clock.now)
         self.faults = FaultInjector()
         self.lock = threading.RLock()
+        self._warned = set()
         self.moto_app = motoseam.wsgi_app()
         motoseam.install_clock(self.clock)
         # Handlers are imported here, their moto backends only on first use.
@@ -92,7 +94,9 @@ class Emulator:
         status, headers, out = self._handle(ctx)
         error_code = self._error_code(status, headers, out)
         self.log.record(account, info.service, info.operation, info.mutating,
-                        status, error_code, ct_busy)
+                        status, error_code, ct_busy, info.classification[0])
+        if info.classification[0] == "unknown":
+            self._unclassified(info)
         if ct_busy and info.mutating and info.service in ("organizations", "cloudformation"):
             self.log.violation(
                 "mutation_while_controltower_busy",
@@ -102,6 +106,15 @@ class Emulator:
         return self._respond(start_response, status, headers, out)
 
     # ------------------------------------------------------------ internals
+    def _unclassified(self, info):
+        """Loud: a violation every time, a warning on stderr the first time."""
+        self.log.violation("unclassified_operation",
+                           f"{info.key}: {info.classification[1]}; treated as mutating")
+        if info.key not in self._warned:
+            self._warned.add(info.key)
+            print(f"lzemu: WARNING: cannot classify {info.key} as read or mutating "
+                  f"({info.classification[1]}); treating it as mutating", file=sys.stderr, flush=True)
+
     def _handle(self, ctx):
         info = ctx.info
         snap = self.settings.snapshot()

@@ -15,13 +15,15 @@ class EventLog:
         self._entries = []
         self._violations = []
 
-    def record(self, account, service, operation, mutating, status, error_code, ct_busy):
+    def record(self, account, service, operation, mutating, status, error_code, ct_busy,
+               classification="read"):
         entry = {
             "time": iso(self._clock.now()),
             "account": account,
             "service": service,
             "operation": operation,
             "mutating": bool(mutating),
+            "classification": classification,
             "status": int(status),
             "error_code": error_code,
             "ct_busy": bool(ct_busy),
