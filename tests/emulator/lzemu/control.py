@@ -40,6 +40,12 @@ def handle_control(emulator, environ):
             if method == "POST":
                 return 200, emulator.clock.update(_body(environ))
             return 200, emulator.clock.state()
+        if path == "/_lzemu/organizations/account-state" and method == "POST":
+            req = _body(environ)
+            rules = emulator.organizations
+            with emulator.lock:
+                return 200, rules.pending_accounts.set_state(
+                    rules.management_backend(), str(req.get("account_id", "")), req.get("state"))
         if path == "/_lzemu/controltower" and method == "GET":
             return 200, emulator.controltower.status()
         if path == "/_lzemu/controltower/activity" and method == "POST":

@@ -161,6 +161,66 @@ class OrganizationsRules:
     def enabled_types(org):
         return org.root().enabled_policy_types()
 
+    class Paths:
+        """OU Path and account Paths as AWS gives them since 2026-03-31:
+        ``o-.../r-.../ou-.../`` for an OU (its own id last) and
+        ``o-.../r-.../ou-.../<account id>/`` for an account."""
+
+        def __init__(self, org):
+            self.prefix = f"{org.id}/{org.root_id}/"
+            self.parent = {ou.id: ou.parent_id for ou in org.ous() if not ou.is_root}
+            self._cache = {org.root_id: self.prefix}
+
+        def ou(self, ou_id):
+            if ou_id not in self._cache:
+                parent = self.parent.get(ou_id)
+                base = self.ou(parent) if parent is not None else self.prefix
+                self._cache[ou_id] = f"{base}{ou_id}/"
+            return self._cache[ou_id]
+
+        def account(self, account):
+            return f"{self.ou(account.parent_id)}{account.id}/"
+
+    def account_view(self, org, item, paths=None):
+        """An Account / DelegatedAdministrator as AWS answers now: State, no Status,
+        and (for accounts) Paths."""
+        out = dict(item)
+        out.pop("Status", None)
+        account = org.find_account(item.get("Id", "")) if org else None
+        if account is not None:
+            out["State"] = account.state
+            if paths is not None:
+                out["Paths"] = [paths.account(account)]
+        return out
+
+    def ou_view(self, org, item, paths):
+        out = dict(item)
+        if org is not None and item.get("Id"):
+            out["Path"] = paths.ou(item["Id"])
+        return out
+
+    def _rewrite(self, operation, out):
+        """Add State/Paths/Path to moto's answers and drop the retired Status."""
+        data = json.loads(out)
+        org = self.management_backend()
+        if org is None:
+            return None
+        paths = self.Paths(org)
+        if operation == "DescribeAccount" and "Account" in data:
+            data["Account"] = self.account_view(org, data["Account"], paths)
+        elif operation in ("ListAccounts", "ListAccountsForParent"):
+            data["Accounts"] = [self.account_view(org, a, paths) for a in data.get("Accounts", [])]
+        elif operation == "ListDelegatedAdministrators":
+            data["DelegatedAdministrators"] = [self.account_view(org, a) for a in
+                                               data.get("DelegatedAdministrators", [])]
+        elif operation in ("DescribeOrganizationalUnit", "CreateOrganizationalUnit") and "OrganizationalUnit" in data:
+            data["OrganizationalUnit"] = self.ou_view(org, data["OrganizationalUnit"], paths)
+        elif operation == "ListOrganizationalUnitsForParent":
+            data["OrganizationalUnits"] = [self.ou_view(org, o, paths) for o in data.get("OrganizationalUnits", [])]
+        else:
+            return None
+        return json.dumps(data, default=str).encode()
+
     # -------------------------------------------------------------- handlers
     # What a member account may call (AWS: any member may describe its organization
     # and leave it; a delegated administrator of any service may also read).
@@ -220,16 +280,24 @@ class OrganizationsRules:
                     return json.dumps({"CreateAccountStatus": status}, default=str).encode()
             elif account_id:
                 self.emulator.stacksets.on_account_moved(account_id, None, backend.root_id)
-        if ctx.operation == "ListCreateAccountStatus" and self.pending_accounts.pending:
-            data = json.loads(out)
-            pending = self.pending_accounts.statuses()
-            states = ctx.params.get("States")
-            data["CreateAccountStatuses"] = data.get("CreateAccountStatuses", []) + [
-                s for s in pending if not states or "IN_PROGRESS" in states]
-            return json.dumps(data, default=str).encode()
+        if ctx.operation == "ListCreateAccountStatus":
+            extra = self.pending_accounts.statuses()
+            if extra:
+                data = json.loads(out)
+                states = ctx.params.get("States")
+                data["CreateAccountStatuses"] = data.get("CreateAccountStatuses", []) + [
+                    s for s in extra if not states or s["State"] in states]
+                return json.dumps(data, default=str).encode()
+        if ctx.operation == "CloseAccount" and backend is not None:
+            self.pending_accounts.closed(backend, ctx.params.get("AccountId", ""))
         if ctx.info.mutating:
             self.check_scp_invariant()
+        if ctx.operation in self._REWRITTEN:
+            return self._rewrite(ctx.operation, out)
         return None
+
+    _REWRITTEN = ("DescribeAccount", "ListAccounts", "ListAccountsForParent", "ListDelegatedAdministrators",
+                  "DescribeOrganizationalUnit", "CreateOrganizationalUnit", "ListOrganizationalUnitsForParent")
 
     def check_scp_invariant(self):
         backend = self.management_backend()
@@ -359,7 +427,7 @@ class OrganizationsRules:
         if name:
             self._check_sibling_name(backend, ou.parent_id, name, exclude=ou)
             ou.rename(name)
-        return 200, {"OrganizationalUnit": ou.describe()}
+        return 200, {"OrganizationalUnit": self.ou_view(backend, ou.describe(), self.Paths(backend))}
 
     def _before_DeleteOrganizationalUnit(self, ctx, backend, params):
         ou = self.find_ou(backend, params.get("OrganizationalUnitId", ""))
@@ -379,6 +447,16 @@ class OrganizationsRules:
         return 200, {}
 
     # ------------------------------------------------------------- accounts
+    def _before_CreateAccount(self, ctx, backend, params):
+        """An email already in use: accepted, then FAILED with EMAIL_ALREADY_EXISTS."""
+        email = (params.get("Email") or "").casefold()
+        taken = [a.email for a in backend.accounts()] + self.pending_accounts.pending_emails()
+        if email and any((e or "").casefold() == email for e in taken):
+            status = self.pending_accounts.fail(params.get("AccountName"), params.get("Email"),
+                                                "EMAIL_ALREADY_EXISTS")
+            return 200, {"CreateAccountStatus": status}
+        return None
+
     def _before_DescribeCreateAccountStatus(self, ctx, backend, params):
         status = self.pending_accounts.status(params.get("CreateAccountRequestId", ""))
         return (200, {"CreateAccountStatus": status}) if status else None

@@ -50,6 +50,8 @@ DEFAULTS = {
     "controltower_operation_seconds": 3.0,
     # CreateAccount stays IN_PROGRESS this long (the account is in no listing meanwhile).
     "account_creation_seconds": 0,
+    # CloseAccount leaves the account PENDING_CLOSURE this long, then SUSPENDED.
+    "account_closure_seconds": 0,
     # Accounts whose stack instances fail in every StackSet operation.
     "stackset_fail_accounts": [],
     # Whether a Control Tower landing zone exists in the management account.
