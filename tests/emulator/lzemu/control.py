@@ -43,7 +43,7 @@ def handle_control(emulator, environ):
         if path == "/_lzemu/organizations/account-state" and method == "POST":
             req = _body(environ)
             rules = emulator.organizations
-            with emulator.lock:
+            with emulator.locks.hold("organizations"):
                 return 200, rules.pending_accounts.set_state(
                     rules.management_backend(), str(req.get("account_id", "")), req.get("state"))
         if path == "/_lzemu/controltower" and method == "GET":

@@ -208,20 +208,22 @@ class ControlTower:
                 if op.on_done:
                     op.on_done(op)
 
-    def running(self):
-        with self.emulator.lock:
-            self.tick()
-            return [op for op in self.operations.values() if op.status == "IN_PROGRESS"]
+    def in_progress_now(self):
+        """Operations in progress by the clock; lock-free (reads a snapshot and
+        applies nothing), for the log and other domains."""
+        now = self._now()
+        return [op for op in list(self.operations.values()) if op.status == "IN_PROGRESS" and op.end > now]
 
-    def busy(self):
-        return bool(self.running())
+    def busy_now(self):
+        return bool(self.in_progress_now())
 
     def busy_reason(self):
-        ops = self.running()
-        return ", ".join(f"{op.family}:{op.type}" for op in ops) or None
+        return ", ".join(f"{op.family}:{op.type}" for op in self.in_progress_now()) or None
 
     def status(self):
-        ops = self.running()
+        with self.emulator.locks.hold("controltower"):
+            self.tick()
+            ops = [op for op in self.operations.values() if op.status == "IN_PROGRESS"]
         return {
             "busy": bool(ops),
             "operations": [dict(op.describe(), family=op.family, target=op.target) for op in ops],
@@ -232,7 +234,7 @@ class ControlTower:
     def start_activity(self, kind, seconds, target=None, region=None):
         if kind not in ACTIVITY_KINDS:
             raise ValueError(f"kind must be one of {', '.join(ACTIVITY_KINDS)}")
-        with self.emulator.lock:
+        with self.emulator.locks.hold("organizations", "controltower", "servicecatalog"):
             self.tick()
             self._ensure_landing_zone(self.region or region)
             if kind == "landing_zone_update":

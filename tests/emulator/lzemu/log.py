@@ -13,11 +13,14 @@ class EventLog:
         self._clock = clock
         self._lock = threading.Lock()
         self._entries = []
+        self._seq = 0
+        self._local = threading.local()  # violations raised while a request is handled
         self._violations = []
 
     def record(self, account, service, operation, mutating, status, error_code, ct_busy,
-               classification="read"):
+               classification="read", fault=None):
         entry = {
+            "seq": 0,
             "time": iso(self._clock.now()),
             "account": account,
             "service": service,
@@ -27,13 +30,29 @@ class EventLog:
             "status": int(status),
             "error_code": error_code,
             "ct_busy": bool(ct_busy),
+            "fault": fault,
         }
+        pending = getattr(self._local, "pending", None) or []
+        self._local.pending = None
         with self._lock:
+            self._seq += 1
+            entry["seq"] = self._seq
             self._entries.append(entry)
+            for violation in pending:
+                violation["seq"] = self._seq
+                self._violations.append(violation)
         return entry
 
-    def violation(self, kind, detail):
-        entry = {"time": iso(self._clock.now()), "kind": kind, "detail": detail}
+    def begin(self):
+        """A request starts on this thread: its violations wait for its seq."""
+        self._local.pending = []
+
+    def violation(self, kind, detail, seq=None):
+        entry = {"time": iso(self._clock.now()), "kind": kind, "detail": detail, "seq": seq}
+        pending = getattr(self._local, "pending", None)
+        if seq is None and pending is not None:
+            pending.append(entry)
+            return entry
         with self._lock:
             self._violations.append(entry)
         return entry

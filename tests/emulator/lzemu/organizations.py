@@ -1,6 +1,6 @@
 """Organizations as AWS enforces it, on top of moto's Organizations backend.
 
-Checks run before moto sees a request (under the emulator lock) and read moto's
+Checks run before moto sees a request (with the Organizations lock held) and read moto's
 in-process state; a few operations moto gets wrong are answered here entirely.
 Error codes, reasons and messages follow the botocore model (2016-11-28).
 """

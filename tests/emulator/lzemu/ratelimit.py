@@ -71,14 +71,21 @@ class FaultInjector:
 
     def schedule(self, spec):
         operation = spec.get("operation")
-        if not operation or ":" not in operation or not spec.get("code"):
-            raise ValueError('need "operation" ("service:Operation") and "code"')
+        when = spec.get("when", "before")
+        close = bool(spec.get("close_connection", False))
+        if not operation or ":" not in operation or not (spec.get("code") or close):
+            raise ValueError('need "operation" ("service:Operation") and "code" (or "close_connection": true)')
+        if when not in ("before", "after"):
+            raise ValueError('"when" is "before" (fail instead of handling) or "after" (handle, then fail)')
+        code = spec.get("code") or "ConnectionClosed"
         entry = {
             "operation": operation,
-            "code": spec["code"],
-            "status": int(spec.get("status", 400)),
-            "message": spec.get("message") or f"Injected {spec['code']}",
+            "code": code,
+            "status": int(spec.get("status", 500 if when == "after" else 400)),
+            "message": spec.get("message") or f"Injected {code}",
             "count": int(spec.get("count", 1)),
+            "when": when,
+            "close_connection": close,
         }
         with self._lock:
             self._scheduled.append(entry)
@@ -88,11 +95,11 @@ class FaultInjector:
         with self._lock:
             return [dict(e) for e in self._scheduled]
 
-    def take_scheduled(self, op_key):
-        """The scheduled failure for this call, if any (and count it down)."""
+    def take_scheduled(self, op_key, when="before"):
+        """The scheduled failure for this call at this point, if any (and count it down)."""
         with self._lock:
             for entry in self._scheduled:
-                if entry["operation"] == op_key and entry["count"] > 0:
+                if entry["operation"] == op_key and entry["when"] == when and entry["count"] > 0:
                     entry["count"] -= 1
                     if entry["count"] == 0:
                         self._scheduled.remove(entry)

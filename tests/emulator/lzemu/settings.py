@@ -35,6 +35,8 @@ DEFAULTS = {
         "max_ou_depth": 5,
     },
     "latency_ms": {"default": 0},
+    # Time a request spends inside its resource lock (server-side work; see locks.py).
+    "hold_ms": {"default": 0},
     "rate_limits": {
         "default": None,
         "organizations:CreatePolicy": dict(_POLICY_WRITE),
@@ -64,10 +66,11 @@ DEFAULTS = {
 _EMPTY_SECTIONS = {
     "limits": lambda: copy.deepcopy(DEFAULTS["limits"]),
     "latency_ms": lambda: {"default": 0},
+    "hold_ms": lambda: {"default": 0},
     "rate_limits": lambda: {"default": None},
     "faults": lambda: {"throttle_rate": 0.0, "server_error_rate": 0.0, "seed": 0},
 }
-_DELETABLE_KEYS = ("rate_limits", "latency_ms")
+_DELETABLE_KEYS = ("rate_limits", "latency_ms", "hold_ms")
 
 
 def deep_merge(base, update, top=True, section=None):

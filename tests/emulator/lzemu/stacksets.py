@@ -128,6 +128,8 @@ class StackSet:
 
 
 class StackSets:
+    OPERATIONS = OPERATIONS
+
     def __init__(self, emulator):
         self.emulator = emulator
         self.reset()
@@ -532,8 +534,12 @@ class StackSets:
     # -------------------------------------------------- organization hooks
     def on_account_moved(self, account_id, source_parent, destination_parent):
         """AutoDeployment: deploy to accounts entering a target OU subtree, remove
-        (or retain) on leaving. Runs under the emulator lock after MoveAccount /
+        (or retain) on leaving. Runs (Organizations lock held) after MoveAccount /
         CreateAccount succeeded."""
+        with self.emulator.locks.hold("stacksets"):
+            self._on_account_moved(account_id, source_parent, destination_parent)
+
+    def _on_account_moved(self, account_id, source_parent, destination_parent):
         org = self._org()
         if org is None or account_id == org.management_account:
             return
@@ -564,6 +570,10 @@ class StackSets:
     def controltower_deployed(self, ou_id):
         """OU registration deploys Control Tower's blueprint stack instances to the
         OU's accounts (an internal operation that never conflicts)."""
+        with self.emulator.locks.hold("stacksets"):
+            self._controltower_deployed(ou_id)
+
+    def _controltower_deployed(self, ou_id):
         org = self._org()
         if org is None:
             return
