@@ -55,7 +55,12 @@ def handle_control(emulator, environ):
                 float(req.get("seconds", 5)),
                 req.get("target"),
                 req.get("region"),
+                req.get("product_status"),
             )
+        if path == "/_lzemu/controltower/landing-zone" and method == "POST":
+            return 200, emulator.controltower.set_landing_zone(_body(environ))
+        if path == "/_lzemu/controltower/drift" and method == "POST":
+            return 200, emulator.controltower.set_drift(_body(environ))
     except ValueError as err:
         return 400, {"error": str(err)}
     except KeyError as err:

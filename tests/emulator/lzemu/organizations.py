@@ -267,6 +267,8 @@ class OrganizationsRules:
             backend.root().enable_policy_type(SCP)
         if ctx.operation == "MoveAccount":
             params = ctx.params
+            self.emulator.controltower.on_account_moved(
+                params["AccountId"], params["SourceParentId"], params["DestinationParentId"])
             self.emulator.stacksets.on_account_moved(
                 params["AccountId"], params["SourceParentId"], params["DestinationParentId"])
         if ctx.operation == "CreateAccount" and backend is not None:

@@ -56,8 +56,13 @@ DEFAULTS = {
     "account_closure_seconds": 0,
     # Accounts whose stack instances fail in every StackSet operation.
     "stackset_fail_accounts": [],
-    # Whether a Control Tower landing zone exists in the management account.
+    # Whether a Control Tower landing zone exists in the management account: false,
+    # true, or an object (version, latestAvailableVersion, remediationTypes,
+    # driftStatus, manifest) over the defaults in controltower.DEFAULT_LANDING_ZONE.
     "controltower_landing_zone": False,
+    # Control Tower work on these targets fails with the message: OU id/ARN/name,
+    # account id/ARN/email/name, the landing zone ARN or "landing-zone".
+    "controltower_fail_targets": {},
     # Its home region; null = the region of the first Control Tower call (or
     # activity), else us-east-1.
     "controltower_home_region": None,
@@ -69,8 +74,9 @@ _EMPTY_SECTIONS = {
     "hold_ms": lambda: {"default": 0},
     "rate_limits": lambda: {"default": None},
     "faults": lambda: {"throttle_rate": 0.0, "server_error_rate": 0.0, "seed": 0},
+    "controltower_fail_targets": lambda: {},
 }
-_DELETABLE_KEYS = ("rate_limits", "latency_ms", "hold_ms")
+_DELETABLE_KEYS = ("rate_limits", "latency_ms", "hold_ms", "controltower_fail_targets")
 
 
 def deep_merge(base, update, top=True, section=None):
