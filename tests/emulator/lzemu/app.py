@@ -59,13 +59,16 @@ class Emulator:
         from .controltower import ControlTower
         from .detective import DetectiveServices
         from .organizations import OrganizationsRules
+        from .servicecatalog import ServiceCatalog
         from .stacksets import StackSets
 
         self.organizations = OrganizationsRules(self)
         self.controltower = ControlTower(self)
         self.stacksets = StackSets(self)
         self.detective = DetectiveServices(self)
+        self.servicecatalog = ServiceCatalog(self)
         self.handlers = {
+            "servicecatalog": self.servicecatalog,
             "organizations": self.organizations,
             "controltower": self.controltower,
             "cloudformation": self.stacksets,
@@ -111,8 +114,10 @@ class Emulator:
             return ["organizations"]
         if service == "controltower":
             return ["organizations", "controltower"] if info.mutating else ["controltower"]
-        if service == "servicecatalog":
-            return ["organizations", "controltower", "servicecatalog"] if info.mutating else ["servicecatalog"]
+        if service == "servicecatalog":  # Account Factory creates, moves and enrolls accounts
+            if info.mutating:
+                return ["organizations", "controltower", "servicecatalog", "stacksets", "moto:iam"]
+            return ["controltower", "servicecatalog"]
         if service == "cloudformation":
             if op in self.stacksets.OPERATIONS:
                 return ["stacksets"]
@@ -253,6 +258,11 @@ class Emulator:
         if len(answer) == 3:
             return answer
         status, payload = answer
+        if ctx.info.protocol == "rpc-v2-cbor":
+            from . import cbor
+
+            return status, [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor")], \
+                cbor.encode(payload)
         ctype = "application/json" if ctx.info.protocol == "rest-json" else "application/x-amz-json-1.1"
         return status, [("Content-Type", ctype)], json.dumps(payload, default=str).encode()
 
@@ -335,3 +345,4 @@ class Emulator:
             self.controltower.reset()
             self.stacksets.reset()
             self.detective.reset()
+            self.servicecatalog.reset()

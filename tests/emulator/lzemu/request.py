@@ -14,7 +14,10 @@ _TARGET_PREFIXES = {
     "AWSOrganizationsV20161128": "organizations",
     "StarlingDoveService": "config",
     "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101": "cloudtrail",
+    "AWS242ServiceCatalogService": "servicecatalog",
 }
+# Smithy RPC v2 CBOR: POST /service/<service shape>/operation/<Operation>
+_CBOR_PATH = re.compile(r"^/service/([^/]+)/operation/([^/]+)$")
 _QUERY_SERVICES = {"sts", "iam", "cloudformation"}
 _REST_JSON_SERVICES = {"controltower", "guardduty", "securityhub"}
 
@@ -71,7 +74,18 @@ def describe(environ, body, rest_json_operation=None):
 
     params = {}
     named = True
-    if target:
+    cbor_path = _CBOR_PATH.match(path) if method == "POST" else None
+    if cbor_path and (environ.get("HTTP_SMITHY_PROTOCOL", "").lower() == "rpc-v2-cbor" or not target):
+        from . import cbor
+
+        protocol = "rpc-v2-cbor"
+        operation = cbor_path.group(2)
+        service = service or _TARGET_PREFIXES.get(cbor_path.group(1), cbor_path.group(1).lower())
+        try:
+            params = cbor.decode(body)
+        except ValueError:
+            params = {}
+    elif target:
         protocol = "json"
         operation = target.rsplit(".", 1)[-1]
         try:
