@@ -16,7 +16,7 @@ import traceback
 from . import errors, motoseam, request
 from .clock import Clock
 from .errors import AwsError
-from .locks import Domains
+from .locks import Domains, rank
 from .log import EventLog
 from .ratelimit import FaultInjector, RateLimiter
 
@@ -83,7 +83,11 @@ class Emulator:
         if path.startswith("/_lzemu/"):
             from .control import handle_control
 
-            status, payload = handle_control(self, environ)
+            if path.rstrip("/") == "/_lzemu/reset":
+                status, payload = handle_control(self, environ)  # takes the world lock itself
+            else:
+                with self.locks.world.shared():
+                    status, payload = handle_control(self, environ)
             return self._respond(
                 start_response, status, [("Content-Type", "application/json")],
                 json.dumps(payload).encode(),
@@ -105,7 +109,16 @@ class Emulator:
 
     # ------------------------------------------------------------ internals
     def domains(self, ctx):
-        """The lock domains a request holds while it is handled (see locks.py)."""
+        """The lock domains a request holds while it is handled (see locks.py).
+        Holding Organizations means pending accounts may complete, which can start
+        auto-deployments and enrollments: when the request also holds a lock ranked
+        above those, they are taken up front (locks are only ever taken upwards)."""
+        domains = self._domains(ctx)
+        if "organizations" in domains and any(rank(d) > rank("stacksets") for d in domains):
+            domains = domains + ["controltower", "stacksets"]
+        return domains
+
+    def _domains(self, ctx):
         info = ctx.info
         service, op = info.service, info.operation
         if service == "organizations":

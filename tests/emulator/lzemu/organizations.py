@@ -169,6 +169,7 @@ class OrganizationsRules:
         def __init__(self, org):
             self.prefix = f"{org.id}/{org.root_id}/"
             self.parent = {ou.id: ou.parent_id for ou in org.ous() if not ou.is_root}
+            self.accounts = {a.id: a for a in org.accounts()}
             self._cache = {org.root_id: self.prefix}
 
         def ou(self, ou_id):
@@ -186,7 +187,8 @@ class OrganizationsRules:
         and (for accounts) Paths."""
         out = dict(item)
         out.pop("Status", None)
-        account = org.find_account(item.get("Id", "")) if org else None
+        account = (paths.accounts.get(item.get("Id", "")) if paths is not None
+                   else org.find_account(item.get("Id", "")) if org else None)
         if account is not None:
             out["State"] = account.state
             if paths is not None:

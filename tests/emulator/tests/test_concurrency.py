@@ -172,3 +172,16 @@ def test_closed_connection_before_and_after_handling(emu, org):
     entries = [e for e in emu.log() if e["operation"] == "CreateOrganizationalUnit"]
     assert [(e["status"], e["fault"]) for e in entries] == [(0, "connection-closed")] * 2
     orgs.list_roots()  # the server carries on
+
+
+def test_lock_order_holds_when_a_pending_account_completes_inside_a_detective_call(emu, org):
+    """GuardDuty's admin calls hold Organizations and moto locks; an account whose
+    creation completes during the call deploys stack sets (a lower-ranked lock),
+    so that lock is taken up front."""
+    orgs, _ = org
+    admin = orgs.create_account(Email="sec@example.com", AccountName="sec")["CreateAccountStatus"]["AccountId"]
+    emu.post("/_lzemu/settings", {"account_creation_seconds": 60})
+    orgs.create_account(Email="late@example.com", AccountName="late")
+    emu.post("/_lzemu/clock", {"advance": 61})
+    emu.client("guardduty").enable_organization_admin_account(AdminAccountId=admin)
+    assert "late" in [a["Name"] for a in orgs.list_accounts()["Accounts"]]
