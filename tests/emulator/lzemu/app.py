@@ -353,7 +353,7 @@ class Emulator:
             self.settings.reset()
             self.limiter.reset()
             self.faults.reset()
-            self.log.clear()
+            self.log.clear(restart_seq=True)
             self.organizations.reset()
             self.controltower.reset()
             self.stacksets.reset()

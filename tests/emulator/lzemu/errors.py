@@ -50,7 +50,7 @@ def render(info, err):
 
         payload = {"__type": err.code, "message": err.message, **err.extra}
         headers = [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor"),
-                   ("x-amzn-RequestId", request_id)]
+                   ("x-amzn-ErrorType", err.code), ("x-amzn-RequestId", request_id)]
         return err.status, headers, cbor.encode(payload)
     if info.protocol == "rest-json":
         payload = {"message": err.message, **err.extra}

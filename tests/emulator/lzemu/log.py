@@ -65,7 +65,10 @@ class EventLog:
         with self._lock:
             return list(self._violations)
 
-    def clear(self):
+    def clear(self, restart_seq=False):
+        """Empty log and violations; a reset also restarts seq at 1."""
         with self._lock:
             self._entries.clear()
             self._violations.clear()
+            if restart_seq:
+                self._seq = 0

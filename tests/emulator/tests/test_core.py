@@ -51,6 +51,9 @@ def test_log_records_service_operation_account_and_result(emu):
     ]
     assert all(e["account"] == MANAGEMENT and e["ct_busy"] is False for e in log)
     assert log[0]["time"].endswith("Z")
+    assert [e["seq"] for e in log] == [1, 2, 3, 4]  # a reset restarts seq
+    assert [e["classification"] for e in log] == ["mutating", "read", "read", "read"]
+    assert all(e["fault"] is None for e in log)
 
     emu.post("/_lzemu/log/clear")
     assert emu.log() == []

@@ -246,4 +246,6 @@ def test_smithy_rpc_v2_cbor_is_served_too(af, monkeypatch):
     assert resp["Error"]["Code"] == "ResourceNotFoundException"
     finish(emu)
     assert sc.describe_record(Id=record["RecordId"])["RecordDetail"]["Status"] == "SUCCEEDED"
-    assert [e["operation"] for e in emu.log() if e["service"] == "servicecatalog"][-1] == "DescribeRecord"
+    entries = [e for e in emu.log() if e["service"] == "servicecatalog"]
+    assert entries[-1]["operation"] == "DescribeRecord"
+    assert ("DescribeRecord", "ResourceNotFoundException") in [(e["operation"], e["error_code"]) for e in entries]
