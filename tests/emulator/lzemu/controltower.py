@@ -787,7 +787,8 @@ class ControlTower:
                 item["lastOperationIdentifier"] = op.id
                 if version and item["status"] == "SUCCEEDED":
                     item["baselineVersion"] = version
-                if item["status"] == "SUCCEEDED" and op_type == "RESET_ENABLED_BASELINE":
+                if item["status"] == "SUCCEEDED" and op_type in ("RESET_ENABLED_BASELINE",
+                                                                 "UPDATE_ENABLED_BASELINE"):
                     item["drift"]["inheritance"] = "IN_SYNC"
             if version and not ou_fail:
                 entry["baselineVersion"] = version
