@@ -32,12 +32,11 @@ def main(argv=None):
 
     from werkzeug.serving import make_server
 
-    from moto.moto_server.werkzeug_app import MotoRequestHandler
-
+    from . import motoseam
     from .app import Emulator
     from .settings import Settings
 
-    class QuietHandler(MotoRequestHandler):
+    class QuietHandler(motoseam.request_handler_class()):
         def log_request(self, code="-", size="-"):
             if os.environ.get("LZEMU_VERBOSE"):
                 super().log_request(code, size)

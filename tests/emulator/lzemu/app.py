@@ -8,17 +8,21 @@ rest to moto in-process, let the handlers post-process, and log it.
 import io
 import json
 import re
+import socket
 import sys
-import threading
 import time
 import traceback
 
-from . import errors, request
+from . import errors, motoseam, request
+from .clock import Clock
 from .errors import AwsError
+from .locks import Domains, rank
 from .log import EventLog
 from .ratelimit import FaultInjector, RateLimiter
 
 _XML_CODE = re.compile(rb"<Code>([^<]+)</Code>")
+# Mutations by these services while Control Tower is busy are violations.
+BUSY_SENSITIVE = ("organizations", "cloudformation", "controltower")
 
 
 class Context:
@@ -42,28 +46,29 @@ class Context:
 
 class Emulator:
     def __init__(self, settings):
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            create_backend_app,
-        )
-
         self.settings = settings
-        self.log = EventLog()
-        self.limiter = RateLimiter()
+        self.clock = Clock()
+        self.log = EventLog(self.clock)
+        self.limiter = RateLimiter(self.clock.now)
         self.faults = FaultInjector()
-        self.lock = threading.RLock()
-        self.moto_app = DomainDispatcherApplication(create_backend_app)
+        self.locks = Domains()
+        self._warned = set()
+        self.moto_app = motoseam.wsgi_app()
+        motoseam.install_clock(self.clock)
         # Handlers are imported here, their moto backends only on first use.
         from .controltower import ControlTower
         from .detective import DetectiveServices
         from .organizations import OrganizationsRules
+        from .servicecatalog import ServiceCatalog
         from .stacksets import StackSets
 
         self.organizations = OrganizationsRules(self)
         self.controltower = ControlTower(self)
         self.stacksets = StackSets(self)
         self.detective = DetectiveServices(self)
+        self.servicecatalog = ServiceCatalog(self)
         self.handlers = {
+            "servicecatalog": self.servicecatalog,
             "organizations": self.organizations,
             "controltower": self.controltower,
             "cloudformation": self.stacksets,
@@ -78,64 +83,183 @@ class Emulator:
         if path.startswith("/_lzemu/"):
             from .control import handle_control
 
-            status, payload = handle_control(self, environ)
+            if path.rstrip("/") == "/_lzemu/reset":
+                status, payload = handle_control(self, environ)  # takes the world lock itself
+            else:
+                with self.locks.world.shared():
+                    status, payload = handle_control(self, environ)
             return self._respond(
                 start_response, status, [("Content-Type", "application/json")],
                 json.dumps(payload).encode(),
             )
         if path.startswith("/moto-api"):
-            return self.moto_app(environ, start_response)
+            with self.locks.world.exclusive():
+                return self.moto_app(environ, start_response)
 
         body = self._read_body(environ)
         info = request.describe(environ, body, self.controltower.operation_for_path)
         account = self.account_for(info)
-        ct_busy = self.controltower.busy()
         ctx = Context(self, info, account, environ, body)
-
-        status, headers, out = self._handle(ctx)
-        error_code = self._error_code(status, headers, out)
-        self.log.record(account, info.service, info.operation, info.mutating,
-                        status, error_code, ct_busy)
-        if ct_busy and info.mutating and info.service in ("organizations", "cloudformation"):
-            self.log.violation(
-                "mutation_while_controltower_busy",
-                f"{info.key} by account {account} while Control Tower was busy "
-                f"({self.controltower.busy_reason() or 'activity'}); status {status}",
-            )
+        with self.locks.world.shared():
+            status, headers, out, entry = self._handle(ctx)
+        if entry["fault"] == "connection-closed" and self._drop_connection(environ):
+            raise ConnectionAbortedError("lzemu: connection closed by fail-next")
+        headers = list(headers) + [("x-lzemu-seq", str(entry["seq"]))]
         return self._respond(start_response, status, headers, out)
 
     # ------------------------------------------------------------ internals
+    def domains(self, ctx):
+        """The lock domains a request holds while it is handled (see locks.py).
+        Holding Organizations means pending accounts may complete, which can start
+        auto-deployments and enrollments: when the request also holds a lock ranked
+        above those, they are taken up front (locks are only ever taken upwards)."""
+        domains = self._domains(ctx)
+        if "organizations" in domains and any(rank(d) > rank("stacksets") for d in domains):
+            domains = domains + ["controltower", "stacksets"]
+        return domains
+
+    def _domains(self, ctx):
+        info = ctx.info
+        service, op = info.service, info.operation
+        if service == "organizations":
+            if op == "CreateAccount":  # moto writes IAM; auto-deployment / enrollment follow
+                return ["organizations", "controltower", "stacksets", "moto:iam"]
+            return ["organizations"]
+        if service == "controltower":
+            return ["organizations", "controltower"] if info.mutating else ["controltower"]
+        if service == "servicecatalog":  # Account Factory creates, moves and enrolls accounts
+            if info.mutating:
+                return ["organizations", "controltower", "servicecatalog", "stacksets", "moto:iam"]
+            return ["controltower", "servicecatalog"]
+        if service == "cloudformation":
+            if op in self.stacksets.OPERATIONS:
+                return ["stacksets"]
+            return [f"moto:cloudformation:{ctx.account}"]
+        if service in ("guardduty", "securityhub", "config"):
+            domains = ["detective", f"moto:{service}:{ctx.account}"]
+            if op in ("EnableOrganizationAdminAccount", "DisableOrganizationAdminAccount"):
+                domains.append("organizations")
+            return domains
+        if service in ("iam", "sts"):
+            return ["moto:iam"]
+        return [f"moto:{service}:{ctx.account}"]
+
+    def _unclassified(self, info, seq):
+        """Loud: a violation every time, a warning on stderr the first time."""
+        self.log.violation("unclassified_operation",
+                           f"{info.key}: {info.classification[1]}; treated as mutating", seq)
+        if info.key not in self._warned:
+            self._warned.add(info.key)
+            print(f"lzemu: WARNING: cannot classify {info.key} as read or mutating "
+                  f"({info.classification[1]}); treating it as mutating", file=sys.stderr, flush=True)
+
+    def _record(self, ctx, status, headers, out, ct_busy, fault):
+        """Log one request (and its violations). Called with the request's domain
+        locks held, so per domain the log's order is the order of the changes."""
+        info = ctx.info
+        entry = self.log.record(ctx.account, info.service, info.operation, info.mutating,
+                                status, self._error_code(status, headers, out), ct_busy,
+                                info.classification[0], fault)
+        if info.classification[0] == "unknown":
+            self._unclassified(info, entry["seq"])
+        if ct_busy and info.mutating and info.service in BUSY_SENSITIVE:
+            self.log.violation(
+                "mutation_while_controltower_busy",
+                f"{info.key} by account {ctx.account} while Control Tower was busy "
+                f"({self.controltower.busy_reason() or 'activity'}); status {status or 'connection closed'}",
+                entry["seq"],
+            )
+        return entry
+
+    @staticmethod
+    def _setting_ms(snap, section, key):
+        table = snap.get(section) or {}
+        return float(table.get(key, table.get("default", 0)) or 0) / 1000.0
+
     def _handle(self, ctx):
         info = ctx.info
+        self.log.begin()
         snap = self.settings.snapshot()
-        latency = snap["latency_ms"].get(info.key, snap["latency_ms"].get("default", 0))
+        latency = self._setting_ms(snap, "latency_ms", info.key)
         if latency:
-            time.sleep(float(latency) / 1000.0)
+            time.sleep(latency)  # real time, outside every lock
+        fault = None
         try:
-            scheduled = self.faults.take_scheduled(info.key)
+            scheduled = self.faults.take_scheduled(info.key, "before")
             if scheduled is not None:
+                fault = "fail-next:before"
+                if scheduled["close_connection"]:
+                    return self._closed(ctx, self.controltower.busy_now())
                 raise AwsError(scheduled["code"], scheduled["message"], scheduled["status"])
-            fault = self.faults.draw(snap["faults"], self.settings.version)
-            if fault == "throttle":
+            drawn = self.faults.draw(snap["faults"], self.settings.version)
+            if drawn:
+                fault = "random"
+            if drawn == "throttle":
                 raise errors.throttle_error(info.service)
-            if fault == "server_error":
+            if drawn == "server_error":
                 raise errors.server_error(info.service)
             if not self.limiter.allow(snap["rate_limits"], self.settings.version,
                                       ctx.account, info.key):
+                fault = "rate-limit"
                 raise errors.throttle_error(info.service)
-            handler = self.handlers.get(info.service)
-            with self.lock:
+        except AwsError as err:
+            status, headers, out = errors.render(info, err)
+            entry = self._record(ctx, status, headers, out, self.controltower.busy_now(), fault)
+            return status, headers, out, entry
+
+        domains = self.domains(ctx)
+        with self.locks.hold(*domains):
+            hold = self._setting_ms(snap, "hold_ms", info.key)
+            if hold:
+                time.sleep(hold)  # server-side work inside the resource's lock
+            ct_busy = self.controltower.busy_now()
+            if "organizations" in domains:
                 self.organizations.tick()
-                if handler is not None:
-                    answer = handler.before(ctx)
-                    if answer is not None:
-                        return self._json_answer(ctx, answer)
-                status, headers, out = self._forward(ctx)
-                if handler is not None:
-                    replaced = handler.after(ctx, status, out)
-                    if replaced is not None:
-                        out = replaced
-                return status, headers, out
+            status, headers, out = self._dispatch(ctx)
+            if status < 400:
+                scheduled = self.faults.take_scheduled(info.key, "after")
+                if scheduled is not None:
+                    if scheduled["close_connection"]:
+                        return self._closed(ctx, ct_busy, "fail-next:after")
+                    fault = "fail-next:after"
+                    status, headers, out = errors.render(
+                        info, AwsError(scheduled["code"], scheduled["message"], scheduled["status"]))
+            entry = self._record(ctx, status, headers, out, ct_busy, fault)
+            return status, headers, out, entry
+
+    def _closed(self, ctx, ct_busy, when="fail-next:before"):
+        """Log a request whose connection is to be dropped (status 0)."""
+        entry = self._record(ctx, 0, [], b"", ct_busy, "connection-closed")
+        entry["fault_when"] = when
+        return 0, [], b"", entry
+
+    @staticmethod
+    def _drop_connection(environ):
+        """Close the client's connection without an answer (werkzeug's socket)."""
+        sock = environ.get("werkzeug.socket")
+        if sock is None:
+            return False
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        return True
+
+    def _dispatch(self, ctx):
+        """The service handler's checks, moto, the handler's post-processing."""
+        info = ctx.info
+        handler = self.handlers.get(info.service)
+        try:
+            if handler is not None:
+                answer = handler.before(ctx)
+                if answer is not None:
+                    return self._json_answer(ctx, answer)
+            status, headers, out = self._forward(ctx)
+            if handler is not None:
+                replaced = handler.after(ctx, status, out)
+                if replaced is not None:
+                    out = replaced
+            return status, headers, out
         except AwsError as err:
             return errors.render(info, err)
         except Exception:  # an emulator bug: answer 500 and say where
@@ -147,6 +271,11 @@ class Emulator:
         if len(answer) == 3:
             return answer
         status, payload = answer
+        if ctx.info.protocol == "rpc-v2-cbor":
+            from . import cbor
+
+            return status, [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor")], \
+                cbor.encode(payload)
         ctype = "application/json" if ctx.info.protocol == "rest-json" else "application/x-amz-json-1.1"
         return status, [("Content-Type", ctype)], json.dumps(payload, default=str).encode()
 
@@ -167,6 +296,7 @@ class Emulator:
         finally:
             if hasattr(result, "close"):
                 result.close()
+        motoseam.patch_new_modules()
         headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
         return captured["status"], headers, out
 
@@ -213,24 +343,19 @@ class Emulator:
     def account_for(self, info):
         if info.account_header:
             return info.account_header
-        from moto.iam.models import get_account_id_from
-
-        return get_account_id_from(info.access_key or "AKIAEXAMPLE")
+        return motoseam.account_for_access_key(info.access_key)
 
     # ---------------------------------------------------------------- reset
     def reset(self):
-        from moto.moto_api._internal.models import moto_api_backend
-
-        with self.lock:
-            moto_api_backend.reset()
-            orgs = sys.modules.get("moto.organizations.models")
-            if orgs is not None:
-                orgs.organizations_backends.master_accounts.clear()
+        with self.locks.world.exclusive():
+            motoseam.reset_all()
+            self.clock.reset()
             self.settings.reset()
             self.limiter.reset()
             self.faults.reset()
-            self.log.clear()
+            self.log.clear(restart_seq=True)
             self.organizations.reset()
             self.controltower.reset()
             self.stacksets.reset()
             self.detective.reset()
+            self.servicecatalog.reset()

@@ -36,6 +36,16 @@ def handle_control(emulator, environ):
             if method == "POST":
                 return 200, emulator.faults.schedule(_body(environ))
             return 200, emulator.faults.scheduled()
+        if path == "/_lzemu/clock":
+            if method == "POST":
+                return 200, emulator.clock.update(_body(environ))
+            return 200, emulator.clock.state()
+        if path == "/_lzemu/organizations/account-state" and method == "POST":
+            req = _body(environ)
+            rules = emulator.organizations
+            with emulator.locks.hold("organizations"):
+                return 200, rules.pending_accounts.set_state(
+                    rules.management_backend(), str(req.get("account_id", "")), req.get("state"))
         if path == "/_lzemu/controltower" and method == "GET":
             return 200, emulator.controltower.status()
         if path == "/_lzemu/controltower/activity" and method == "POST":
@@ -45,7 +55,12 @@ def handle_control(emulator, environ):
                 float(req.get("seconds", 5)),
                 req.get("target"),
                 req.get("region"),
+                req.get("product_status"),
             )
+        if path == "/_lzemu/controltower/landing-zone" and method == "POST":
+            return 200, emulator.controltower.set_landing_zone(_body(environ))
+        if path == "/_lzemu/controltower/drift" and method == "POST":
+            return 200, emulator.controltower.set_drift(_body(environ))
     except ValueError as err:
         return 400, {"error": str(err)}
     except KeyError as err:

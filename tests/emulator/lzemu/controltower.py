@@ -1,15 +1,23 @@
 """Control Tower (API 2018-05-10, restJson1), emulated from the botocore model.
 
-Every operation runs for ``controltower_operation_seconds``; while any Control
-Tower work is in progress (an operation started through the API or staged through
-POST /_lzemu/controltower/activity), mutating Control Tower calls fail with
-ConflictException (409). Operations finish lazily: whenever state is looked at,
-those whose time is up complete and apply their effects.
+Every operation runs for ``controltower_operation_seconds`` of emulator time and
+finishes lazily: whenever Control Tower state is looked at (with its lock held),
+operations whose time is up complete and apply their effects. Others (the log,
+Service Catalog) read statuses derived from the clock without applying anything.
+
+Conflicts (ConflictException 409), as Control Tower runs "one operation at a time":
+- a landing-zone operation conflicts with everything, and starts only when
+  nothing runs;
+- an OU baseline operation (Enable/Disable/Reset/UpdateEnabledBaseline) conflicts
+  with a running landing-zone, control or OU baseline operation, and with account
+  enrollments / Account Factory provisioning into the same OU;
+- a control operation conflicts with a running landing-zone, control or OU
+  baseline operation.
+Account enrollments (auto-enrollment, Account Factory) run alongside each other.
 """
 
 import random
 import string
-import time
 import uuid
 from datetime import datetime, timezone
 from urllib.parse import parse_qs, unquote
@@ -45,12 +53,11 @@ PATHS = {
     "/reset-enabled-control": "ResetEnabledControl",
 }
 TAG_OPERATIONS = {"GET": "ListTagsForResource", "POST": "TagResource", "DELETE": "UntagResource"}
+LANDING_ZONE_OPS = {"CreateLandingZone", "UpdateLandingZone", "DeleteLandingZone", "ResetLandingZone"}
+BASELINE_OPS = {"EnableBaseline", "DisableBaseline", "ResetEnabledBaseline", "UpdateEnabledBaseline"}
+CONTROL_OPS = {"EnableControl", "DisableControl", "UpdateEnabledControl", "ResetEnabledControl"}
 # Operations that start Control Tower work and so conflict with work in progress.
-MUTATING = {
-    "CreateLandingZone", "UpdateLandingZone", "DeleteLandingZone", "ResetLandingZone",
-    "EnableBaseline", "DisableBaseline", "ResetEnabledBaseline", "UpdateEnabledBaseline",
-    "EnableControl", "DisableControl", "UpdateEnabledControl", "ResetEnabledControl",
-}
+MUTATING = LANDING_ZONE_OPS | BASELINE_OPS | CONTROL_OPS
 # Baselines as AWS lists them (ids are the 16-character ones AWS uses).
 BASELINES = [
     ("17BSJV3IGJ2QSGA2", "AWSControlTowerBaseline", "4.0",
@@ -66,6 +73,24 @@ BASELINES = [
 ]
 CT_BASELINE = "AWSControlTowerBaseline"
 ACTIVITY_KINDS = ("landing_zone_update", "register_ou", "control_operation", "account_factory")
+DRIFT_VALUES = ("IN_SYNC", "DRIFTED")
+# The start-up landing zone (setting controltower_landing_zone: true, or an object
+# whose keys replace these; "manifest" is merged key by key).
+DEFAULT_LANDING_ZONE = {
+    "version": "3.3",
+    "latestAvailableVersion": "3.3",
+    "remediationTypes": [],
+    "driftStatus": "IN_SYNC",
+    "manifest": {
+        "governedRegions": None,  # null = [home region]
+        "organizationStructure": {"security": {"name": "Security"}, "sandbox": {"name": "Sandbox"}},
+        "centralizedLogging": {"enabled": True,
+                               "configurations": {"loggingBucket": {"retentionDays": 365},
+                                                  "accessLoggingBucket": {"retentionDays": 3650}}},
+        "securityRoles": {},
+        "accessManagement": {"enabled": True},
+    },
+}
 
 
 def _iso(epoch):
@@ -85,6 +110,22 @@ def _validation(message):
     return AwsError("ValidationException", message, 400)
 
 
+def _conflict(op):
+    return AwsError(
+        "ConflictException",
+        "AWS Control Tower cannot begin a new operation while another operation "
+        f"is in progress ({op.family} {op.type} {op.id} on {op.target}).",
+        409,
+    )
+
+
+def version_tuple(version):
+    try:
+        return tuple(int(p) for p in str(version).split("."))
+    except ValueError:
+        return (0,)
+
+
 def _paginate(items, params, key):
     try:
         start = int(params.get("nextToken") or 0)
@@ -99,11 +140,14 @@ def _paginate(items, params, key):
 
 
 class Operation:
-    def __init__(self, family, op_type, seconds, target=None, on_done=None, fail=None, **extra):
+    def __init__(self, now, family, op_type, seconds, target=None, on_done=None, fail=None,
+                 scope=None, ou=None, **extra):
         self.id = str(uuid.uuid4())
         self.family = family  # landingzone | baseline | control | account_factory
+        self.scope = scope  # baseline operations: "ou" or "account"
+        self.ou = ou  # the OU ARN an account operation enrolls into
         self.type = op_type
-        self.start = time.time()
+        self.start = now
         self.end = self.start + max(0.0, seconds)
         self.status = "IN_PROGRESS"
         self.message = None
@@ -111,6 +155,12 @@ class Operation:
         self.on_done = on_done
         self.fail = fail  # message when the operation is to fail
         self.extra = extra
+
+    def status_at(self, now):
+        """The status by the clock (whether or not the completion was applied)."""
+        if self.status != "IN_PROGRESS" or self.end > now:
+            return self.status
+        return "FAILED" if self.fail else "SUCCEEDED"
 
     def describe(self):
         out = {"operationIdentifier": self.id, "operationType": self.type,
@@ -145,9 +195,12 @@ class ControlTower:
 
         return operation_for(service, method, path)
 
+    def _org(self):
+        return self.emulator.organizations.management_backend()
+
     def _management_account(self):
-        backend = self.emulator.organizations.management_backend()
-        return backend.org.master_account_id if backend else "123456789012"
+        org = self._org()
+        return org.management_account if org else "123456789012"
 
     def _ensure_landing_zone(self, region):
         if self.region is None:
@@ -156,23 +209,28 @@ class ControlTower:
         if self._lz_decided:
             return
         self._lz_decided = True
-        if self.landing_zone is None and self.emulator.settings.get("controltower_landing_zone", default=False):
-            account = self._management_account()
-            self.landing_zone = {
-                "arn": f"arn:aws:controltower:{self.region}:{account}:landingzone/{_rid()}",
-                "version": "3.3",
-                "latestAvailableVersion": "3.3",
-                "status": "ACTIVE",
-                "driftStatus": {"status": "IN_SYNC"},
-                "remediationTypes": [],
-                "manifest": {
-                    "governedRegions": [self.region],
-                    "organizationStructure": {"security": {"name": "Security"}},
-                    "centralizedLogging": {"enabled": True},
-                    "securityRoles": {},
-                    "accessManagement": {"enabled": True},
-                },
-            }
+        setting = self.emulator.settings.get("controltower_landing_zone", default=False)
+        if self.landing_zone is None and setting:
+            self.landing_zone = self._new_landing_zone(setting if isinstance(setting, dict) else {})
+
+    def _new_landing_zone(self, spec):
+        account = self._management_account()
+        manifest = dict(DEFAULT_LANDING_ZONE["manifest"])
+        manifest.update(spec.get("manifest") or {})
+        if not manifest.get("governedRegions"):
+            manifest["governedRegions"] = [self.region]
+        version = str(spec.get("version") or DEFAULT_LANDING_ZONE["version"])
+        lz = {
+            "arn": f"arn:aws:controltower:{self.region}:{account}:landingzone/{_rid()}",
+            "version": version,
+            "latestAvailableVersion": str(spec.get("latestAvailableVersion") or max(
+                version, DEFAULT_LANDING_ZONE["latestAvailableVersion"], key=version_tuple)),
+            "status": spec.get("status") or "ACTIVE",
+            "driftStatus": {"status": spec.get("driftStatus") or "IN_SYNC"},
+            "remediationTypes": list(spec.get("remediationTypes") or []),
+            "manifest": manifest,
+        }
+        return lz
 
     def baseline_arn(self, baseline_id):
         return f"arn:aws:controltower:{self.region}::baseline/{baseline_id}"
@@ -185,52 +243,103 @@ class ControlTower:
                         "version": version}
         return None
 
+    def _now(self):
+        return self.emulator.clock.now()
+
     def _seconds(self):
         return float(self.emulator.settings.get("controltower_operation_seconds", default=3.0))
 
     def _ou_from_target(self, target):
-        """The moto OU for an OU id or ARN, or None."""
-        backend = self.emulator.organizations.management_backend()
-        if backend is None or not target:
-            return None, backend
+        """The OU for an OU id or ARN, or None."""
+        org = self._org()
+        if org is None or not target:
+            return None, org
         ou_id = target.rsplit("/", 1)[-1]
-        return self.emulator.organizations.find_ou(backend, ou_id), backend
+        ou = org.find_ou(ou_id)
+        return (ou if ou is not None and not ou.is_root else None), org
+
+    def fail_message(self, *keys):
+        """The configured failure (setting controltower_fail_targets) for any of these
+        identifiers (OU id/ARN/name, account id/ARN/email/name), else None."""
+        targets = self.emulator.settings.get("controltower_fail_targets", default={}) or {}
+        for key in keys:
+            if key and key in targets:
+                return str(targets[key])
+        return None
+
+    def _ou_fail(self, ou):
+        return self.fail_message(ou.id, ou.arn, ou.name)
+
+    def _account_fail(self, account):
+        return self.fail_message(account.id, account.arn, account.email, account.name)
+
+    def auto_enrollment(self):
+        """Landing zone >= 3.1 with remediationTypes containing INHERITANCE_DRIFT."""
+        lz = self.landing_zone
+        return bool(lz and lz.get("status") != "FAILED"
+                    and "INHERITANCE_DRIFT" in (lz.get("remediationTypes") or [])
+                    and version_tuple(lz.get("version")) >= (3, 1))
 
     # --------------------------------------------------------- time / busy
     def tick(self):
-        now = time.time()
-        for op in list(self.operations.values()):
+        now = self._now()
+        for op in sorted(self.operations.values(), key=lambda o: o.end):
             if op.status == "IN_PROGRESS" and op.end <= now:
                 op.status = "FAILED" if op.fail else "SUCCEEDED"
                 op.message = op.fail
                 if op.on_done:
                     op.on_done(op)
 
-    def running(self):
-        with self.emulator.lock:
-            self.tick()
-            return [op for op in self.operations.values() if op.status == "IN_PROGRESS"]
+    def in_progress_now(self):
+        """Operations in progress by the clock; lock-free (reads a snapshot and
+        applies nothing), for the log and other domains."""
+        now = self._now()
+        return [op for op in list(self.operations.values()) if op.status_at(now) == "IN_PROGRESS"]
 
-    def busy(self):
-        return bool(self.running())
+    def busy_now(self):
+        return bool(self.in_progress_now())
 
     def busy_reason(self):
-        ops = self.running()
-        return ", ".join(f"{op.family}:{op.type}" for op in ops) or None
+        return ", ".join(f"{op.family}:{op.type}" for op in self.in_progress_now()) or None
 
     def status(self):
-        ops = self.running()
-        return {
-            "busy": bool(ops),
-            "operations": [dict(op.describe(), family=op.family, target=op.target) for op in ops],
-            "landing_zone": self.landing_zone,
-        }
+        with self.emulator.locks.hold("controltower"):
+            self.tick()
+            ops = [op for op in self.operations.values() if op.status == "IN_PROGRESS"]
+            return {
+                "busy": bool(ops),
+                "operations": [dict(op.describe(), family=op.family, scope=op.scope, target=op.target)
+                               for op in ops],
+                "landing_zone": self.landing_zone,
+            }
+
+    def _running(self):
+        return [o for o in self.operations.values() if o.status == "IN_PROGRESS"]
+
+    def _check_conflicts(self, operation, params):
+        running = self._running()
+        if not running:
+            return
+        if operation in LANDING_ZONE_OPS:
+            raise _conflict(running[0])
+        blocking = [o for o in running if o.family in ("landingzone", "control")
+                    or (o.family == "baseline" and o.scope == "ou")]
+        if operation in BASELINE_OPS:
+            target = params.get("targetIdentifier")
+            if operation != "EnableBaseline":
+                entry = self.enabled_baselines.get(params.get("enabledBaselineIdentifier") or "")
+                target = entry["targetIdentifier"] if entry else None
+            ou, _ = self._ou_from_target(target)
+            ou_arn = ou.arn if ou is not None else target
+            blocking += [o for o in running if o.ou and o.ou == ou_arn]
+        if blocking:
+            raise _conflict(blocking[0])
 
     # ----------------------------------------------------------- activity
-    def start_activity(self, kind, seconds, target=None, region=None):
+    def start_activity(self, kind, seconds, target=None, region=None, product_status=None):
         if kind not in ACTIVITY_KINDS:
             raise ValueError(f"kind must be one of {', '.join(ACTIVITY_KINDS)}")
-        with self.emulator.lock:
+        with self.emulator.locks.hold("organizations", "controltower", "servicecatalog", "stacksets"):
             self.tick()
             self._ensure_landing_zone(self.region or region)
             if kind == "landing_zone_update":
@@ -247,10 +356,81 @@ class ControlTower:
                 target_arn = target or f"arn:aws:organizations::{self._management_account()}:ou/o-emulated/ou-emul-staged00"
                 op = self._start_enable_control(control, target_arn, seconds, [])
             else:
-                op = Operation("account_factory", "PROVISION_PRODUCT", seconds, target=target)
-                self.operations[op.id] = op
+                product = self.emulator.servicecatalog.staged(seconds, target, product_status or "UNDER_CHANGE")
+                op = self.operations[product["op"]]
+                return {"operationIdentifier": op.id, "kind": kind, "seconds": seconds,
+                        "target": op.target, "provisionedProductId": product["Id"]}
             return {"operationIdentifier": op.id, "kind": kind, "seconds": seconds,
                     "target": op.target}
+
+    def start_factory_operation(self, seconds, target, fail=None, on_done=None):
+        """Account Factory work with no account behind it (staged, or a request
+        that fails validation): busy for ``seconds``."""
+        op = Operation(self._now(), "account_factory", "PROVISION_PRODUCT", seconds, target=target,
+                       on_done=on_done, fail=fail)
+        self.operations[op.id] = op
+        return op
+
+    # ------------------------------------------------------- control endpoints
+    def set_landing_zone(self, spec):
+        """POST /_lzemu/controltower/landing-zone: set fields of the landing zone
+        directly (no operation); creates it when there is none."""
+        allowed = {"version", "latestAvailableVersion", "remediationTypes", "manifest", "driftStatus", "status"}
+        if not isinstance(spec, dict) or not set(spec) <= allowed:
+            raise ValueError(f"landing-zone takes {', '.join(sorted(allowed))}")
+        if spec.get("driftStatus") not in (None,) + DRIFT_VALUES:
+            raise ValueError("driftStatus is IN_SYNC or DRIFTED")
+        with self.emulator.locks.hold("controltower"):
+            self.tick()
+            self._ensure_landing_zone(self.region)
+            if self.landing_zone is None:
+                self.landing_zone = self._new_landing_zone(spec)
+                return self.landing_zone
+            lz = self.landing_zone
+            for key in ("version", "latestAvailableVersion", "status"):
+                if spec.get(key) is not None:
+                    lz[key] = str(spec[key])
+            if "remediationTypes" in spec:
+                lz["remediationTypes"] = list(spec["remediationTypes"] or [])
+            if spec.get("manifest") is not None:
+                lz["manifest"] = dict(lz.get("manifest") or {}, **spec["manifest"])
+            if spec.get("driftStatus"):
+                lz["driftStatus"] = {"status": spec["driftStatus"]}
+            return lz
+
+    def set_drift(self, spec):
+        """POST /_lzemu/controltower/drift: set the landing zone's drift status and
+        enabled baselines' inheritance/source drift."""
+        if not isinstance(spec, dict) or not set(spec) <= {"landing_zone", "enabled_baselines"}:
+            raise ValueError('drift takes {"landing_zone": ..., "enabled_baselines": [...]}')
+        with self.emulator.locks.hold("controltower"):
+            self.tick()
+            self._ensure_landing_zone(self.region)
+            out = {"landing_zone": None, "enabled_baselines": []}
+            if spec.get("landing_zone") is not None:
+                if spec["landing_zone"] not in DRIFT_VALUES:
+                    raise ValueError("landing_zone is IN_SYNC or DRIFTED")
+                lz = self._require_lz()
+                lz["driftStatus"] = {"status": spec["landing_zone"]}
+                out["landing_zone"] = lz["driftStatus"]["status"]
+            for item in spec.get("enabled_baselines") or []:
+                target = item.get("target") or item.get("arn")
+                if not target:
+                    raise ValueError("each enabled baseline needs a target (enabled baseline ARN, OU or account id/ARN)")
+                matched = [e for e in self.enabled_baselines.values()
+                           if target in (e["arn"], e["targetIdentifier"]) or e["targetIdentifier"].endswith("/" + target)]
+                if not matched:
+                    raise KeyError(f"enabled baseline for {target}")
+                for kind in ("inheritance", "source"):
+                    value = item.get(kind)
+                    if value is None:
+                        continue
+                    if value not in DRIFT_VALUES:
+                        raise ValueError(f"{kind} is IN_SYNC or DRIFTED")
+                    for entry in matched:
+                        entry["drift"][kind] = value
+                out["enabled_baselines"].extend(e["arn"] for e in matched)
+            return out
 
     # ------------------------------------------------------------- handler
     def before(self, ctx):
@@ -262,16 +442,9 @@ class ControlTower:
         if ctx.account != self._management_account():
             raise AwsError("AccessDeniedException",
                            "Control Tower APIs can be called only from the management account.", 403)
-        if op in MUTATING:
-            running = [o for o in self.operations.values() if o.status == "IN_PROGRESS"]
-            if running:
-                raise AwsError(
-                    "ConflictException",
-                    "AWS Control Tower cannot begin a new operation while another operation "
-                    f"is in progress ({running[0].family} {running[0].type} {running[0].id}).",
-                    409,
-                )
         params = ctx.params
+        if op in MUTATING:
+            self._check_conflicts(op, params)
         if op in TAG_OPERATIONS.values():
             params = dict(params, resourceArn=unquote(ctx.environ.get("PATH_INFO", "")[len("/tags/"):]),
                           tagKeys=parse_qs(ctx.environ.get("QUERY_STRING", "")).get("tagKeys", []))
@@ -312,15 +485,24 @@ class ControlTower:
     def _start_landing_zone_op(self, op_type, seconds, changes):
         lz = self._require_lz()
         lz["status"] = "PROCESSING"
+        fail = self.fail_message(lz["arn"], "landing-zone")
 
         def done(op):
             lz["status"] = "FAILED" if op.fail else "ACTIVE"
             if changes and not op.fail:
                 lz.update(changes)
 
-        op = Operation("landingzone", op_type, seconds, target=lz["arn"], on_done=done)
+        op = Operation(self._now(), "landingzone", op_type, seconds, target=lz["arn"], on_done=done, fail=fail)
         self.operations[op.id] = op
         return op
+
+    @staticmethod
+    def _check_remediation(version, remediation_types):
+        if remediation_types and version_tuple(version) < (3, 1):
+            raise _validation("remediationTypes requires landing zone version 3.1 or later.")
+        for value in remediation_types or []:
+            if value != "INHERITANCE_DRIFT":
+                raise _validation(f"Unknown remediation type {value}.")
 
     def _ListLandingZones(self, params):
         items = [{"arn": self.landing_zone["arn"]}] if self.landing_zone else []
@@ -331,10 +513,14 @@ class ControlTower:
         return {"landingZone": {k: v for k, v in lz.items() if k != "tags"}}
 
     def _UpdateLandingZone(self, params):
-        self._require_lz(params.get("landingZoneIdentifier"))
+        lz = self._require_lz(params.get("landingZoneIdentifier"))
         if not params.get("version"):
             raise _validation("version is required.")
+        remediation = params.get("remediationTypes", lz.get("remediationTypes"))
+        self._check_remediation(params["version"], remediation)
         changes = {"version": params["version"]}
+        if version_tuple(params["version"]) > version_tuple(lz.get("latestAvailableVersion")):
+            changes["latestAvailableVersion"] = params["version"]
         if "manifest" in params:
             changes["manifest"] = params["manifest"]
         if "remediationTypes" in params:
@@ -347,6 +533,7 @@ class ControlTower:
             raise _validation("A landing zone already exists in this account.")
         if not params.get("version") or "manifest" not in params:
             raise _validation("version and manifest are required.")
+        self._check_remediation(params["version"], params.get("remediationTypes"))
         account = self._management_account()
         self.landing_zone = {
             "arn": f"arn:aws:controltower:{self.region}:{account}:landingzone/{_rid()}",
@@ -409,79 +596,140 @@ class ControlTower:
     def _enabled_baseline_arn(self):
         return f"arn:aws:controltower:{self.region}:{self._management_account()}:enabledbaseline/{_rid(17)}"
 
+    @staticmethod
+    def _new_drift():
+        return {"inheritance": "IN_SYNC", "source": "IN_SYNC"}
+
+    def registered_baseline(self, ou_id):
+        """The AWSControlTowerBaseline enabled on this OU (not FAILED), or None."""
+        ou, _ = self._ou_from_target(ou_id)
+        if ou is None:
+            return None
+        ct = self._baseline(CT_BASELINE, by_name=True)["arn"]
+        return next((e for e in self.enabled_baselines.values()
+                     if e["targetIdentifier"] == ou.arn and e["baselineIdentifier"] == ct
+                     and not e.get("child") and e["status"] != "FAILED"), None)
+
+    def account_baseline(self, account_arn):
+        """The account's own (child) AWSControlTowerBaseline, or None."""
+        return next((e for e in self.enabled_baselines.values()
+                     if e.get("child") and e["targetIdentifier"] == account_arn), None)
+
+    def _child_for(self, account, parent):
+        """Create or re-parent the account's child enabled baseline under ``parent``."""
+        child = self.account_baseline(account.arn)
+        created = child is None
+        if created:
+            child = {
+                "arn": self._enabled_baseline_arn(),
+                "baselineIdentifier": parent["baselineIdentifier"],
+                "targetIdentifier": account.arn,
+                "child": True,
+                "parameters": [],
+                "drift": self._new_drift(),
+            }
+            self.enabled_baselines[child["arn"]] = child
+        child["parentIdentifier"] = parent["arn"]
+        child["baselineVersion"] = parent["baselineVersion"]
+        child["status"] = "UNDER_CHANGE"
+        return child, created
+
+    def _ou_accounts(self, ou):
+        org = self._org()
+        return [a for a in org.accounts() if a.parent_id == ou.id and a.state == "ACTIVE"] if org else []
+
+    def _enroll_children(self, ou, parent):
+        """Every active account directly in the OU gets (or is re-parented) a child
+        baseline, UNDER_CHANGE. Returns [(child, failure message or None)]."""
+        return [(self._child_for(account, parent)[0], self._account_fail(account))
+                for account in self._ou_accounts(ou)]
+
+    @staticmethod
+    def _first_account_failure(children):
+        for child, message in children:
+            if message:
+                return f"Account {child['targetIdentifier'].rsplit('/', 1)[-1]} failed to enroll: {message}"
+        return None
+
+    def _refresh_ou_drift(self, parent):
+        """An OU baseline is in inheritance drift while one of its accounts is not
+        enrolled under it."""
+        ou, _ = self._ou_from_target(parent["targetIdentifier"])
+        if ou is None:
+            return
+        drifted = False
+        for account in self._ou_accounts(ou):
+            child = self.account_baseline(account.arn)
+            if child is None or child.get("parentIdentifier") != parent["arn"] or child["status"] == "FAILED":
+                drifted = True
+        parent["drift"]["inheritance"] = "DRIFTED" if drifted else "IN_SYNC"
+
     def _register_ou(self, target_arn, ou, seconds, existing, baseline, version, parameters,
                      op_type="ENABLE_BASELINE"):
         """Start an OU (re-)registration: the enabled baseline goes UNDER_CHANGE,
         an aws-guardrails SCP is attached, member accounts get child baselines."""
-        fail = None
+        ou_fail = None
         if ou is not None and op_type == "ENABLE_BASELINE":
-            fail = self._attach_guardrails(ou)
+            ou_fail = self._attach_guardrails(ou)
+        if ou is not None:
+            ou_fail = ou_fail or self._ou_fail(ou)
         entry = existing or {
             "arn": self._enabled_baseline_arn(),
             "baselineIdentifier": baseline["arn"],
             "targetIdentifier": target_arn,
             "parameters": parameters,
-            "driftStatusSummary": {"types": {"inheritance": {"status": "IN_SYNC"}}},
+            "drift": self._new_drift(),
         }
         entry["baselineVersion"] = version
         entry["status"] = "UNDER_CHANGE"
         self.enabled_baselines[entry["arn"]] = entry
         children = []
         if ou is not None and baseline["name"] == CT_BASELINE:
-            backend = self.emulator.organizations.management_backend()
-            for account in backend.accounts:
-                if account.parent_id == ou.id and account.status == "ACTIVE":
-                    child = {
-                        "arn": self._enabled_baseline_arn(),
-                        "baselineIdentifier": baseline["arn"],
-                        "baselineVersion": version,
-                        "targetIdentifier": account.arn,
-                        "parentIdentifier": entry["arn"],
-                        "status": "UNDER_CHANGE",
-                        "child": True,
-                        "driftStatusSummary": {"types": {"inheritance": {"status": "IN_SYNC"}}},
-                    }
-                    self.enabled_baselines[child["arn"]] = child
-                    children.append(child)
+            children = self._enroll_children(ou, entry)
             self.emulator.stacksets.controltower_deployed(ou.id)
+        fail = ou_fail or self._first_account_failure(children)
 
         def done(op):
-            for item in [entry] + children:
-                item["status"] = "FAILED" if op.fail else "SUCCEEDED"
-                item["lastOperationIdentifier"] = op.id
+            # the enabled baseline follows its operation; accounts fail one by one
+            entry["status"] = op.status
+            entry["lastOperationIdentifier"] = op.id
+            for child, message in children:
+                child["status"] = "FAILED" if (ou_fail or message) else "SUCCEEDED"
+                child["lastOperationIdentifier"] = op.id
+                if child["status"] == "SUCCEEDED":
+                    child["drift"]["inheritance"] = "IN_SYNC"
+            self._refresh_ou_drift(entry)
 
-        op = Operation("baseline", op_type, seconds, target=target_arn, on_done=done, fail=fail)
+        op = Operation(self._now(), "baseline", op_type, seconds, target=target_arn, on_done=done,
+                       fail=fail, scope="ou")
         entry["lastOperationIdentifier"] = op.id
-        for child in children:
+        for child, _ in children:
             child["lastOperationIdentifier"] = op.id
         self.operations[op.id] = op
         return op
 
     def _attach_guardrails(self, ou):
         """Attach a Control Tower SCP as registration does; a full target makes it fail."""
-        from moto.organizations.models import FakePolicy
-
-        backend = self.emulator.organizations.management_backend()
+        org = self._org()
         rules = self.emulator.organizations
-        if any(p.name.startswith("aws-guardrails-") for p in ou.attached_policies):
+        attached = ou.policies()
+        if any(p.name.startswith("aws-guardrails-") for p in attached):
             return None
         cap = int(self.emulator.settings.get("limits", "scp_max_attachments", default=10))
-        if sum(1 for p in ou.attached_policies if p.type == "SERVICE_CONTROL_POLICY") >= cap:
+        if sum(1 for p in attached if p.type == "SERVICE_CONTROL_POLICY") >= cap:
             return ("AWS Control Tower could not attach its service control policy: "
                     "MAX_POLICY_TYPE_ATTACHMENT_LIMIT_EXCEEDED")
-        policy = FakePolicy(
-            backend.org,
-            Name=f"aws-guardrails-{_rid(6)}",
-            Description="Control Tower mandatory guardrails",
-            Type="SERVICE_CONTROL_POLICY",
-            Content='{"Version":"2012-10-17","Statement":[{"Sid":"GRCLOUDTRAILENABLED",'
+        policy = org.create_policy(
+            name=f"aws-guardrails-{_rid(6)}",
+            description="Control Tower mandatory guardrails",
+            policy_type="SERVICE_CONTROL_POLICY",
+            content='{"Version":"2012-10-17","Statement":[{"Sid":"GRCLOUDTRAILENABLED",'
                     '"Effect":"Deny","Action":["cloudtrail:DeleteTrail","cloudtrail:StopLogging"],'
                     '"Resource":["arn:aws:cloudtrail:*:*:trail/aws-controltower-*"],'
                     '"Condition":{"ArnNotLike":{"aws:PrincipalARN":'
                     '"arn:aws:iam::*:role/AWSControlTowerExecution"}}}]}',
         )
-        backend.policies.append(policy)
-        backend.attach_policy(PolicyId=policy.id, TargetId=ou.id)
+        org.attach_policy(policy.id, ou.id)
         rules.check_scp_invariant()
         return None
 
@@ -516,27 +764,52 @@ class ControlTower:
         return entry
 
     def _start_baseline_change(self, entry, op_type, version=None, parameters=None, remove=False):
+        """An operation on an enabled baseline. On an OU's AWSControlTowerBaseline,
+        Reset (and Update) also enroll every account now in the OU."""
         baseline = self._baseline(entry["baselineIdentifier"])
         entry["status"] = "UNDER_CHANGE"
+        ou, _ = self._ou_from_target(entry["targetIdentifier"]) if not entry.get("child") else (None, None)
+        ou_fail = self._ou_fail(ou) if ou is not None else None
+        enrolled = []
+        if ou is not None and baseline and baseline["name"] == CT_BASELINE and not remove:
+            enrolled = self._enroll_children(ou, entry)
         children = [e for e in self.enabled_baselines.values() if e.get("parentIdentifier") == entry["arn"]]
         for child in children:
             child["status"] = "UNDER_CHANGE"
+        failing = {c["arn"] for c, m in enrolled if m}
+        fail = ou_fail or self._first_account_failure(enrolled)
 
         def done(op):
-            for item in [entry] + children:
-                item["status"] = "FAILED" if op.fail else "SUCCEEDED"
+            entry["status"] = op.status
+            entry["lastOperationIdentifier"] = op.id
+            for item in children:
+                item["status"] = "FAILED" if (ou_fail or item["arn"] in failing) else "SUCCEEDED"
                 item["lastOperationIdentifier"] = op.id
-                if version and not op.fail:
+                if version and item["status"] == "SUCCEEDED":
                     item["baselineVersion"] = version
-            if parameters is not None and not op.fail:
+                if item["status"] == "SUCCEEDED" and op_type in ("RESET_ENABLED_BASELINE",
+                                                                 "UPDATE_ENABLED_BASELINE"):
+                    item["drift"]["inheritance"] = "IN_SYNC"
+            if version and not ou_fail:
+                entry["baselineVersion"] = version
+            if parameters is not None and not ou_fail:
                 entry["parameters"] = parameters
+            if op_type == "RESET_ENABLED_BASELINE" and not ou_fail:
+                entry["drift"]["source"] = "IN_SYNC"
+                if entry.get("child"):
+                    entry["drift"]["inheritance"] = "IN_SYNC"
+            if not entry.get("child") and not remove:
+                self._refresh_ou_drift(entry)
             if remove and not op.fail:
                 for item in [entry] + children:
                     self.enabled_baselines.pop(item["arn"], None)
 
-        op = Operation("baseline", op_type, self._seconds(), target=entry["targetIdentifier"],
-                       on_done=done, baseline=baseline["name"] if baseline else None)
+        op = Operation(self._now(), "baseline", op_type, self._seconds(), target=entry["targetIdentifier"],
+                       on_done=done, fail=fail, scope="account" if entry.get("child") else "ou",
+                       baseline=baseline["name"] if baseline else None)
         entry["lastOperationIdentifier"] = op.id
+        for child in children:
+            child["lastOperationIdentifier"] = op.id
         self.operations[op.id] = op
         return {"operationIdentifier": op.id}
 
@@ -556,10 +829,63 @@ class ControlTower:
         entry = self._enabled_baseline(params.get("enabledBaselineIdentifier"))
         return self._start_baseline_change(entry, "DISABLE_BASELINE", remove=True)
 
+    # ------------------------------------------------------ account enrollment
+    def enroll_account(self, account, parent, seconds=None, extra_fail=None, on_done=None):
+        """Enroll one account under an OU's enabled baseline (auto-enrollment,
+        Account Factory): its child baseline is UNDER_CHANGE for the operation's
+        time, then SUCCEEDED (or FAILED with the configured message)."""
+        child, created = self._child_for(account, parent)
+        fail = extra_fail or self._account_fail(account)
+
+        def done(op):
+            child["status"] = "FAILED" if op.fail else "SUCCEEDED"
+            child["lastOperationIdentifier"] = op.id
+            if not op.fail:
+                child["drift"]["inheritance"] = "IN_SYNC"
+            current = self.enabled_baselines.get(parent["arn"])
+            if current is not None:
+                self._refresh_ou_drift(current)
+            if on_done:
+                on_done(op)
+
+        op = Operation(self._now(), "baseline", "ENABLE_BASELINE" if created else "RESET_ENABLED_BASELINE",
+                       self._seconds() if seconds is None else seconds, target=account.arn, on_done=done,
+                       fail=fail, scope="account", ou=parent["targetIdentifier"])
+        child["lastOperationIdentifier"] = op.id
+        self.operations[op.id] = op
+        return op, child
+
+    def on_account_moved(self, account_id, source_id, destination_id):
+        """After a successful MoveAccount (Organizations lock held): auto-enroll into
+        a registered OU, or record the inheritance drift the move caused."""
+        with self.emulator.locks.hold("controltower"):
+            self.tick()
+            org = self._org()
+            account = org.find_account(account_id) if org else None
+            if account is None or account.state != "ACTIVE":
+                return
+            self._ensure_landing_zone(self.region)
+            parent = self.registered_baseline(destination_id)
+            if parent is not None and self.auto_enrollment():
+                self.enroll_account(account, parent)
+                return
+            child = self.account_baseline(account.arn)
+            if child is not None and (parent is None or child.get("parentIdentifier") != parent["arn"]):
+                child["drift"]["inheritance"] = "DRIFTED"
+            if parent is not None:
+                parent["drift"]["inheritance"] = "DRIFTED"
+
+    # -------------------------------------------------- enabled baseline reads
     @staticmethod
-    def _enabled_baseline_view(entry, full=False):
-        out = {k: entry[k] for k in ("arn", "baselineIdentifier", "baselineVersion",
-                                     "targetIdentifier", "driftStatusSummary") if k in entry}
+    def _drift_view(entry):
+        drift = entry.get("drift") or {}
+        return {"types": {"inheritance": {"status": drift.get("inheritance", "IN_SYNC")},
+                          "source": {"status": drift.get("source", "IN_SYNC")}}}
+
+    def _enabled_baseline_view(self, entry, full=False):
+        out = {k: entry[k] for k in ("arn", "baselineIdentifier", "baselineVersion", "targetIdentifier")
+               if k in entry}
+        out["driftStatusSummary"] = self._drift_view(entry)
         if entry.get("parentIdentifier"):
             out["parentIdentifier"] = entry["parentIdentifier"]
         out["statusSummary"] = {"status": entry["status"]}
@@ -570,23 +896,29 @@ class ControlTower:
         return out
 
     def _ListEnabledBaselines(self, params):
+        """Child (account) baselines are listed with includeChildren=true, or when the
+        filter names their target (targetIdentifiers) or parent (parentIdentifiers)."""
         flt = params.get("filter") or {}
         include_children = bool(params.get("includeChildren"))
+        targets = flt.get("targetIdentifiers") or []
+        parents = flt.get("parentIdentifiers") or []
         items = []
         for entry in self.enabled_baselines.values():
-            if entry.get("child") and not include_children:
+            if entry.get("child") and not (include_children or parents or entry["targetIdentifier"] in targets):
                 continue
-            if flt.get("targetIdentifiers") and entry["targetIdentifier"] not in flt["targetIdentifiers"]:
+            if targets and entry["targetIdentifier"] not in targets:
                 continue
             if flt.get("baselineIdentifiers") and entry["baselineIdentifier"] not in flt["baselineIdentifiers"]:
                 continue
-            if flt.get("parentIdentifiers") and entry.get("parentIdentifier") not in flt["parentIdentifiers"]:
+            if parents and entry.get("parentIdentifier") not in parents:
                 continue
             if flt.get("statuses") and entry["status"] not in flt["statuses"]:
                 continue
-            if flt.get("inheritanceDriftStatuses") and "IN_SYNC" not in flt["inheritanceDriftStatuses"]:
+            drift = entry.get("drift") or {}
+            if flt.get("inheritanceDriftStatuses") and \
+                    drift.get("inheritance", "IN_SYNC") not in flt["inheritanceDriftStatuses"]:
                 continue
-            if flt.get("sourceDriftStatuses") and "IN_SYNC" not in flt["sourceDriftStatuses"]:
+            if flt.get("sourceDriftStatuses") and drift.get("source", "IN_SYNC") not in flt["sourceDriftStatuses"]:
                 continue
             items.append(self._enabled_baseline_view(entry))
         return _paginate(items, params, "enabledBaselines")
@@ -615,7 +947,7 @@ class ControlTower:
         def done(op):
             entry["status"] = "FAILED" if op.fail else "SUCCEEDED"
 
-        op = Operation("control", "ENABLE_CONTROL", seconds, target=target, on_done=done,
+        op = Operation(self._now(), "control", "ENABLE_CONTROL", seconds, target=target, on_done=done,
                        controlIdentifier=control, enabledControlIdentifier=arn)
         entry["lastOperationIdentifier"] = op.id
         self.operations[op.id] = op
@@ -654,7 +986,7 @@ class ControlTower:
             else:
                 self.enabled_controls.pop(entry["arn"], None)
 
-        op = Operation("control", "DISABLE_CONTROL", self._seconds(), target=entry["targetIdentifier"],
+        op = Operation(self._now(), "control", "DISABLE_CONTROL", self._seconds(), target=entry["targetIdentifier"],
                        on_done=done, controlIdentifier=entry["controlIdentifier"],
                        enabledControlIdentifier=entry["arn"])
         entry["lastOperationIdentifier"] = op.id
@@ -672,7 +1004,7 @@ class ControlTower:
             if parameters is not None and not op.fail:
                 entry["parameters"] = parameters
 
-        op = Operation("control", op_type, self._seconds(), target=entry["targetIdentifier"],
+        op = Operation(self._now(), "control", op_type, self._seconds(), target=entry["targetIdentifier"],
                        on_done=done, controlIdentifier=entry["controlIdentifier"],
                        enabledControlIdentifier=entry["arn"])
         entry["lastOperationIdentifier"] = op.id

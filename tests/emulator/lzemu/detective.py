@@ -18,6 +18,7 @@ import string
 import time
 from urllib.parse import parse_qs
 
+from . import motoseam
 from .errors import AwsError
 
 GUARDDUTY = "guardduty.amazonaws.com"
@@ -59,6 +60,12 @@ class DetectiveServices:
         self.config_rules = {}  # region -> {name: rule}
 
     # ------------------------------------------------------------- helpers
+    def _now(self):
+        return self.emulator.clock.now()
+
+    def _iso_now(self):
+        return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(self._now()))
+
     def _org(self):
         return self.emulator.organizations.management_backend()
 
@@ -67,7 +74,7 @@ class DetectiveServices:
         if org is None:
             raise AwsError("BadRequestException" if service == "guardduty" else "InvalidAccessException",
                            "The account is not part of an organization.", 400 if service == "guardduty" else 401)
-        if ctx.account != org.org.master_account_id:
+        if ctx.account != org.management_account:
             raise _access_denied(
                 f"Account {ctx.account} is not the management account of the organization.")
         return org
@@ -77,16 +84,14 @@ class DetectiveServices:
 
     def _delegate(self, org, account_id, principal, register):
         """Keep Organizations' delegated administrators in step, as AWS does."""
-        if account_id == org.org.master_account_id:
+        if account_id == org.management_account:
             return
-        admin = next((a for a in org.admins if a.account.id == account_id), None)
+        services = next((s for a, s in org.delegated_admins() if a == account_id), None)
         if register:
-            if admin is None or principal not in admin.services:
-                org.register_delegated_administrator(AccountId=account_id, ServicePrincipal=principal)
-        elif admin is not None and principal in admin.services:
-            org.deregister_delegated_administrator(AccountId=account_id, ServicePrincipal=principal)
-            if not admin.services and admin in org.admins:
-                org.admins.remove(admin)
+            if services is None or principal not in services:
+                org.register_delegated_admin(account_id, principal)
+        elif services is not None and principal in services:
+            org.deregister_delegated_admin(account_id, principal)
 
     @staticmethod
     def _query(ctx):
@@ -145,9 +150,7 @@ class DetectiveServices:
             raise _access_denied(
                 f"Account {ctx.account} is not the GuardDuty delegated administrator in {ctx.info.region}.")
         detector_id = ctx.environ.get("PATH_INFO", "").split("/")[2]
-        from moto.guardduty.models import guardduty_backends
-
-        if detector_id not in guardduty_backends[ctx.account][ctx.info.region].detectors:
+        if not motoseam.guardduty_detector_exists(ctx.account, ctx.info.region, detector_id):
             raise AwsError("BadRequestException",
                            "The request is rejected because the input detectorId is not owned by the "
                            "current account.", 400)
@@ -171,7 +174,7 @@ class DetectiveServices:
         if "dataSources" in params:
             config["dataSources"] = params["dataSources"]
         state["config"] = config
-        state["config_time"] = time.time()
+        state["config_time"] = self._now()
         return {}
 
     def _guardduty_DescribeOrganizationConfiguration(self, ctx, params):
@@ -204,8 +207,8 @@ class DetectiveServices:
                 "accountId": account, "email": detail.get("email") or member.email,
                 "masterId": ctx.account, "administratorId": ctx.account,
                 "detectorId": detector_id, "relationshipStatus": "Enabled",
-                "invitedAt": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
-                "updatedAt": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+                "invitedAt": self._iso_now(),
+                "updatedAt": self._iso_now(),
             }
         return {"unprocessedAccounts": unprocessed}
 
@@ -215,16 +218,16 @@ class DetectiveServices:
         mode = (state["config"] or {}).get("autoEnableOrganizationMembers", "NONE")
         org = self._org()
         if mode != "NONE" and org is not None:
-            for account in org.accounts:
-                if account.id in members or account.id == ctx.account or account.status != "ACTIVE":
+            for account in org.accounts():
+                if account.id in members or account.id == ctx.account or account.state != "ACTIVE":
                     continue
-                joined = account.create_time.timestamp()
+                joined = account.joined
                 if mode == "ALL" or (mode == "NEW" and joined >= (state["config_time"] or 0)):
                     members[account.id] = {
                         "accountId": account.id, "email": account.email, "masterId": ctx.account,
                         "administratorId": ctx.account, "detectorId": detector_id,
                         "relationshipStatus": "Enabled",
-                        "updatedAt": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+                        "updatedAt": self._iso_now(),
                     }
         only_associated = self._query(ctx).get("onlyAssociated", "true").lower() != "false"
         items = [m for m in members.values() if not only_associated or m["relationshipStatus"] == "Enabled"]
@@ -273,9 +276,7 @@ class DetectiveServices:
             for path, name, default in STANDARDS]}
 
     def _hub_enabled(self, ctx):
-        from moto.securityhub.models import securityhub_backends
-
-        if not getattr(securityhub_backends[ctx.account][ctx.info.region], "enabled", False):
+        if not motoseam.securityhub_enabled(ctx.account, ctx.info.region):
             raise AwsError("InvalidAccessException",
                            f"Account {ctx.account} is not subscribed to AWS Security Hub", 401)
 
@@ -323,10 +324,10 @@ class DetectiveServices:
         if org is None:
             raise AwsError("NoAvailableOrganizationException",
                            "Organization is not available.", 400)
-        if ctx.account == org.org.master_account_id:
+        if ctx.account == org.management_account:
             return org
-        admin = next((a for a in org.admins if a.account.id == ctx.account), None)
-        if admin is None or not any(p in admin.services for p in CONFIG_PRINCIPALS):
+        services = next((s for a, s in org.delegated_admins() if a == ctx.account), None)
+        if services is None or not any(p in services for p in CONFIG_PRINCIPALS):
             raise AwsError("OrganizationAccessDeniedException",
                            "For PutOrganizationConfigRule/ConformancePack API, you must be the management "
                            "account or a registered delegated administrator for config.", 400)
@@ -348,7 +349,7 @@ class DetectiveServices:
             f"arn:aws:config:{ctx.info.region}:{ctx.account}:organization-config-rule/"
             f"{name}-{''.join(random.choice(string.ascii_lowercase + string.digits) for _ in range(8))}")
         rule = {"OrganizationConfigRuleName": name, "OrganizationConfigRuleArn": arn,
-                "ExcludedAccounts": params.get("ExcludedAccounts") or [], "LastUpdateTime": time.time()}
+                "ExcludedAccounts": params.get("ExcludedAccounts") or [], "LastUpdateTime": self._now()}
         for key in ("OrganizationManagedRuleMetadata", "OrganizationCustomRuleMetadata",
                     "OrganizationCustomPolicyRuleMetadata"):
             if params.get(key):
@@ -388,8 +389,8 @@ class DetectiveServices:
         excluded = set(rule.get("ExcludedAccounts") or [])
         status = "UPDATE_SUCCESSFUL" if rule.get("updated") else "CREATE_SUCCESSFUL"
         items = []
-        for account in sorted(org.accounts, key=lambda a: a.id):
-            if account.status != "ACTIVE" or account.id in excluded:
+        for account in sorted(org.accounts(), key=lambda a: a.id):
+            if account.state != "ACTIVE" or account.id in excluded:
                 continue
             if filters.get("AccountId") and account.id != filters["AccountId"]:
                 continue

@@ -45,6 +45,13 @@ def render(info, err):
         )
         headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)]
         return err.status, headers, body.encode()
+    if info.protocol == "rpc-v2-cbor":
+        from . import cbor
+
+        payload = {"__type": err.code, "message": err.message, **err.extra}
+        headers = [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor"),
+                   ("x-amzn-ErrorType", err.code), ("x-amzn-RequestId", request_id)]
+        return err.status, headers, cbor.encode(payload)
     if info.protocol == "rest-json":
         payload = {"message": err.message, **err.extra}
         content_type = "application/json"

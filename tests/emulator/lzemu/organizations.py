@@ -1,12 +1,13 @@
 """Organizations as AWS enforces it, on top of moto's Organizations backend.
 
-Checks run before moto sees a request (under the emulator lock) and read moto's
+Checks run before moto sees a request (with the Organizations lock held) and read moto's
 in-process state; a few operations moto gets wrong are answered here entirely.
 Error codes, reasons and messages follow the botocore model (2016-11-28).
 """
 
 import json
 
+from . import motoseam
 from .errors import AwsError
 
 SCP = "SERVICE_CONTROL_POLICY"
@@ -35,18 +36,6 @@ DELEGATABLE = (
     "fms.amazonaws.com",
     "ipam.amazonaws.com",
 )
-_patched = False
-
-
-def _organizations_models():
-    global _patched
-    from moto.organizations import models
-
-    if not _patched:
-        supported = models.FakeDelegatedAdministrator.SUPPORTED_SERVICES
-        supported.extend(s for s in DELEGATABLE if s not in supported)
-        _patched = True
-    return models
 
 
 def _constraint(reason, message):
@@ -111,6 +100,7 @@ class OrganizationsRules:
         self.emulator = emulator
         self._without_scp = set()
         self.pending_accounts = PendingAccounts(emulator)
+        motoseam.extend_delegatable(DELEGATABLE)
 
     def reset(self):
         self._without_scp = set()
@@ -122,59 +112,116 @@ class OrganizationsRules:
     # ------------------------------------------------------------ state access
     @staticmethod
     def backend(account):
-        return _organizations_models().organizations_backends[account]["aws"]
+        """The organization ``account``'s backend holds, or None."""
+        return motoseam.organization_of(account)
 
     @staticmethod
     def management_backend():
-        """The backend that holds the organization, if one exists."""
-        organizations_backends = _organizations_models().organizations_backends
-
-        for account_id in list(organizations_backends.keys()):
-            backend = organizations_backends[account_id]["aws"]
-            if backend.org is not None:
-                return backend
-        return None
+        """The organization that exists, if one does."""
+        return motoseam.management_organization()
 
     @staticmethod
-    def root(backend):
-        return next(ou for ou in backend.ou if ou.id == backend.org.root_id)
+    def root(org):
+        return org.root()
 
     @staticmethod
-    def find_ou(backend, ou_id):
-        return next((ou for ou in backend.ou if ou.id == ou_id), None)
+    def find_ou(org, ou_id):
+        return org.find_ou(ou_id)
 
     @staticmethod
-    def find_account(backend, account_id):
-        return next((a for a in backend.accounts if a.id == account_id), None)
+    def find_account(org, account_id):
+        return org.find_account(account_id)
 
-    def find_target(self, backend, target_id):
-        return self.find_ou(backend, target_id) or self.find_account(backend, target_id)
+    def find_target(self, org, target_id):
+        return org.find_target(target_id)
 
-    def depth(self, backend, ou):
+    def depth(self, org, ou):
         """Levels below the root: root 0, its children 1, ..."""
         level = 0
-        while ou is not None and ou.id != backend.org.root_id:
+        while ou is not None and not ou.is_root:
             level += 1
-            ou = self.find_ou(backend, ou.parent_id)
+            ou = org.find_ou(ou.parent_id)
         return level
 
-    def subtree_ou_ids(self, backend, ou_id):
+    def subtree_ou_ids(self, org, ou_id):
         """ou_id and every OU below it."""
+        ous = org.ous()
         found, frontier = [ou_id], [ou_id]
         while frontier:
-            children = [ou.id for ou in backend.ou if ou.parent_id in frontier]
+            children = [ou.id for ou in ous if ou.parent_id in frontier]
             found.extend(children)
             frontier = children
         return found
 
-    def accounts_under(self, backend, ou_id):
-        ids = set(self.subtree_ou_ids(backend, ou_id))
-        return [a.id for a in backend.accounts if a.parent_id in ids and a.status == "ACTIVE"]
+    def accounts_under(self, org, ou_id):
+        ids = set(self.subtree_ou_ids(org, ou_id))
+        return [a.id for a in org.accounts() if a.parent_id in ids and a.state == "ACTIVE"]
 
     @staticmethod
-    def enabled_types(backend):
-        root = next(ou for ou in backend.ou if ou.id == backend.org.root_id)
-        return {t["Type"] for t in root.policy_types if t.get("Status") == "ENABLED"}
+    def enabled_types(org):
+        return org.root().enabled_policy_types()
+
+    class Paths:
+        """OU Path and account Paths as AWS gives them since 2026-03-31:
+        ``o-.../r-.../ou-.../`` for an OU (its own id last) and
+        ``o-.../r-.../ou-.../<account id>/`` for an account."""
+
+        def __init__(self, org):
+            self.prefix = f"{org.id}/{org.root_id}/"
+            self.parent = {ou.id: ou.parent_id for ou in org.ous() if not ou.is_root}
+            self.accounts = {a.id: a for a in org.accounts()}
+            self._cache = {org.root_id: self.prefix}
+
+        def ou(self, ou_id):
+            if ou_id not in self._cache:
+                parent = self.parent.get(ou_id)
+                base = self.ou(parent) if parent is not None else self.prefix
+                self._cache[ou_id] = f"{base}{ou_id}/"
+            return self._cache[ou_id]
+
+        def account(self, account):
+            return f"{self.ou(account.parent_id)}{account.id}/"
+
+    def account_view(self, org, item, paths=None):
+        """An Account / DelegatedAdministrator as AWS answers now: State, no Status,
+        and (for accounts) Paths."""
+        out = dict(item)
+        out.pop("Status", None)
+        account = (paths.accounts.get(item.get("Id", "")) if paths is not None
+                   else org.find_account(item.get("Id", "")) if org else None)
+        if account is not None:
+            out["State"] = account.state
+            if paths is not None:
+                out["Paths"] = [paths.account(account)]
+        return out
+
+    def ou_view(self, org, item, paths):
+        out = dict(item)
+        if org is not None and item.get("Id"):
+            out["Path"] = paths.ou(item["Id"])
+        return out
+
+    def _rewrite(self, operation, out):
+        """Add State/Paths/Path to moto's answers and drop the retired Status."""
+        data = json.loads(out)
+        org = self.management_backend()
+        if org is None:
+            return None
+        paths = self.Paths(org)
+        if operation == "DescribeAccount" and "Account" in data:
+            data["Account"] = self.account_view(org, data["Account"], paths)
+        elif operation in ("ListAccounts", "ListAccountsForParent"):
+            data["Accounts"] = [self.account_view(org, a, paths) for a in data.get("Accounts", [])]
+        elif operation == "ListDelegatedAdministrators":
+            data["DelegatedAdministrators"] = [self.account_view(org, a) for a in
+                                               data.get("DelegatedAdministrators", [])]
+        elif operation in ("DescribeOrganizationalUnit", "CreateOrganizationalUnit") and "OrganizationalUnit" in data:
+            data["OrganizationalUnit"] = self.ou_view(org, data["OrganizationalUnit"], paths)
+        elif operation == "ListOrganizationalUnitsForParent":
+            data["OrganizationalUnits"] = [self.ou_view(org, o, paths) for o in data.get("OrganizationalUnits", [])]
+        else:
+            return None
+        return json.dumps(data, default=str).encode()
 
     # -------------------------------------------------------------- handlers
     # What a member account may call (AWS: any member may describe its organization
@@ -184,8 +231,7 @@ class OrganizationsRules:
 
     def _member_call(self, ctx):
         """Calls from accounts that do not hold the organization."""
-        models = _organizations_models()
-        master = models.organizations_backends.master_accounts.get(ctx.account)
+        master = motoseam.master_of(ctx.account)
         if master is None:
             if ctx.operation in ("CreateOrganization", "DescribeOrganization", "AcceptHandshake",
                                  "ListHandshakesForAccount", "DeclineHandshake"):
@@ -194,18 +240,19 @@ class OrganizationsRules:
                            "Your account is not a member of an organization.")
         if ctx.operation in self._MEMBER_OPERATIONS:
             return None
-        management = models.organizations_backends[master[0]]["aws"]
-        is_delegate = any(a.account.id == ctx.account and a.services for a in management.admins)
+        management = motoseam.organization_of(master)
+        is_delegate = management is not None and any(
+            account == ctx.account and services for account, services in management.delegated_admins())
         if is_delegate and not ctx.info.mutating:
             # Serve the read from the organization's state, as AWS does for delegated admins.
-            ctx.environ["HTTP_X_MOTO_ACCOUNT_ID"] = master[0]
+            ctx.environ["HTTP_X_MOTO_ACCOUNT_ID"] = master
             return None
         raise AwsError("AccessDeniedException",
                        "You don't have permissions to access this resource.")
 
     def before(self, ctx):
         backend = self.backend(ctx.account)
-        if backend.org is None:
+        if backend is None:
             return self._member_call(ctx)
         method = getattr(self, "_before_" + ctx.operation, None)
         if method is None:
@@ -217,16 +264,16 @@ class OrganizationsRules:
         if status >= 400:
             return None
         backend = self.backend(ctx.account)
-        if ctx.operation == "CreateOrganization" and backend.org is not None:
+        if ctx.operation == "CreateOrganization" and backend is not None:
             # With all features, AWS enables SCPs in the new root.
-            root = self.root(backend)
-            if SCP not in self.enabled_types(backend):
-                root.policy_types.append({"Type": SCP, "Status": "ENABLED"})
+            backend.root().enable_policy_type(SCP)
         if ctx.operation == "MoveAccount":
             params = ctx.params
+            self.emulator.controltower.on_account_moved(
+                params["AccountId"], params["SourceParentId"], params["DestinationParentId"])
             self.emulator.stacksets.on_account_moved(
                 params["AccountId"], params["SourceParentId"], params["DestinationParentId"])
-        if ctx.operation == "CreateAccount" and backend.org is not None:
+        if ctx.operation == "CreateAccount" and backend is not None:
             try:
                 account_id = json.loads(out)["CreateAccountStatus"]["AccountId"]
             except (ValueError, KeyError):
@@ -236,37 +283,45 @@ class OrganizationsRules:
                 if status is not None:
                     return json.dumps({"CreateAccountStatus": status}, default=str).encode()
             elif account_id:
-                self.emulator.stacksets.on_account_moved(account_id, None, backend.org.root_id)
-        if ctx.operation == "ListCreateAccountStatus" and self.pending_accounts.pending:
-            data = json.loads(out)
-            pending = self.pending_accounts.statuses()
-            states = ctx.params.get("States")
-            data["CreateAccountStatuses"] = data.get("CreateAccountStatuses", []) + [
-                s for s in pending if not states or "IN_PROGRESS" in states]
-            return json.dumps(data, default=str).encode()
+                self.emulator.stacksets.on_account_moved(account_id, None, backend.root_id)
+        if ctx.operation == "ListCreateAccountStatus":
+            extra = self.pending_accounts.statuses()
+            if extra:
+                data = json.loads(out)
+                states = ctx.params.get("States")
+                data["CreateAccountStatuses"] = data.get("CreateAccountStatuses", []) + [
+                    s for s in extra if not states or s["State"] in states]
+                return json.dumps(data, default=str).encode()
+        if ctx.operation == "CloseAccount" and backend is not None:
+            self.pending_accounts.closed(backend, ctx.params.get("AccountId", ""))
         if ctx.info.mutating:
             self.check_scp_invariant()
+        if ctx.operation in self._REWRITTEN:
+            return self._rewrite(ctx.operation, out)
         return None
+
+    _REWRITTEN = ("DescribeAccount", "ListAccounts", "ListAccountsForParent", "ListDelegatedAdministrators",
+                  "DescribeOrganizationalUnit", "CreateOrganizationalUnit", "ListOrganizationalUnitsForParent")
 
     def check_scp_invariant(self):
         backend = self.management_backend()
         if backend is None or SCP not in self.enabled_types(backend):
             return
-        targets = list(backend.ou) + [a for a in backend.accounts if a.status == "ACTIVE"]
+        targets = backend.ous() + [a for a in backend.accounts() if a.state == "ACTIVE"]
         now_without = set()
         for target in targets:
-            if not any(p.type == SCP for p in target.attached_policies):
+            if not any(p.type == SCP for p in target.policies()):
                 now_without.add(target.id)
                 if target.id not in self._without_scp:
                     self.emulator.log.violation(
                         "target_without_scp",
-                        f"{target.type} {target.id} ({target.name}) has no SCP attached",
+                        f"{target.kind} {target.id} ({target.name}) has no SCP attached",
                     )
         self._without_scp = now_without
 
     # ------------------------------------------------------------- policies
-    def _policy(self, backend, policy_id):
-        return next((p for p in backend.policies if p.id == policy_id), None)
+    def _policy(self, org, policy_id):
+        return org.find_policy(policy_id)
 
     def _before_CreatePolicy(self, ctx, backend, params):
         limits = self.emulator.settings.get("limits")
@@ -284,7 +339,7 @@ class OrganizationsRules:
             validate_policy_content(policy.type, params["Content"],
                                     self.emulator.settings.get("limits"))
         name = params.get("Name")
-        if name and any(p.name == name and p is not policy for p in backend.policies):
+        if name and any(p.name == name and p != policy for p in backend.policies()):
             raise AwsError("DuplicatePolicyException",
                            "A policy with the same name already exists.")
         return None
@@ -311,12 +366,12 @@ class OrganizationsRules:
                 "The specified policy type isn't currently enabled in this root. You can't "
                 "attach policies of the specified type to entities in a root until you enable "
                 "that type in the root.")
-        if policy in target.attached_policies:
+        if policy in target.policies():
             raise AwsError("DuplicatePolicyAttachmentException",
                            "The selected policy is already attached to the specified target.")
         limits = self.emulator.settings.get("limits")
         cap = int(limits.get(_ATTACH_SETTING.get(policy.type, "other_max_attachments"), 10))
-        attached = sum(1 for p in target.attached_policies if p.type == policy.type)
+        attached = sum(1 for p in target.policies() if p.type == policy.type)
         if attached >= cap:
             raise _constraint(
                 "MAX_POLICY_TYPE_ATTACHMENT_LIMIT_EXCEEDED",
@@ -330,14 +385,14 @@ class OrganizationsRules:
         target = self.find_target(backend, params.get("TargetId", ""))
         if policy is None or target is None:
             return None
-        if policy not in target.attached_policies:
+        if policy not in target.policies():
             raise AwsError("PolicyNotAttachedException",
                            "The policy isn't attached to the specified target in the specified root.")
         if policy.aws_managed and policy.type == RCP:
             raise _invalid("NON_DETACHABLE_POLICY", "You can't detach this AWS Managed Policy.")
         if policy.type == SCP:
             minimum = int(self.emulator.settings.get("limits", "scp_min_attachments", default=1))
-            remaining = sum(1 for p in target.attached_policies if p.type == SCP) - 1
+            remaining = sum(1 for p in target.policies() if p.type == SCP) - 1
             if remaining < minimum:
                 raise _constraint(
                     "MIN_POLICY_TYPE_ATTACHMENT_LIMIT_EXCEEDED",
@@ -349,8 +404,8 @@ class OrganizationsRules:
 
     # ------------------------------------------------------------------ OUs
     def _check_sibling_name(self, backend, parent_id, name, exclude=None):
-        for ou in backend.ou:
-            if ou.parent_id == parent_id and ou.name == name and ou is not exclude:
+        for ou in backend.ous():
+            if ou.parent_id == parent_id and ou.name == name and ou != exclude:
                 raise AwsError("DuplicateOrganizationalUnitException",
                                "An OU with the same name already exists.")
 
@@ -369,22 +424,22 @@ class OrganizationsRules:
     def _before_UpdateOrganizationalUnit(self, ctx, backend, params):
         # moto checks names organization-wide (and against the OU itself): answer here.
         ou = self.find_ou(backend, params.get("OrganizationalUnitId", ""))
-        if ou is None or ou.id == backend.org.root_id:
+        if ou is None or ou.is_root:
             raise AwsError("OrganizationalUnitNotFoundException",
                            "We can't find an OU with the OrganizationalUnitId that you specified.")
         name = params.get("Name")
         if name:
             self._check_sibling_name(backend, ou.parent_id, name, exclude=ou)
-            ou.name = name
-        return 200, ou.describe()
+            ou.rename(name)
+        return 200, {"OrganizationalUnit": self.ou_view(backend, ou.describe(), self.Paths(backend))}
 
     def _before_DeleteOrganizationalUnit(self, ctx, backend, params):
         ou = self.find_ou(backend, params.get("OrganizationalUnitId", ""))
-        if ou is None or ou.id == backend.org.root_id:
+        if ou is None or ou.is_root:
             raise AwsError("OrganizationalUnitNotFoundException",
                            "We can't find an OU with the OrganizationalUnitId that you specified.")
-        if any(o.parent_id == ou.id for o in backend.ou) or any(
-            a.parent_id == ou.id for a in backend.accounts
+        if any(o.parent_id == ou.id for o in backend.ous()) or any(
+            a.parent_id == ou.id for a in backend.accounts()
         ):
             raise AwsError(
                 "OrganizationalUnitNotEmptyException",
@@ -392,13 +447,20 @@ class OrganizationsRules:
                 "OUs, remove all child OUs, and try the operation again.",
             )
         # moto leaves the deleted OU among its policies' targets: delete it cleanly.
-        for policy in list(ou.attached_policies):
-            if ou in policy.attachments:
-                policy.attachments.remove(ou)
-        backend.ou.remove(ou)
+        backend.delete_ou(ou.id)
         return 200, {}
 
     # ------------------------------------------------------------- accounts
+    def _before_CreateAccount(self, ctx, backend, params):
+        """An email already in use: accepted, then FAILED with EMAIL_ALREADY_EXISTS."""
+        email = (params.get("Email") or "").casefold()
+        taken = [a.email for a in backend.accounts()] + self.pending_accounts.pending_emails()
+        if email and any((e or "").casefold() == email for e in taken):
+            status = self.pending_accounts.fail(params.get("AccountName"), params.get("Email"),
+                                                "EMAIL_ALREADY_EXISTS")
+            return 200, {"CreateAccountStatus": status}
+        return None
+
     def _before_DescribeCreateAccountStatus(self, ctx, backend, params):
         status = self.pending_accounts.status(params.get("CreateAccountRequestId", ""))
         return (200, {"CreateAccountStatus": status}) if status else None

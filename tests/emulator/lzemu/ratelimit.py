@@ -2,7 +2,6 @@
 
 import random
 import threading
-import time
 
 
 class TokenBucket:
@@ -13,7 +12,7 @@ class TokenBucket:
         self.stamp = now
 
     def take(self, now):
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.tokens = min(self.burst, self.tokens + max(0.0, now - self.stamp) * self.rate)
         self.stamp = now
         if self.tokens >= 1.0:
             self.tokens -= 1.0
@@ -24,7 +23,7 @@ class TokenBucket:
 class RateLimiter:
     """Looks up ``rate_limits[service:Operation]`` (else ``default``) per request."""
 
-    def __init__(self, clock=time.monotonic):
+    def __init__(self, clock):
         self._clock = clock
         self._lock = threading.Lock()
         self._buckets = {}
@@ -72,14 +71,21 @@ class FaultInjector:
 
     def schedule(self, spec):
         operation = spec.get("operation")
-        if not operation or ":" not in operation or not spec.get("code"):
-            raise ValueError('need "operation" ("service:Operation") and "code"')
+        when = spec.get("when", "before")
+        close = bool(spec.get("close_connection", False))
+        if not operation or ":" not in operation or not (spec.get("code") or close):
+            raise ValueError('need "operation" ("service:Operation") and "code" (or "close_connection": true)')
+        if when not in ("before", "after"):
+            raise ValueError('"when" is "before" (fail instead of handling) or "after" (handle, then fail)')
+        code = spec.get("code") or "ConnectionClosed"
         entry = {
             "operation": operation,
-            "code": spec["code"],
-            "status": int(spec.get("status", 400)),
-            "message": spec.get("message") or f"Injected {spec['code']}",
+            "code": code,
+            "status": int(spec.get("status", 500 if when == "after" else 400)),
+            "message": spec.get("message") or f"Injected {code}",
             "count": int(spec.get("count", 1)),
+            "when": when,
+            "close_connection": close,
         }
         with self._lock:
             self._scheduled.append(entry)
@@ -89,11 +95,11 @@ class FaultInjector:
         with self._lock:
             return [dict(e) for e in self._scheduled]
 
-    def take_scheduled(self, op_key):
-        """The scheduled failure for this call, if any (and count it down)."""
+    def take_scheduled(self, op_key, when="before"):
+        """The scheduled failure for this call at this point, if any (and count it down)."""
         with self._lock:
             for entry in self._scheduled:
-                if entry["operation"] == op_key and entry["count"] > 0:
+                if entry["operation"] == op_key and entry["when"] == when and entry["count"] > 0:
                     entry["count"] -= 1
                     if entry["count"] == 0:
                         self._scheduled.remove(entry)

@@ -5,6 +5,8 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
+from . import classify
+
 _SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 
 # X-Amz-Target prefixes -> service, for unsigned or oddly signed JSON requests.
@@ -12,17 +14,13 @@ _TARGET_PREFIXES = {
     "AWSOrganizationsV20161128": "organizations",
     "StarlingDoveService": "config",
     "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101": "cloudtrail",
+    "AWS242ServiceCatalogService": "servicecatalog",
 }
+# Smithy RPC v2 CBOR: POST /service/<service shape>/operation/<Operation>
+_CBOR_PATH = re.compile(r"^/service/([^/]+)/operation/([^/]+)$")
 _QUERY_SERVICES = {"sts", "iam", "cloudformation"}
 _REST_JSON_SERVICES = {"controltower", "guardduty", "securityhub"}
 
-# Operations whose names start like this only read.
-_READ_PREFIXES = (
-    "Describe", "List", "Get", "Search", "Lookup", "Validate", "Estimate",
-    "Preview", "Simulate", "Detect", "Check", "Select", "Batch Get",
-)
-# STS never changes the landing zone.
-_READ_SERVICES = {"sts"}
 
 
 @dataclass
@@ -34,18 +32,25 @@ class RequestInfo:
     access_key: str = ""
     region: str = "us-east-1"
     account_header: str = ""
+    method: str = "POST"
+    named: bool = True  # False when the operation is only "METHOD /path"
+    _class: tuple = None
 
     @property
     def key(self):
         return f"{self.service}:{self.operation}"
 
     @property
+    def classification(self):
+        """(read | mutating | unknown, basis), from classify.py."""
+        if self._class is None:
+            self._class = classify.classify(self.service, self.operation, self.method, self.named)
+        return self._class
+
+    @property
     def mutating(self):
-        if self.service in _READ_SERVICES:
-            return False
-        if self.protocol == "rest-json" and self.operation.startswith(("GET ", "HEAD ")):
-            return False
-        return not self.operation.startswith(_READ_PREFIXES)
+        """Unknown operations count as mutating: never silently a read."""
+        return self.classification[0] != classify.READ
 
 
 def _query_params(text):
@@ -68,7 +73,19 @@ def describe(environ, body, rest_json_operation=None):
         service = _TARGET_PREFIXES.get(target.rsplit(".", 1)[0], prefix.lower())
 
     params = {}
-    if target:
+    named = True
+    cbor_path = _CBOR_PATH.match(path) if method == "POST" else None
+    if cbor_path and (environ.get("HTTP_SMITHY_PROTOCOL", "").lower() == "rpc-v2-cbor" or not target):
+        from . import cbor
+
+        protocol = "rpc-v2-cbor"
+        operation = cbor_path.group(2)
+        service = service or _TARGET_PREFIXES.get(cbor_path.group(1), cbor_path.group(1).lower())
+        try:
+            params = cbor.decode(body)
+        except ValueError:
+            params = {}
+    elif target:
         protocol = "json"
         operation = target.rsplit(".", 1)[-1]
         try:
@@ -80,6 +97,7 @@ def describe(environ, body, rest_json_operation=None):
         operation = None
         if rest_json_operation:
             operation = rest_json_operation(service, method, path)
+        named = operation is not None
         operation = operation or f"{method} {path}"
         try:
             params = json.loads(body) if body else {}
@@ -96,6 +114,7 @@ def describe(environ, body, rest_json_operation=None):
         else:
             protocol = "unknown"
             operation = f"{method} {path}"
+            named = False
         if not service and protocol == "query":
             service = "sts" if operation in ("AssumeRole", "GetCallerIdentity") else "unknown"
     if service in _QUERY_SERVICES and protocol == "unknown":
@@ -108,4 +127,6 @@ def describe(environ, body, rest_json_operation=None):
         access_key=access_key,
         region=region,
         account_header=environ.get("HTTP_X_MOTO_ACCOUNT_ID", ""),
+        method=method,
+        named=named,
     )

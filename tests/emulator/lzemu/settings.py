@@ -35,6 +35,8 @@ DEFAULTS = {
         "max_ou_depth": 5,
     },
     "latency_ms": {"default": 0},
+    # Time a request spends inside its resource lock (server-side work; see locks.py).
+    "hold_ms": {"default": 0},
     "rate_limits": {
         "default": None,
         "organizations:CreatePolicy": dict(_POLICY_WRITE),
@@ -50,10 +52,17 @@ DEFAULTS = {
     "controltower_operation_seconds": 3.0,
     # CreateAccount stays IN_PROGRESS this long (the account is in no listing meanwhile).
     "account_creation_seconds": 0,
+    # CloseAccount leaves the account PENDING_CLOSURE this long, then SUSPENDED.
+    "account_closure_seconds": 0,
     # Accounts whose stack instances fail in every StackSet operation.
     "stackset_fail_accounts": [],
-    # Whether a Control Tower landing zone exists in the management account.
+    # Whether a Control Tower landing zone exists in the management account: false,
+    # true, or an object (version, latestAvailableVersion, remediationTypes,
+    # driftStatus, manifest) over the defaults in controltower.DEFAULT_LANDING_ZONE.
     "controltower_landing_zone": False,
+    # Control Tower work on these targets fails with the message: OU id/ARN/name,
+    # account id/ARN/email/name, the landing zone ARN or "landing-zone".
+    "controltower_fail_targets": {},
     # Its home region; null = the region of the first Control Tower call (or
     # activity), else us-east-1.
     "controltower_home_region": None,
@@ -62,10 +71,12 @@ DEFAULTS = {
 _EMPTY_SECTIONS = {
     "limits": lambda: copy.deepcopy(DEFAULTS["limits"]),
     "latency_ms": lambda: {"default": 0},
+    "hold_ms": lambda: {"default": 0},
     "rate_limits": lambda: {"default": None},
     "faults": lambda: {"throttle_rate": 0.0, "server_error_rate": 0.0, "seed": 0},
+    "controltower_fail_targets": lambda: {},
 }
-_DELETABLE_KEYS = ("rate_limits", "latency_ms")
+_DELETABLE_KEYS = ("rate_limits", "latency_ms", "hold_ms", "controltower_fail_targets")
 
 
 def deep_merge(base, update, top=True, section=None):

@@ -8,7 +8,6 @@ operation on a busy stack set fails with OperationInProgressException unless
 ManagedExecution is active, in which case it is QUEUED.
 """
 
-import time
 import uuid
 
 from .errors import AwsError
@@ -38,7 +37,7 @@ def _in_progress(name):
 
 
 class Operation:
-    def __init__(self, action, targets, prefs=None, retain=False, deployment_targets=None,
+    def __init__(self, now, action, targets, prefs=None, retain=False, deployment_targets=None,
                  auto=False, apply=None):
         self.id = str(uuid.uuid4())
         self.action = action
@@ -48,7 +47,7 @@ class Operation:
         self.deployment_targets = deployment_targets
         self.auto = auto
         self.apply = apply  # callable(op) run once when the operation succeeds or fails
-        self.created = time.time()
+        self.created = now
         self.start = None
         self.end = None
         self.status = "QUEUED"
@@ -129,6 +128,8 @@ class StackSet:
 
 
 class StackSets:
+    OPERATIONS = OPERATIONS
+
     def __init__(self, emulator):
         self.emulator = emulator
         self.reset()
@@ -142,15 +143,15 @@ class StackSets:
         accounts registered as delegated administrator for StackSets only."""
         if params.get("CallAs") != "DELEGATED_ADMIN":
             return ctx.account
-        backend = self.emulator.organizations.management_backend()
+        org = self.emulator.organizations.management_backend()
         principals = ("member.org.stacksets.cloudformation.amazonaws.com",
                       "stacksets.cloudformation.amazonaws.com")
-        admin = backend and next((a for a in backend.admins if a.account.id == ctx.account), None)
-        if admin is None or not any(p in admin.services for p in principals):
+        services = next((s for a, s in (org.delegated_admins() if org else []) if a == ctx.account), None)
+        if services is None or not any(p in services for p in principals):
             raise AwsError("ValidationError",
                            f"Account {ctx.account} should be registered as delegated administrator "
                            "for StackSets to use CallAs DELEGATED_ADMIN", 400)
-        return backend.org.master_account_id
+        return org.management_account
 
     def _find(self, owner, region, name, required=True):
         for (o, r, _), ss in self.sets.items():
@@ -182,7 +183,7 @@ class StackSets:
                 if org is None or rules.find_ou(org, ou_id) is None:
                     raise AwsError("ValidationError", f"OrganizationalUnit {ou_id} not found", 400)
                 for account in rules.accounts_under(org, ou_id):
-                    if account != org.org.master_account_id:
+                    if account != org.management_account:
                         by_account.setdefault(account, ou_id)
             listed = set(dt.get("Accounts") or [])
             mode = dt.get("AccountFilterType") or "NONE"
@@ -209,7 +210,7 @@ class StackSets:
 
     # ---------------------------------------------------------- time model
     def advance(self, ss):
-        now = time.time()
+        now = self.emulator.clock.now()
         while True:
             current = ss.running()
             if current is None:
@@ -363,7 +364,7 @@ class StackSets:
             for attr, value in changes.items():
                 setattr(ss, attr, value)
 
-        op = Operation("UPDATE", targets, params.get("OperationPreferences"),
+        op = Operation(self.emulator.clock.now(), "UPDATE", targets, params.get("OperationPreferences"),
                        deployment_targets=params.get("DeploymentTargets"), apply=apply)
         self._submit(ss, op, "UpdateStackSet")
         return {"OperationId": op.id}
@@ -394,7 +395,7 @@ class StackSets:
                 if region not in ss.regions:
                     ss.regions.append(region)
 
-        op = Operation("CREATE", targets, params.get("OperationPreferences"),
+        op = Operation(self.emulator.clock.now(), "CREATE", targets, params.get("OperationPreferences"),
                        deployment_targets=params.get("DeploymentTargets"), apply=apply)
         self._submit(ss, op, "CreateStackInstances")
         # AutoDeployment follows the OUs as soon as they are targeted.
@@ -414,7 +415,7 @@ class StackSets:
                 if (account, region) in ss.instances:
                     ss.instances[(account, region)]["ParameterOverrides"] = overrides
 
-        op = Operation("UPDATE", targets, params.get("OperationPreferences"),
+        op = Operation(self.emulator.clock.now(), "UPDATE", targets, params.get("OperationPreferences"),
                        deployment_targets=params.get("DeploymentTargets"), apply=apply)
         self._submit(ss, op, "UpdateStackInstances")
         return {"OperationId": op.id}
@@ -423,7 +424,7 @@ class StackSets:
         ss = self._find(self._owner(ctx, params), ctx.info.region, params.get("StackSetName", ""))
         targets = self._resolve(ss, params, existing_only=True)
         ou_ids = (params.get("DeploymentTargets") or {}).get("OrganizationalUnitIds") or []
-        op = Operation("DELETE", targets, params.get("OperationPreferences"),
+        op = Operation(self.emulator.clock.now(), "DELETE", targets, params.get("OperationPreferences"),
                        retain=_bool(params.get("RetainStacks", False)),
                        deployment_targets=params.get("DeploymentTargets"))
         self._submit(ss, op, "DeleteStackInstances")
@@ -519,7 +520,7 @@ class StackSets:
         if op.status not in ("RUNNING", "QUEUED"):
             raise AwsError("InvalidOperationException", f"Operation {op.id} is {op.status}", 400)
         op.status = "STOPPED"
-        op.end = time.time()
+        op.end = self.emulator.clock.now()
         for result in op.results.values():
             if result["Status"] in ("PENDING", "RUNNING"):
                 result["Status"] = "CANCELLED"
@@ -533,15 +534,19 @@ class StackSets:
     # -------------------------------------------------- organization hooks
     def on_account_moved(self, account_id, source_parent, destination_parent):
         """AutoDeployment: deploy to accounts entering a target OU subtree, remove
-        (or retain) on leaving. Runs under the emulator lock after MoveAccount /
+        (or retain) on leaving. Runs (Organizations lock held) after MoveAccount /
         CreateAccount succeeded."""
+        with self.emulator.locks.hold("stacksets"):
+            self._on_account_moved(account_id, source_parent, destination_parent)
+
+    def _on_account_moved(self, account_id, source_parent, destination_parent):
         org = self._org()
-        if org is None or account_id == org.org.master_account_id:
+        if org is None or account_id == org.management_account:
             return
         rules = self.emulator.organizations
         for ss in list(self.sets.values()):
             if ss.status != "ACTIVE" or ss.permission_model != "SERVICE_MANAGED" \
-                    or not ss.auto_deployment["Enabled"] or ss.owner != org.org.master_account_id:
+                    or not ss.auto_deployment["Enabled"] or ss.owner != org.management_account:
                 continue
             covering = {}
             for ou in ss.ou_ids:
@@ -554,21 +559,25 @@ class StackSets:
                 targets = [(account_id, r, covering[destination_parent]) for r in ss.regions
                            if (account_id, r) not in ss.instances]
                 if targets:
-                    self._submit(ss, Operation("CREATE", targets, auto=True))
+                    self._submit(ss, Operation(self.emulator.clock.now(), "CREATE", targets, auto=True))
             elif before and not after:
                 targets = [(account_id, r, None) for r in ss.regions if (account_id, r) in ss.instances]
                 if targets:
                     self._submit(ss, Operation(
-                        "DELETE", targets, auto=True,
+                        self.emulator.clock.now(), "DELETE", targets, auto=True,
                         retain=ss.auto_deployment["RetainStacksOnAccountRemoval"]))
 
     def controltower_deployed(self, ou_id):
         """OU registration deploys Control Tower's blueprint stack instances to the
         OU's accounts (an internal operation that never conflicts)."""
+        with self.emulator.locks.hold("stacksets"):
+            self._controltower_deployed(ou_id)
+
+    def _controltower_deployed(self, ou_id):
         org = self._org()
         if org is None:
             return
-        owner = org.org.master_account_id
+        owner = org.management_account
         region = self.emulator.controltower.region or "us-east-1"
         ss = self._find(owner, region, CT_BLUEPRINT, required=False)
         if ss is None:
@@ -580,7 +589,7 @@ class StackSets:
             ss.managed_execution = True
             ss.regions = [region]
             self.sets[(owner, region, ss.id)] = ss
-        accounts = [a.id for a in org.accounts if a.parent_id == ou_id and a.status == "ACTIVE"]
+        accounts = [a.id for a in org.accounts() if a.parent_id == ou_id and a.state == "ACTIVE"]
         targets = [(a, region, None) for a in accounts if (a, region) not in ss.instances]
         if targets:
-            self._submit(ss, Operation("CREATE", targets, auto=True))
+            self._submit(ss, Operation(self.emulator.clock.now(), "CREATE", targets, auto=True))

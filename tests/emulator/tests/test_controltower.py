@@ -175,8 +175,10 @@ def test_staged_ou_registration_makes_control_tower_busy_and_is_logged(emu, ct):
     rejected = [e for e in log if e["operation"] == "EnableBaseline"]
     assert rejected == [dict(rejected[0], status=409, error_code="ConflictException", ct_busy=True, mutating=True)]
     violations = emu.violations()
-    assert [v["kind"] for v in violations] == ["mutation_while_controltower_busy"]
-    assert "CreateOrganizationalUnit" in violations[0]["detail"]
+    # the refused EnableBaseline (a Control Tower mutation) and the OU creation
+    assert [v["kind"] for v in violations] == ["mutation_while_controltower_busy"] * 2
+    assert "controltower:EnableBaseline" in violations[0]["detail"] and "status 409" in violations[0]["detail"]
+    assert "CreateOrganizationalUnit" in violations[1]["detail"]
     assert emu.get("/_lzemu/controltower")["busy"] is True
     assert wait_until(lambda: not emu.get("/_lzemu/controltower")["busy"])
     assert client.list_enabled_baselines(filter={"statuses": ["UNDER_CHANGE"]})["enabledBaselines"] == []

@@ -51,6 +51,9 @@ def test_log_records_service_operation_account_and_result(emu):
     ]
     assert all(e["account"] == MANAGEMENT and e["ct_busy"] is False for e in log)
     assert log[0]["time"].endswith("Z")
+    assert [e["seq"] for e in log] == [1, 2, 3, 4]  # a reset restarts seq
+    assert [e["classification"] for e in log] == ["mutating", "read", "read", "read"]
+    assert all(e["fault"] is None for e in log)
 
     emu.post("/_lzemu/log/clear")
     assert emu.log() == []
@@ -274,7 +277,8 @@ def test_fail_next_injects_a_chosen_error_a_chosen_number_of_times(emu, org):
     pending = emu.post("/_lzemu/fail-next", {"operation": "organizations:CreateOrganizationalUnit",
                                              "code": "ConcurrentModificationException", "count": 2})
     assert pending == [{"operation": "organizations:CreateOrganizationalUnit", "code": "ConcurrentModificationException",
-                        "status": 400, "message": "Injected ConcurrentModificationException", "count": 2}]
+                        "status": 400, "message": "Injected ConcurrentModificationException", "count": 2,
+                        "when": "before", "close_connection": False}]
     for _ in range(2):
         with pytest.raises(botocore.exceptions.ClientError) as err:
             orgs.create_organizational_unit(ParentId=root, Name="x")
@@ -292,3 +296,20 @@ def test_fail_next_injects_a_chosen_error_a_chosen_number_of_times(emu, org):
     with pytest.raises(urllib.error.HTTPError) as bad:
         emu.post("/_lzemu/fail-next", {"code": "X"})
     assert bad.value.code == 400
+
+
+def test_only_the_seam_touches_moto_internals():
+    """motoseam.py is the one module that imports moto or names its models."""
+    import re
+
+    pattern = re.compile(r"^\s*(from|import)\s+moto\b|_backends\b|\bFake[A-Z]\w+|attached_policies|"
+                         r"master_accounts|moto_api_backend", re.M)
+    offenders = {}
+    for path in sorted((HERE / "lzemu").glob("*.py")):
+        if path.name == "motoseam.py":
+            continue
+        hits = pattern.findall(path.read_text())
+        if hits:
+            offenders[path.name] = hits
+    assert offenders == {}
+    assert pattern.search((HERE / "lzemu" / "motoseam.py").read_text())

@@ -1,6 +1,7 @@
 """Organizations limits and rules as AWS enforces them (issue 3 §1)."""
 
 import json
+import re
 
 import botocore.exceptions
 import pytest
@@ -322,3 +323,114 @@ def test_member_accounts_are_refused_and_delegated_admins_may_read(emu, org):
     assert error_of(outsider.list_accounts)["Error"]["Code"] == "AWSOrganizationsNotInUseException"
     assert error_of(outsider.create_policy, Name="x", Description="x", Type="SERVICE_CONTROL_POLICY",
                     Content=scp())["Error"]["Code"] == "AWSOrganizationsNotInUseException"
+
+
+# ------------------------------------------------------- State, Paths, Path
+PATH = re.compile(r"^(o-[a-z0-9]{10,32}/r-[0-9a-z]{4,32}(/ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})*(/\d{12})*)/$")
+
+
+def test_accounts_have_state_and_paths_and_no_status(emu, org):
+    orgs, root = org
+    org_id = orgs.describe_organization()["Organization"]["Id"]
+    group = new_ou(orgs, root, "group")
+    prod = new_ou(orgs, group, "prod")
+    account = orgs.create_account(Email="p@example.com", AccountName="p")["CreateAccountStatus"]["AccountId"]
+    orgs.move_account(AccountId=account, SourceParentId=root, DestinationParentId=prod)
+    described = orgs.describe_account(AccountId=account)["Account"]
+    assert "Status" not in described
+    assert described["State"] == "ACTIVE"
+    assert described["Paths"] == [f"{org_id}/{root}/{group}/{prod}/{account}/"]
+    assert PATH.match(described["Paths"][0])
+    listed = {a["Id"]: a for a in orgs.list_accounts()["Accounts"]}
+    assert listed[MANAGEMENT]["Paths"] == [f"{org_id}/{root}/{MANAGEMENT}/"]
+    assert listed[account]["Paths"] == described["Paths"]
+    assert all("Status" not in a and a["State"] == "ACTIVE" for a in listed.values())
+    under = orgs.list_accounts_for_parent(ParentId=prod)["Accounts"]
+    assert [(a["Id"], a["State"], a["Paths"]) for a in under] == [(account, "ACTIVE", described["Paths"])]
+    assert all("Status" not in a for a in under)
+    orgs.register_delegated_administrator(AccountId=account, ServicePrincipal="securityhub.amazonaws.com")
+    admins = orgs.list_delegated_administrators()["DelegatedAdministrators"]
+    assert [(a["Id"], a["State"], "Status" in a) for a in admins] == [(account, "ACTIVE", False)]
+
+
+def test_ous_have_a_path_ending_in_their_own_id(emu, org):
+    orgs, root = org
+    org_id = orgs.describe_organization()["Organization"]["Id"]
+    created = orgs.create_organizational_unit(ParentId=root, Name="group")["OrganizationalUnit"]
+    assert created["Path"] == f"{org_id}/{root}/{created['Id']}/"
+    child = orgs.create_organizational_unit(ParentId=created["Id"], Name="prod")["OrganizationalUnit"]
+    expected = f"{org_id}/{root}/{created['Id']}/{child['Id']}/"
+    assert child["Path"] == expected and PATH.match(expected)
+    assert orgs.describe_organizational_unit(OrganizationalUnitId=child["Id"])["OrganizationalUnit"]["Path"] == expected
+    listed = orgs.list_organizational_units_for_parent(ParentId=created["Id"])["OrganizationalUnits"]
+    assert [o["Path"] for o in listed] == [expected]
+    renamed = orgs.update_organizational_unit(OrganizationalUnitId=child["Id"], Name="production")
+    assert renamed["OrganizationalUnit"]["Path"] == expected
+
+
+@pytest.mark.parametrize("state", ["PENDING_ACTIVATION", "ACTIVE", "SUSPENDED", "PENDING_CLOSURE", "CLOSED"])
+def test_a_test_can_put_an_account_in_each_state(emu, org, state):
+    orgs, root = org
+    account = orgs.create_account(Email="s@example.com", AccountName="s")["CreateAccountStatus"]["AccountId"]
+    answer = emu.post("/_lzemu/organizations/account-state", {"account_id": account, "state": state})
+    assert answer == {"AccountId": account, "State": state}
+    assert orgs.describe_account(AccountId=account)["Account"]["State"] == state
+    listed = {a["Id"]: a for a in orgs.list_accounts()["Accounts"]}
+    assert listed[account]["State"] == state and "Status" not in listed[account]
+
+
+def test_account_state_endpoint_rejects_bad_input(emu, org):
+    import urllib.error
+
+    with pytest.raises(urllib.error.HTTPError) as err:
+        emu.post("/_lzemu/organizations/account-state", {"account_id": MANAGEMENT, "state": "GONE"})
+    assert err.value.code == 400
+    with pytest.raises(urllib.error.HTTPError) as err:
+        emu.post("/_lzemu/organizations/account-state", {"account_id": "999999999999", "state": "ACTIVE"})
+    assert err.value.code == 404
+
+
+def test_close_account_is_pending_closure_then_suspended(emu, org):
+    orgs, root = org
+    first = orgs.create_account(Email="c1@example.com", AccountName="c1")["CreateAccountStatus"]["AccountId"]
+    orgs.close_account(AccountId=first)
+    assert orgs.describe_account(AccountId=first)["Account"]["State"] == "SUSPENDED"
+    emu.post("/_lzemu/settings", {"account_closure_seconds": 600})
+    second = orgs.create_account(Email="c2@example.com", AccountName="c2")["CreateAccountStatus"]["AccountId"]
+    orgs.close_account(AccountId=second)
+    assert orgs.describe_account(AccountId=second)["Account"]["State"] == "PENDING_CLOSURE"
+    emu.post("/_lzemu/clock", {"advance": 601})
+    assert orgs.describe_account(AccountId=second)["Account"]["State"] == "SUSPENDED"
+
+
+def test_create_account_with_an_email_in_use_fails_with_email_already_exists(emu, org):
+    orgs, root = org
+    orgs.create_account(Email="Team+Prod@Example.com", AccountName="prod")
+    before = {a["Id"] for a in orgs.list_accounts()["Accounts"]}
+    status = orgs.create_account(Email="team+prod@example.COM", AccountName="prod-again")["CreateAccountStatus"]
+    assert status["State"] == "FAILED" and status["FailureReason"] == "EMAIL_ALREADY_EXISTS"
+    assert status["Id"].startswith("car-") and "AccountId" not in status
+    described = orgs.describe_create_account_status(CreateAccountRequestId=status["Id"])["CreateAccountStatus"]
+    assert (described["State"], described["FailureReason"]) == ("FAILED", "EMAIL_ALREADY_EXISTS")
+    failed = orgs.list_create_account_status(States=["FAILED"])["CreateAccountStatuses"]
+    assert [s["Id"] for s in failed] == [status["Id"]]
+    assert status["Id"] not in [s["Id"] for s in orgs.list_create_account_status(States=["SUCCEEDED"])[
+        "CreateAccountStatuses"]]
+    assert {a["Id"] for a in orgs.list_accounts()["Accounts"]} == before
+    # the management account's email counts too
+    mgmt_email = orgs.describe_account(AccountId=MANAGEMENT)["Account"]["Email"]
+    assert orgs.create_account(Email=mgmt_email.upper(), AccountName="x")["CreateAccountStatus"]["State"] == "FAILED"
+
+
+def test_email_check_covers_pending_accounts_and_takes_the_creation_time(emu, org):
+    orgs, root = org
+    emu.post("/_lzemu/settings", {"account_creation_seconds": 120})
+    first = orgs.create_account(Email="new@example.com", AccountName="new")["CreateAccountStatus"]
+    assert first["State"] == "IN_PROGRESS"
+    dup = orgs.create_account(Email="NEW@example.com", AccountName="new2")["CreateAccountStatus"]
+    assert dup["State"] == "IN_PROGRESS" and "FailureReason" not in dup
+    emu.post("/_lzemu/clock", {"advance": 121})
+    assert orgs.describe_create_account_status(CreateAccountRequestId=first["Id"])[
+        "CreateAccountStatus"]["State"] == "SUCCEEDED"
+    described = orgs.describe_create_account_status(CreateAccountRequestId=dup["Id"])["CreateAccountStatus"]
+    assert (described["State"], described["FailureReason"]) == ("FAILED", "EMAIL_ALREADY_EXISTS")
