@@ -15,14 +15,14 @@ use crate::apply::{execute_plan, ApplyOptions, ApplyReport, Progress, StopSignal
 use crate::aws::waiter::WaitPolicy;
 use crate::aws::{group_repeated, load_sdk_config, AwsOptions, Clients};
 use crate::cli::{AwsArgs, Command, ScpCommand, SimulateFormat};
-use crate::config::{closest, Desired};
+use crate::config::Desired;
 use crate::families::controltower::{is_present, ControlTowerGate};
 use crate::families::organizations::{plan_base, states_around, DiffInput};
 use crate::families::{DiffError, Observed};
-use crate::model::{OrgState, OuPath, PolicyKind};
+use crate::model::{OrgState, PolicyKind};
 use crate::observe::{ObserveContext, ObserveScope};
 use crate::plan::{make_plan, Plan, PlanError, PlanOptions};
-use crate::policy::effective::{hierarchy, summarize, PolicyBook, Subject};
+use crate::policy::effective::{find_account, find_ou, hierarchy, summarize, PolicyBook, Subject};
 use crate::policy::guard::LockoutFinding;
 use crate::policy::replay::{
     render_csv as render_replay_csv, render_human as render_replay_human,
@@ -224,10 +224,13 @@ pub async fn run(command: Command) -> Result<Outcome> {
 fn validate(path: &Path, json: bool) -> Result<Outcome> {
     match crate::config::load(path) {
         Ok(desired) => {
+            for warning in &desired.lint_warnings {
+                eprintln!("warning: {warning}");
+            }
             if json {
                 emit(&format!(
                     "{}\n",
-                    serde_json::json!({"valid": true, "problems": []})
+                    serde_json::json!({"valid": true, "problems": [], "warnings": desired.lint_warnings})
                 ))?;
             } else {
                 let s = &desired.state;
@@ -655,6 +658,11 @@ async fn scp(command: ScpCommand) -> Result<Outcome> {
                 threads,
                 management_account: now.management_account_id.clone(),
                 organization_id: now.organization_id.clone(),
+                account_names: now
+                    .accounts
+                    .iter()
+                    .filter_map(|(name, a)| a.id.clone().map(|id| (id, name.clone())))
+                    .collect(),
                 ..ReplayOptions::default()
             };
             let report =
@@ -672,7 +680,7 @@ async fn scp(command: ScpCommand) -> Result<Outcome> {
                     report.file_errors.len()
                 );
             }
-            Ok(if detailed_exitcode && !report.newly_denied.is_empty() {
+            Ok(if detailed_exitcode && report.has_new_denials() {
                 Outcome::Changes
             } else {
                 Outcome::Clean
@@ -708,27 +716,8 @@ async fn scp(command: ScpCommand) -> Result<Outcome> {
             let (now, after) = proposed_states(&desired, &observed)?;
             let state = if proposed { after } else { now };
             let subject = match (&account, &ou) {
-                (Some(name), _) => {
-                    if !state.accounts.contains_key(name) {
-                        bail!(
-                            "no account named `{name}` in the organization{}",
-                            did_you_mean(name, state.accounts.keys())
-                        );
-                    }
-                    Subject::Account(name.clone())
-                }
-                (None, Some(path)) => {
-                    let parsed = OuPath::try_from(path.clone()).map_err(|e| anyhow!(e))?;
-                    if !parsed.is_root() && !state.ous.contains_key(&parsed) {
-                        let paths: Vec<String> =
-                            state.ous.keys().map(ToString::to_string).collect();
-                        bail!(
-                            "no OU `{path}` in the organization{}",
-                            did_you_mean(path, paths.iter())
-                        );
-                    }
-                    Subject::Ou(parsed)
-                }
+                (Some(name), _) => find_account(&state, name)?,
+                (None, Some(path)) => find_ou(&state, path)?,
                 (None, None) => bail!("give --account NAME or --ou PATH"),
             };
             let book = PolicyBook::new(&state);
@@ -745,14 +734,6 @@ async fn scp(command: ScpCommand) -> Result<Outcome> {
             }
             Ok(Outcome::Clean)
         }
-    }
-}
-
-fn did_you_mean<'a>(word: &str, candidates: impl Iterator<Item = &'a String>) -> String {
-    let candidates: Vec<&str> = candidates.map(String::as_str).collect();
-    match closest(word, candidates.iter().copied()) {
-        Some(c) => format!("; did you mean `{c}`?"),
-        None => String::new(),
     }
 }
 

@@ -46,4 +46,6 @@ pub struct Desired {
     pub uses_account_tags: bool,
     /// OUs whose Control Tower registration the file states (`register:`).
     pub registration: BTreeMap<OuPath, bool>,
+    /// `scp lint` warnings on the rendered policies (AWS would accept them).
+    pub lint_warnings: Vec<String>,
 }

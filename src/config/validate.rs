@@ -22,6 +22,8 @@ use crate::policy::template::{ParamProblem, ParamType, Template, TemplateError};
 struct Checker<'a> {
     map: &'a SourceMap,
     diagnostics: Vec<Diagnostic>,
+    /// Findings that do not stop a plan (`scp lint` warnings), one line each.
+    warnings: Vec<String>,
 }
 
 impl Checker<'_> {
@@ -89,6 +91,7 @@ pub(super) fn load(path: &Path) -> Result<Desired, Diagnostics> {
     let mut checker = Checker {
         map: &map,
         diagnostics: Vec::new(),
+        warnings: Vec::new(),
     };
     for dup in map.duplicate_keys.clone() {
         checker.error(
@@ -124,7 +127,8 @@ pub(super) fn load(path: &Path) -> Result<Desired, Diagnostics> {
         }
     };
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let desired = check(&mut checker, &file, &base_dir, path, &text);
+    let mut desired = check(&mut checker, &file, &base_dir, path, &text);
+    desired.lint_warnings = std::mem::take(&mut checker.warnings);
     if checker.diagnostics.is_empty() {
         Ok(desired)
     } else {
@@ -188,6 +192,7 @@ fn check(c: &mut Checker, file: &ConfigFile, base_dir: &Path, path: &Path, text:
         })
         .collect();
     Desired {
+        lint_warnings: Vec::new(),
         registration,
         path: path.to_path_buf(),
         digest: crate::digest::sha256_hex(text.as_bytes()),
@@ -859,8 +864,35 @@ fn render_policy(
     }
     let content = minify(&rendered);
     let max = limits.max_size(kind);
-    if content.len() > max {
-        c.error_at_value(&template_field, format!("policy is {} characters minified; the {} limit is {max}", content.len(), kind.short_name()), Some("split it into two policies or shorten lists (the limit is a setting: settings.limits)".into()));
+    match crate::policy::effective::iam_kind(kind) {
+        // What AWS would refuse (grammar per type, size) is an error here,
+        // before anything is sent; the rest of `scp lint` stays a warning.
+        Some(iam_kind) => {
+            let checked = crate::policy::lint::check_for_aws(iam_kind, &content, max);
+            for problem in checked.errors {
+                c.error_at_value(
+                    &template_field,
+                    format!(
+                        "{} (at {} of the rendered policy)",
+                        problem.message, problem.location
+                    ),
+                    Some(problem.hint),
+                );
+            }
+            c.warnings.extend(checked.warnings.into_iter().map(|w| {
+                format!(
+                    "{}: {field}: {} (at {}; rule {})",
+                    c.map.locate_value(&template_field),
+                    w.message,
+                    w.location,
+                    w.rule
+                )
+            }));
+        }
+        None if content.len() > max => {
+            c.error_at_value(&template_field, format!("policy is {} characters minified; the {} limit is {max}", content.len(), kind.short_name()), Some("split it into two policies or shorten lists (the limit is a setting: settings.limits)".into()));
+        }
+        None => {}
     }
     Some(content)
 }
