@@ -48,4 +48,6 @@ pub struct Desired {
     pub registration: BTreeMap<OuPath, bool>,
     /// `scp lint` warnings on the rendered policies (AWS would accept them).
     pub lint_warnings: Vec<String>,
+    /// What the families' own sections (`baselines:`, `detective:`) ask for.
+    pub families: crate::families::DesiredSections,
 }

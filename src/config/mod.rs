@@ -14,6 +14,7 @@ pub use desired::{Desired, OrganizationSettings};
 pub use diagnostic::{closest, Diagnostic, Diagnostics};
 pub use model::ControlTowerMode;
 pub use targets::resolve_target;
+pub use validate::{Checker, SectionInput};
 
 use std::path::Path;
 

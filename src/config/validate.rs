@@ -19,15 +19,61 @@ use crate::policy::document::minify;
 use crate::policy::limits::Limits;
 use crate::policy::template::{ParamProblem, ParamType, Template, TemplateError};
 
-struct Checker<'a> {
+/// Collects every problem of a file, each located by its field path. Family
+/// config sections (`baselines:`, `detective:`) report through it too.
+pub struct Checker<'a> {
     map: &'a SourceMap,
     diagnostics: Vec<Diagnostic>,
     /// Findings that do not stop a plan (`scp lint` warnings), one line each.
     warnings: Vec<String>,
 }
 
+/// What a family's config section can read besides its own YAML.
+pub struct SectionInput<'a> {
+    /// Directory of the file (templates are relative to it).
+    pub base_dir: &'a Path,
+    /// The `organization` block.
+    pub organization: &'a OrganizationSettings,
+    /// The OUs and accounts the file declares (to resolve targets).
+    pub state: &'a OrgState,
+}
+
 impl Checker<'_> {
-    fn error(&mut self, field: &str, message: impl Into<String>, hint: Option<String>) {
+    /// Where a field is (its key, or its nearest declared ancestor).
+    pub fn locate(&self, field: &str) -> super::source::Location {
+        self.map.locate(field)
+    }
+
+    /// A warning (shown by `validate`, never stops a plan).
+    pub fn warn(&mut self, field: &str, message: impl Into<String>) {
+        let line = format!("{}: {}", self.map.locate(field), message.into());
+        self.warnings.push(line);
+    }
+
+    /// Resolves target expressions (`Root`, OU paths, globs, account names)
+    /// against the file's OUs and accounts; each miss is an error at `field`.
+    pub fn resolve_targets(
+        &mut self,
+        field: &str,
+        exprs: &[String],
+        state: &OrgState,
+    ) -> BTreeSet<Target> {
+        let mut out = BTreeSet::new();
+        for (i, expr) in exprs.iter().enumerate() {
+            match resolve_target(expr, &state.ous, &state.accounts) {
+                Ok(found) => out.extend(found),
+                Err(message) => self.error_at_value(
+                    &join_index(field, i),
+                    message,
+                    Some("targets are `Root`, OU paths, globs like `Companies/*/prod`, or account names".into()),
+                ),
+            }
+        }
+        out
+    }
+
+    /// An error at a field's key.
+    pub fn error(&mut self, field: &str, message: impl Into<String>, hint: Option<String>) {
         self.diagnostics.push(Diagnostic {
             location: self.map.locate(field),
             field: field.to_string(),
@@ -36,7 +82,13 @@ impl Checker<'_> {
         });
     }
 
-    fn error_at_value(&mut self, field: &str, message: impl Into<String>, hint: Option<String>) {
+    /// An error at a field's value.
+    pub fn error_at_value(
+        &mut self,
+        field: &str,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
         self.diagnostics.push(Diagnostic {
             location: self.map.locate_value(field),
             field: field.to_string(),
@@ -45,9 +97,13 @@ impl Checker<'_> {
         });
     }
 
-    fn unknown_keys(&mut self, base: &str, unknown: &UnknownKeys, known: &[&str]) {
+    /// Reports each key of `unknown` under `base`, with the closest known one.
+    pub fn unknown_keys(&mut self, base: &str, unknown: &UnknownKeys, known: &[&str]) {
         for key in unknown.keys() {
             let field = join_key(base, key);
+            if base.is_empty() && crate::families::SECTIONS.contains(&key.as_str()) {
+                continue;
+            }
             if base.is_empty() {
                 if let Some((_, why)) = known_keys::NOT_YET.iter().find(|(k, _)| k == key) {
                     self.error(
@@ -183,6 +239,15 @@ fn check(c: &mut Checker, file: &ConfigFile, base_dir: &Path, path: &Path, text:
         .iter()
         .filter_map(|(p, f)| f.renamed_from.clone().map(|old| (p.clone(), old)))
         .collect();
+    let families = crate::families::check_sections(
+        c,
+        &SectionInput {
+            base_dir,
+            organization: &organization,
+            state: &state,
+        },
+        &file.unknown,
+    );
     let registration = ous
         .keys()
         .filter_map(|p| {
@@ -192,6 +257,7 @@ fn check(c: &mut Checker, file: &ConfigFile, base_dir: &Path, path: &Path, text:
         })
         .collect();
     Desired {
+        families,
         lint_warnings: Vec::new(),
         registration,
         path: path.to_path_buf(),

@@ -50,6 +50,22 @@ pub trait Family {
     /// What the family reads from AWS.
     type Observed: Debug + Clone + Default + PartialEq + Serialize + DeserializeOwned + Send + Sync;
 
+    /// What the family's own config section asks for (`()` without one).
+    type Desired: Debug + Clone + Default + Send + Sync;
+
+    /// The top-level key of the family's config section, if it has one.
+    const SECTION: Option<&'static str> = None;
+
+    /// Validates the family's section (absent: `None`), reporting every
+    /// problem through `checker` with its field path.
+    fn check_config(
+        _checker: &mut crate::config::Checker<'_>,
+        _input: &crate::config::SectionInput<'_>,
+        _section: Option<&serde_yaml::Value>,
+    ) -> Self::Desired {
+        Self::Desired::default()
+    }
+
     /// Reads the family's state, read-only.
     fn observe<'a>(
         ctx: &'a ObserveContext<'a>,
@@ -200,6 +216,59 @@ macro_rules! families {
             pub fn digest(&self) -> String {
                 let canonical = serde_json::to_vec(&($(&self.$module,)+)).expect("state serializes");
                 crate::digest::sha256_hex(&canonical)
+            }
+        }
+
+        /// What each family's config section asks for.
+        #[derive(Debug, Clone, Default)]
+        pub struct DesiredSections {
+            $(
+                #[allow(missing_docs)]
+                pub $module: <$module::Family as Family>::Desired,
+            )+
+        }
+
+        /// The top-level config keys the families read.
+        pub const SECTIONS: &[&str] = &{
+            const ALL: [Option<&str>; [$(stringify!($module)),+].len()] =
+                [$(<$module::Family as Family>::SECTION),+];
+            const COUNT: usize = {
+                let mut n = 0;
+                let mut i = 0;
+                while i < ALL.len() {
+                    if ALL[i].is_some() {
+                        n += 1;
+                    }
+                    i += 1;
+                }
+                n
+            };
+            let mut out = [""; COUNT];
+            let (mut i, mut j) = (0, 0);
+            while i < ALL.len() {
+                if let Some(key) = ALL[i] {
+                    out[j] = key;
+                    j += 1;
+                }
+                i += 1;
+            }
+            out
+        };
+
+        /// Validates every family's section of the file.
+        pub fn check_sections(
+            checker: &mut crate::config::Checker<'_>,
+            input: &crate::config::SectionInput<'_>,
+            top: &crate::config::model::UnknownKeys,
+        ) -> DesiredSections {
+            DesiredSections {
+                $(
+                    $module: <$module::Family as Family>::check_config(
+                        checker,
+                        input,
+                        <$module::Family as Family>::SECTION.and_then(|key| top.get(key)),
+                    ),
+                )+
             }
         }
 

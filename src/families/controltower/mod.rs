@@ -110,6 +110,7 @@ pub fn is_present(state: &ControlTowerState) -> bool {
 }
 
 impl super::Family for Family {
+    type Desired = ();
     type Observed = ControlTowerState;
 
     fn observe<'a>(

@@ -34,6 +34,7 @@ use crate::observe::{ObserveContext, ObserveError};
 pub struct Family;
 
 impl super::Family for Family {
+    type Desired = ();
     type Observed = OrgState;
 
     fn observe<'a>(ctx: &'a ObserveContext<'a>) -> BoxFuture<'a, Result<OrgState, ObserveError>> {
