@@ -56,6 +56,7 @@ class Emulator:
         self.moto_app = motoseam.wsgi_app()
         motoseam.install_clock(self.clock)
         # Handlers are imported here, their moto backends only on first use.
+        from .accountmgmt import AccountManagement
         from .controltower import ControlTower
         from .detective import DetectiveServices
         from .organizations import OrganizationsRules
@@ -67,7 +68,9 @@ class Emulator:
         self.stacksets = StackSets(self)
         self.detective = DetectiveServices(self)
         self.servicecatalog = ServiceCatalog(self)
+        self.accountmgmt = AccountManagement(self)
         self.handlers = {
+            "account": self.accountmgmt,
             "servicecatalog": self.servicecatalog,
             "organizations": self.organizations,
             "controltower": self.controltower,
@@ -121,6 +124,8 @@ class Emulator:
     def _domains(self, ctx):
         info = ctx.info
         service, op = info.service, info.operation
+        if service == "account":
+            return ["organizations"]
         if service == "organizations":
             if op == "CreateAccount":  # moto writes IAM; auto-deployment / enrollment follow
                 return ["organizations", "controltower", "stacksets", "moto:iam"]

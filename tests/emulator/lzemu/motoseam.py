@@ -202,6 +202,9 @@ class Account(_Target):
 
     email = property(lambda self: self._m.email)
     parent_id = property(lambda self: self._m.parent_id)
+
+    def rename(self, name):
+        self._m.name = name
     create_request_id = property(lambda self: self._m.create_account_status_id)
 
     @property
@@ -267,6 +270,10 @@ class Organization:
 
     def find_policy(self, policy_id):
         return next((p for p in self.policies() if p.id == policy_id), None)
+
+    def trusted_services(self):
+        """Service principals with trusted access to the organization."""
+        return [s["ServicePrincipal"] for s in self._b.services]
 
     def delegated_admins(self):
         """[(account id, [service principals])]."""

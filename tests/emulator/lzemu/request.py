@@ -19,7 +19,7 @@ _TARGET_PREFIXES = {
 # Smithy RPC v2 CBOR: POST /service/<service shape>/operation/<Operation>
 _CBOR_PATH = re.compile(r"^/service/([^/]+)/operation/([^/]+)$")
 _QUERY_SERVICES = {"sts", "iam", "cloudformation"}
-_REST_JSON_SERVICES = {"controltower", "guardduty", "securityhub"}
+_REST_JSON_SERVICES = {"controltower", "guardduty", "securityhub", "account"}
 
 
 
