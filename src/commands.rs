@@ -272,6 +272,11 @@ async fn connect(aws: &AwsArgs, desired: Option<&Desired>) -> Result<Clients> {
         connect_timeout: aws.connect_timeout,
         operation_timeout: aws.operation_timeout,
         member_role: aws.member_role.clone(),
+        // The standard variable of the AWS SDKs and CLI, as they read it.
+        max_attempts: std::env::var("AWS_MAX_ATTEMPTS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(AwsOptions::default().max_attempts),
         ..AwsOptions::default()
     };
     let home = desired.map(|d| d.organization.home_region.as_str());

@@ -189,12 +189,22 @@ impl AwsError {
                 out.code = meta.code().map(str::to_string);
                 out.message = meta.message().unwrap_or_default().to_string();
                 out.request_id = service.raw().request_id();
+                let content_type = service.raw().content_type().unwrap_or_default();
                 out.class = match out.code.as_deref() {
                     Some(code) => classify_code(code),
+                    // No error code: an answer that is not the service's
+                    // protocol (an HTML page from a proxy or a wrong endpoint).
+                    None if content_type.contains("html") => ErrorClass::BadResponse,
                     None if out.status.is_some_and(|s| s >= 500) => ErrorClass::Server,
                     None => ErrorClass::Other,
                 };
-                if out.message.is_empty() {
+                if out.class == ErrorClass::BadResponse {
+                    out.message = format!(
+                        "{} answered HTTP {} with {content_type}, not the service's protocol",
+                        endpoint_description(),
+                        out.status.unwrap_or_default()
+                    );
+                } else if out.message.is_empty() {
                     out.message = match out.status {
                         Some(s) => format!("HTTP {s} without a message"),
                         None => "no message".into(),
@@ -305,6 +315,8 @@ pub trait HasStatus {
     fn status_code(&self) -> u16;
     /// The AWS request id header, if any.
     fn request_id(&self) -> Option<String>;
+    /// The content type, if given.
+    fn content_type(&self) -> Option<String>;
 }
 
 impl HasStatus for aws_smithy_runtime_api::http::Response {
@@ -316,6 +328,11 @@ impl HasStatus for aws_smithy_runtime_api::http::Response {
             .iter()
             .find_map(|h| self.headers().get(*h))
             .map(str::to_string)
+    }
+    fn content_type(&self) -> Option<String> {
+        self.headers()
+            .get("content-type")
+            .map(str::to_ascii_lowercase)
     }
 }
 

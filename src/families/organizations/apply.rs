@@ -289,20 +289,35 @@ async fn create_account(
                 return Ok(Poll::Pending("no status yet".into()));
             };
             match status.state() {
-                Some(CreateAccountState::Succeeded) => Ok(Poll::Done(
-                    status.account_id().unwrap_or_default().to_string(),
-                )),
-                Some(CreateAccountState::Failed) => Err(StepError::Failed(format!(
-                    "account creation failed: {}",
-                    status
-                        .failure_reason()
-                        .map(|r| r.as_str())
-                        .unwrap_or("unknown reason")
-                ))),
+                Some(CreateAccountState::Succeeded) => Ok(Poll::Done(Ok(status
+                    .account_id()
+                    .unwrap_or_default()
+                    .to_string()))),
+                Some(CreateAccountState::Failed) => Ok(Poll::Done(Err(status
+                    .failure_reason()
+                    .map(|r| r.as_str().to_string())
+                    .unwrap_or_else(|| "unknown reason".into())))),
                 _ => Ok(Poll::Pending("IN_PROGRESS".into())),
             }
         })
         .await?;
+    let account_id = match account_id {
+        Ok(id) => id,
+        // An earlier attempt of this very request may have created it (its
+        // answer lost on the way, the SDK retried): adopt that account.
+        Err(reason) if reason == "EMAIL_ALREADY_EXISTS" => created_earlier(ctx, name)
+            .await?
+            .ok_or_else(|| {
+                StepError::Failed(format!(
+                    "account creation failed: EMAIL_ALREADY_EXISTS: {email} belongs to an account lzctl did not just create; if it is in this organization, add its `id` to the file"
+                ))
+            })?,
+        Err(reason) => {
+            return Err(StepError::Failed(format!(
+                "account creation failed: {reason}"
+            )))
+        }
+    };
     ctx.ids().add_account(name.to_string(), account_id.clone());
     if !ou.is_root() {
         let (root, dest) = {
@@ -320,4 +335,25 @@ async fn create_account(
         )?;
     }
     Ok(())
+}
+
+/// The account a recent, successful CreateAccount of `name` made, if any.
+async fn created_earlier(ctx: &StepContext<'_>, name: &str) -> Result<Option<String>, StepError> {
+    let pages: Vec<_> = ctx.read(
+        "organizations:ListCreateAccountStatus",
+        ctx.clients
+            .organizations
+            .list_create_account_status()
+            .states(CreateAccountState::Succeeded)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await,
+    )?;
+    Ok(pages
+        .iter()
+        .flat_map(|p| p.create_account_statuses())
+        .filter(|s| s.account_name() == Some(name))
+        .filter_map(|s| s.account_id().map(str::to_string))
+        .next())
 }
