@@ -342,7 +342,13 @@ async fn run_step(
             } else {
                 None
             };
-            change.operation.apply(ctx).await
+            let result = change.operation.apply(ctx).await;
+            // What this step did may have started Control Tower work (a move
+            // into a registered OU starts an enrollment): the next step must
+            // look again. Forgotten before the pass is released, so a step
+            // waiting for an exclusive pass never sees the older observation.
+            gate.forget();
+            result
         };
         match result {
             Err(e) if e.is_busy() && started.elapsed() < ctx.options.wait_timeout => {

@@ -169,8 +169,11 @@ pub(super) fn diff(ctx: &DiffContext<'_>) -> Result<FamilyDiff, DiffError> {
         will_register.insert(path.clone());
     }
 
-    // Accounts that arrive in governed OUs.
+    // Accounts that arrive in governed OUs. Control Tower runs one account
+    // operation per OU at a time: an account moves in after the previous
+    // one's enrollment there has finished.
     let mut resets: BTreeMap<OuPath, Vec<Address>> = BTreeMap::new();
+    let mut last_enrollment: BTreeMap<OuPath, Address> = BTreeMap::new();
     for (name, want) in &desired.state.accounts {
         let dest = &want.ou;
         if !(registered.contains_key(dest) || will_register.contains(dest)) {
@@ -198,7 +201,10 @@ pub(super) fn diff(ctx: &DiffContext<'_>) -> Result<FamilyDiff, DiffError> {
                     ou: dest.clone(),
                 },
             ));
-            out.orderings.push((enrollment, account));
+            out.orderings.push((enrollment.clone(), account.clone()));
+            if let Some(previous) = last_enrollment.insert(dest.clone(), enrollment) {
+                out.orderings.push((account, previous));
+            }
         } else {
             resets.entry(dest.clone()).or_default().push(account);
         }

@@ -30,8 +30,28 @@ use crate::aws::{AwsError, Clients};
 use crate::families::Operation;
 use crate::plan::Change;
 
+/// One sign that Control Tower is busy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusySign {
+    /// What it is doing, in words.
+    pub what: String,
+    /// An account operation (an enrollment, Account Factory provisioning):
+    /// Control Tower runs several of those at once, so other account
+    /// operations may proceed beside it.
+    pub account_level: bool,
+}
+
 /// What Control Tower is doing now, one line per busy sign (empty: quiet).
 pub async fn busy_reasons(clients: &Clients, landing_zone: &str) -> Result<Vec<String>, AwsError> {
+    Ok(busy_signs(clients, landing_zone)
+        .await?
+        .into_iter()
+        .map(|s| s.what)
+        .collect())
+}
+
+/// Control Tower's busy signs now.
+pub async fn busy_signs(clients: &Clients, landing_zone: &str) -> Result<Vec<BusySign>, AwsError> {
     let ct = &clients.controltower;
     let sc = service_catalog(clients);
     let provisioned = |status: &'static str| {
@@ -52,14 +72,15 @@ pub async fn busy_reasons(clients: &Clients, landing_zone: &str) -> Result<Vec<S
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk("servicecatalog:SearchProvisionedProducts", &e))?;
-            Ok::<Vec<String>, AwsError>(
+            Ok::<Vec<BusySign>, AwsError>(
                 out.provisioned_products()
                     .iter()
-                    .map(|p| {
-                        format!(
+                    .map(|p| BusySign {
+                        what: format!(
                             "Account Factory is provisioning {} ({status})",
                             p.name().unwrap_or("a product")
-                        )
+                        ),
+                        account_level: true,
                     })
                     .collect(),
             )
@@ -111,29 +132,40 @@ pub async fn busy_reasons(clients: &Clients, landing_zone: &str) -> Result<Vec<S
         provisioned("PLAN_IN_PROGRESS"),
     )?;
     let mut busy = Vec::new();
+    let mut sign = |what: String, account_level: bool| busy.push(BusySign { what, account_level });
     if zone.landing_zone().and_then(|z| z.status()) == Some(&LandingZoneStatus::Processing) {
-        busy.push("the landing zone is PROCESSING".to_string());
+        sign("the landing zone is PROCESSING".to_string(), false);
     }
     for op in zone_ops.landing_zone_operations() {
-        busy.push(format!(
-            "a landing-zone {} operation is in progress",
-            op.operation_type().map(|t| t.as_str()).unwrap_or("")
-        ));
+        sign(
+            format!(
+                "a landing-zone {} operation is in progress",
+                op.operation_type().map(|t| t.as_str()).unwrap_or("")
+            ),
+            false,
+        );
     }
     for b in baselines.enabled_baselines() {
-        let what = if b.parent_identifier().is_some() {
+        let account_level = b.parent_identifier().is_some();
+        let what = if account_level {
             "an account enrollment"
         } else {
             "an OU registration"
         };
-        busy.push(format!("{what} is under change ({})", b.target_identifier()));
+        sign(
+            format!("{what} is under change ({})", b.target_identifier()),
+            account_level,
+        );
     }
     for op in controls.control_operations() {
-        busy.push(format!(
-            "a control operation ({}) is in progress on {}",
-            op.operation_type().map(|t| t.as_str()).unwrap_or(""),
-            op.target_identifier().unwrap_or("a target")
-        ));
+        sign(
+            format!(
+                "a control operation ({}) is in progress on {}",
+                op.operation_type().map(|t| t.as_str()).unwrap_or(""),
+                op.target_identifier().unwrap_or("a target")
+            ),
+            false,
+        );
     }
     busy.extend(under_change);
     busy.extend(planning);
@@ -150,7 +182,10 @@ pub struct ControlTowerGate {
     landing_zone: String,
     poll: WaitPolicy,
     ttl: Duration,
-    last: Mutex<Option<(Instant, Vec<String>)>>,
+    last: Mutex<Option<(Instant, u64, Vec<BusySign>)>>,
+    /// Bumped whenever an observation must not be reused (a step changed
+    /// something); an observation from an older generation is stale.
+    generation: std::sync::atomic::AtomicU64,
     exclusive: Arc<RwLock<()>>,
     report: WaitReport,
 }
@@ -176,31 +211,47 @@ impl ControlTowerGate {
             poll,
             ttl,
             last: Mutex::new(None),
+            generation: Default::default(),
             exclusive: Arc::new(RwLock::new(())),
             report,
         }
     }
 
     /// Control Tower's busy signs, from the shared observation when it is fresh.
-    async fn observe(&self) -> Result<Vec<String>, AwsError> {
+    async fn observe(&self) -> Result<Vec<BusySign>, AwsError> {
         let mut last = self.last.lock().await;
-        if let Some((at, busy)) = &*last {
-            if at.elapsed() <= self.ttl {
+        let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
+        if let Some((at, seen, busy)) = &*last {
+            if at.elapsed() <= self.ttl && *seen == generation {
                 return Ok(busy.clone());
             }
         }
-        let busy = busy_reasons(&self.clients, &self.landing_zone).await?;
-        *last = Some((Instant::now(), busy.clone()));
+        let busy = busy_signs(&self.clients, &self.landing_zone).await?;
+        *last = Some((Instant::now(), generation, busy.clone()));
         Ok(busy)
     }
 
     async fn quiet(&self, change: &Change) -> Result<(), GateError> {
+        // Control Tower runs several account operations at once (one per
+        // OU; lzctl's own order keeps to that): an account creation or move
+        // does not wait for other accounts' enrollments.
+        let account_operation = change
+            .operation
+            .slots()
+            .iter()
+            .any(|s| s.name == crate::families::organizations::ACCOUNT_OPERATION_SLOT);
         wait_for(
             "Control Tower to finish its work",
             &self.poll,
             |status, waited| (self.report)(change, status, waited),
             || async {
-                let busy = self.observe().await?;
+                let busy: Vec<String> = self
+                    .observe()
+                    .await?
+                    .into_iter()
+                    .filter(|s| !(account_operation && s.account_level))
+                    .map(|s| s.what)
+                    .collect();
                 Ok::<_, AwsError>(if busy.is_empty() {
                     Poll::Done(())
                 } else {
@@ -244,8 +295,6 @@ impl Gate for ControlTowerGate {
     }
 
     fn forget(&self) {
-        if let Ok(mut last) = self.last.try_lock() {
-            *last = None;
-        }
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 }

@@ -215,10 +215,13 @@ pub enum Operation {
 /// (Control Tower quotas; adjustable up to 10).
 pub const CONTROL_TOWER_ACCOUNT_OPERATIONS: usize = 5;
 
+/// The slot of account operations under Control Tower.
+pub const ACCOUNT_OPERATION_SLOT: &str = "controltower:account-operation";
+
 fn governed_slots(to: &OuPath) -> Vec<Slot> {
     vec![
         Slot {
-            name: "controltower:account-operation".into(),
+            name: ACCOUNT_OPERATION_SLOT.into(),
             capacity: CONTROL_TOWER_ACCOUNT_OPERATIONS,
         },
         Slot {

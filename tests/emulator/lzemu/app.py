@@ -194,7 +194,7 @@ class Emulator:
             if scheduled is not None:
                 fault = "fail-next:before"
                 if scheduled["close_connection"]:
-                    return self._closed(ctx, self.controltower.busy_now())
+                    return self._closed(ctx, self.controltower.busy_for(info.key, ctx.params))
                 raise AwsError(scheduled["code"], scheduled["message"], scheduled["status"])
             drawn = self.faults.draw(snap["faults"], self.settings.version)
             if drawn:
@@ -209,7 +209,7 @@ class Emulator:
                 raise errors.throttle_error(info.service)
         except AwsError as err:
             status, headers, out = errors.render(info, err)
-            entry = self._record(ctx, status, headers, out, self.controltower.busy_now(), fault)
+            entry = self._record(ctx, status, headers, out, self.controltower.busy_for(info.key, ctx.params), fault)
             return status, headers, out, entry
 
         domains = self.domains(ctx)
@@ -217,7 +217,7 @@ class Emulator:
             hold = self._setting_ms(snap, "hold_ms", info.key)
             if hold:
                 time.sleep(hold)  # server-side work inside the resource's lock
-            ct_busy = self.controltower.busy_now()
+            ct_busy = self.controltower.busy_for(info.key, ctx.params)
             if "organizations" in domains:
                 self.organizations.tick()
             status, headers, out = self._dispatch(ctx)

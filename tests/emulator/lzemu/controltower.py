@@ -299,6 +299,29 @@ class ControlTower:
     def busy_now(self):
         return bool(self.in_progress_now())
 
+    # Account operations Control Tower runs side by side (up to its account
+    # concurrency quota): enrollments and Account Factory provisioning, each
+    # in its own destination OU (one account operation per OU at a time).
+    ACCOUNT_OPERATIONS = ("organizations:CreateAccount", "organizations:MoveAccount")
+
+    def busy_for(self, key, params=None):
+        """Whether Control Tower's work in progress makes the request ``key``
+        (``service:Operation``) a race. Everything does, except that an account
+        operation may run beside account enrollments and Account Factory
+        provisioning into other OUs (CreateAccount lands in the root: beside
+        any of them)."""
+        ops = self.in_progress_now()
+        if key in self.ACCOUNT_OPERATIONS:
+            destination = (params or {}).get("DestinationParentId") if key.endswith("MoveAccount") else None
+
+            def same_ou(op):
+                return destination is not None and op.ou is not None and op.ou.rsplit("/", 1)[-1] == destination
+
+            ops = [o for o in ops if not (
+                (o.family == "account_factory" or (o.family == "baseline" and o.scope == "account"))
+                and not same_ou(o))]
+        return bool(ops)
+
     def busy_reason(self):
         return ", ".join(f"{op.family}:{op.type}" for op in self.in_progress_now()) or None
 

@@ -309,3 +309,34 @@ def test_each_staged_activity_shows_through_the_public_apis(lz):
     assert emu.get("/_lzemu/controltower")["busy"] is False
     assert sc.search_provisioned_products(Filters={"SearchQuery": ["status:UNDER_CHANGE"]})["ProvisionedProducts"] == []
     assert ct.get_landing_zone(landingZoneIdentifier=arn)["landingZone"]["status"] == "ACTIVE"
+
+
+def test_account_moves_beside_enrollments_into_other_ous_are_not_races(emu, org):
+    """Control Tower runs account operations side by side, one per OU: moving
+    an account while another's enrollment runs in another OU is no violation;
+    a policy change beside the enrollment is one."""
+    orgs, root = org
+    emu.post("/_lzemu/settings", {"controltower_operation_seconds": 30,
+                                  "controltower_landing_zone": {"remediationTypes": ["INHERITANCE_DRIFT"]}})
+    ct = emu.client("controltower")
+    baseline = next(b["arn"] for b in ct.list_baselines()["baselines"] if b["name"] == "AWSControlTowerBaseline")
+    ous = []
+    for name in ("Workloads", "Sandbox"):
+        ou = orgs.create_organizational_unit(ParentId=root, Name=name)["OrganizationalUnit"]
+        ct.enable_baseline(baselineIdentifier=baseline, baselineVersion="4.0", targetIdentifier=ou["Arn"])
+        emu.post("/_lzemu/clock", {"advance": 31})
+        ous.append(ou)
+    ids = []
+    for name in ("first", "second"):
+        status = orgs.create_account(AccountName=name, Email=f"{name}@example.com")["CreateAccountStatus"]
+        ids.append(orgs.describe_create_account_status(
+            CreateAccountRequestId=status["Id"])["CreateAccountStatus"]["AccountId"])
+    emu.post("/_lzemu/log/clear")
+    orgs.move_account(AccountId=ids[0], SourceParentId=root, DestinationParentId=ous[0]["Id"])
+    # The first account's enrollment runs now; the second moves into another OU.
+    orgs.move_account(AccountId=ids[1], SourceParentId=root, DestinationParentId=ous[1]["Id"])
+    assert emu.get("/_lzemu/violations") == []
+    orgs.create_policy(Name="p", Description="p", Type="SERVICE_CONTROL_POLICY",
+                       Content='{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:*","Resource":"*"}]}')
+    kinds = [v["kind"] for v in emu.get("/_lzemu/violations")]
+    assert kinds == ["mutation_while_controltower_busy"]
