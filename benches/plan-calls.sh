@@ -1,31 +1,42 @@
 #!/usr/bin/env bash
-# Benchmark: API calls and wall time of `lzctl plan` on an organization of
-# 1,000 accounts, 60 OUs and 25 policies, built in the local emulator.
-# Prints figures; asserts nothing (machines are shared and noisy).
-#   bash benches/plan-calls.sh [ACCOUNTS] [RUNS]
+# Benchmark: `lzctl plan` on an organization of 1,000 accounts, 60 OUs and 25
+# SCPs built in the local emulator, with every call delayed by the emulator
+# (default 40 ms, close to a real round trip to Organizations), without and
+# with the emulator's throttling; then `lzctl apply` of the group example at
+# the same latency. Prints calls by operation, wall time, throttled answers,
+# and the critical path: the longest chain of calls that did not overlap in
+# time (each started after the one before had answered), i.e. the rounds of
+# waiting no concurrency could remove. Asserts nothing (machines are shared
+# and noisy).
+#   bash benches/plan-calls.sh [ACCOUNTS] [RUNS] [LATENCY_MS]
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 accounts="${1:-1000}"
 runs="${2:-3}"
+latency="${3:-40}"
 
 cargo build --quiet --release --bin lzctl
 lzctl="$repo/target/release/lzctl"
 bash tests/emulator/setup.sh
+python="$repo/.venv-emulator/bin/python"
 work="$(mktemp -d)"
-# Building the organization is not what is measured: no rate limits while building.
-echo '{"controltower_landing_zone": false, "rate_limits": {"default": null, "organizations:CreatePolicy": null, "organizations:UpdatePolicy": null, "organizations:AttachPolicy": null, "organizations:DetachPolicy": null, "organizations:DeletePolicy": null, "organizations:ListPoliciesForTarget": null, "organizations:ListTargetsForPolicy": null}}' > "$work/settings.json"
+# Building the organization is not what is measured: no latency, no throttling.
+echo '{"controltower_landing_zone": false, "rate_limits": null}' > "$work/settings.json"
 bash tests/emulator/start.sh --port 0 --port-file "$work/port" --settings "$work/settings.json" >"$work/emulator.log" 2>&1 &
 emulator=$!
 trap 'kill $emulator 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 600); do [[ -s "$work/port" ]] && break; sleep 0.1; done
 port="$(cat "$work/port")"
-export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_REGION=ap-northeast-1
+base="http://127.0.0.1:$port"
+export AWS_ENDPOINT_URL="$base" AWS_REGION=ap-northeast-1
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_EC2_METADATA_DISABLED=true
 export AWS_CONFIG_FILE=/nonexistent AWS_SHARED_CREDENTIALS_FILE=/nonexistent
 unset AWS_PROFILE
 
-"$repo/.venv-emulator/bin/python" - "$work" "$accounts" <<'PY'
+control() { curl -s -X POST "$base/_lzemu/$1" -H 'content-type: application/json' -d "${2:-{\}}" >/dev/null; }
+
+"$python" - "$work" "$accounts" <<'PY'
 import json, sys, boto3, os
 work, n_accounts = sys.argv[1], int(sys.argv[2])
 boto3.client("organizations", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="ap-northeast-1",
@@ -54,16 +65,65 @@ PY
 echo "building the organization ($accounts accounts, 60 OUs, 25 policies) with lzctl apply ..."
 build_start=$(date +%s.%N)
 "$lzctl" apply -c "$work/landing-zone.yaml" --auto-approve --audit-log "$work/audit.jsonl" --apply-concurrency 8 2>/dev/null >/dev/null
-build_end=$(date +%s.%N)
-printf 'built in %.1fs\n' "$(echo "$build_end - $build_start" | bc)"
+printf 'built in %.1fs\n' "$(echo "$(date +%s.%N) - $build_start" | bc)"
 
-# Restore AWS's published rate limits for the measurement.
-curl -s -X POST "http://127.0.0.1:$port/_lzemu/settings" -H 'content-type: application/json' \
-  -d '{"rate_limits": {"organizations:ListTargetsForPolicy": {"rate": 5, "burst": 8}, "organizations:ListPoliciesForTarget": {"rate": 5, "burst": 8}}}' >/dev/null
+# Calls by operation, throttled answers and the critical path, from the
+# emulator's request log (entries carry their start and end).
+analyse() {
+  curl -s "$base/_lzemu/log" > "$work/log.json"
+  "$python" - "$work/log.json" <<'PY'
+import collections, itertools, json, sys
+log = json.load(open(sys.argv[1]))
+by_op = collections.Counter(e["service"] + ":" + e["operation"] for e in log)
+throttled = sum(1 for e in log if e["error_code"] in ("TooManyRequestsException", "ThrottlingException"))
+chain, last_end, path = 0, float("-inf"), []
+for e in sorted(log, key=lambda e: e["end"]):   # greedy: the most calls that never overlapped
+    if e["start"] >= last_end:
+        chain, last_end = chain + 1, e["end"]
+        path.append(e["operation"])
+busy = sorted((e["start"], e["end"]) for e in log)
+span = (max(e["end"] for e in log) - min(e["start"] for e in log)) if log else 0
+mean = sum(e["end"] - e["start"] for e in log) / max(len(log), 1)
+print(f"    calls: {len(log)} (throttled answers: {throttled}); critical path: {chain} sequential calls; "
+      f"mean call {mean * 1000:.0f} ms as the emulator served it; first to last call {span:.2f}s")
+steps = [f"{op} x{len(list(group))}" for op, group in itertools.groupby(path)]
+print("    path: " + " > ".join(s[:-3] if s.endswith(" x1") else s for s in steps))
+for op, n in sorted(by_op.items(), key=lambda kv: (-kv[1], kv[0])):
+    print(f"      {op:<55} {n:>5}")
+PY
+}
 
-for run in $(seq 1 "$runs"); do
-  out="$("$lzctl" plan -c "$work/landing-zone.yaml" --stats --detailed-exitcode 2>&1 >/dev/null)" && rc=0 || rc=$?
-  echo "run $run: exit $rc (0 = no changes); $(echo "$out" | grep '^API calls')"
-done
-echo "calls by operation (last run):"
-echo "$out" | grep '^  '
+measure_plan() {
+  local label="$1"
+  for run in $(seq 1 "$runs"); do
+    control log/clear
+    start=$(date +%s.%N)
+    "$lzctl" plan -c "$work/landing-zone.yaml" --detailed-exitcode >/dev/null 2>"$work/plan.err" && rc=0 || rc=$?
+    wall=$(echo "$(date +%s.%N) - $start" | bc)
+    printf '  %s run %d: exit %d (0 = no changes), %.2fs wall\n' "$label" "$run" "$rc" "$wall"
+    [[ $rc -eq 0 ]] || cat "$work/plan.err"
+  done
+  analyse
+}
+
+echo
+echo "no-op plan at ${latency} ms per call, throttling off:"
+control settings "{\"latency_ms\": {\"default\": $latency}, \"rate_limits\": null}"
+measure_plan "unthrottled"
+
+echo
+echo "no-op plan at ${latency} ms per call, with the emulator throttling bursts (token buckets of tests/emulator/lzemu/settings.py):"
+control settings "{\"rate_limits\": $("$python" -c 'import json,sys; sys.path.insert(0, "tests/emulator"); from lzemu.settings import DEFAULTS; print(json.dumps(DEFAULTS["rate_limits"]))')}"
+measure_plan "throttled"
+
+echo
+echo "apply of examples/group at ${latency} ms per call, throttling on (a fresh organization):"
+control reset
+control settings "{\"controltower_landing_zone\": false, \"latency_ms\": {\"default\": $latency}}"
+"$python" -c 'import boto3,os; boto3.client("organizations", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="ap-northeast-1", aws_access_key_id="testing", aws_secret_access_key="testing").create_organization(FeatureSet="ALL")'
+control log/clear
+start=$(date +%s.%N)
+"$lzctl" apply -c examples/group/landing-zone.yaml --auto-approve --audit-log "$work/group-audit.jsonl" >/dev/null 2>"$work/apply.err" && rc=0 || rc=$?
+printf '  apply: exit %d, %.2fs wall\n' "$rc" "$(echo "$(date +%s.%N) - $start" | bc)"
+[[ $rc -eq 0 ]] || tail -5 "$work/apply.err"
+analyse

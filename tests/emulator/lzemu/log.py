@@ -19,9 +19,16 @@ class EventLog:
 
     def record(self, account, service, operation, mutating, status, error_code, ct_busy,
                classification="read", fault=None):
+        now = self._clock.now()
+        start = getattr(self._local, "start", None) or now
+        self._local.start = None
         entry = {
             "seq": 0,
-            "time": iso(self._clock.now()),
+            "time": iso(now),
+            # Arrival and answer, epoch seconds: with the configured latency
+            # inside, [start, end] is the call as the client saw it.
+            "start": round(start, 6),
+            "end": round(now, 6),
             "account": account,
             "service": service,
             "operation": operation,
@@ -46,6 +53,7 @@ class EventLog:
     def begin(self):
         """A request starts on this thread: its violations wait for its seq."""
         self._local.pending = []
+        self._local.start = self._clock.now()
 
     def violation(self, kind, detail, seq=None):
         entry = {"time": iso(self._clock.now()), "kind": kind, "detail": detail, "seq": seq}

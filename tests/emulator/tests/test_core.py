@@ -313,3 +313,13 @@ def test_only_the_seam_touches_moto_internals():
             offenders[path.name] = hits
     assert offenders == {}
     assert pattern.search((HERE / "lzemu" / "motoseam.py").read_text())
+
+
+def test_log_entries_span_the_call_as_the_client_saw_it(emu, org):
+    emu.post("/_lzemu/settings", {"latency_ms": {"organizations:ListRoots": 200}})
+    orgs, _ = org
+    emu.post("/_lzemu/log/clear")
+    orgs.list_roots()
+    entry = [e for e in emu.get("/_lzemu/log") if e["operation"] == "ListRoots"][0]
+    assert entry["end"] - entry["start"] >= 0.2
+    assert entry["end"] >= entry["start"]
