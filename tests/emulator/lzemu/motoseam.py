@@ -268,6 +268,13 @@ class Organization:
     def find_policy(self, policy_id):
         return next((p for p in self.policies() if p.id == policy_id), None)
 
+    def trusted_services(self):
+        """Service principals with trusted access (EnableAWSServiceAccess)."""
+        return [s["ServicePrincipal"] for s in list(self._b.services)]
+
+    def enable_service_access(self, principal):
+        self._b.enable_aws_service_access(ServicePrincipal=principal)
+
     def delegated_admins(self):
         """[(account id, [service principals])]."""
         return [(a.account.id, list(a.services)) for a in list(self._b.admins)]
@@ -334,6 +341,12 @@ def guardduty_detector_exists(account_id, region, detector_id):
     from moto.guardduty.models import guardduty_backends
 
     return detector_id in guardduty_backends[account_id][region].detectors
+
+
+def guardduty_detector_ids(account_id, region):
+    from moto.guardduty.models import guardduty_backends
+
+    return list(guardduty_backends[account_id][region].detectors)
 
 
 def securityhub_enabled(account_id, region):
