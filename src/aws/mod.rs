@@ -189,6 +189,14 @@ pub struct Clients {
     pub controltower: aws_sdk_controltower::Client,
     /// Account Management (account names).
     pub account: aws_sdk_account::Client,
+    /// GuardDuty.
+    pub guardduty: aws_sdk_guardduty::Client,
+    /// Security Hub (CSPM).
+    pub securityhub: aws_sdk_securityhub::Client,
+    /// AWS Config.
+    pub configservice: aws_sdk_config::Client,
+    /// CloudTrail.
+    pub cloudtrail: aws_sdk_cloudtrail::Client,
     /// Calls made, by operation (shared by every client lzctl builds).
     pub stats: CallStats,
     /// Role assumed in other accounts.
@@ -211,6 +219,10 @@ impl Clients {
             sts: service_client!(aws_sdk_sts, config, stats),
             controltower: service_client!(aws_sdk_controltower, config, stats),
             account: service_client!(aws_sdk_account, config, stats),
+            guardduty: service_client!(aws_sdk_guardduty, config, stats),
+            securityhub: service_client!(aws_sdk_securityhub, config, stats),
+            configservice: service_client!(aws_sdk_config, config, stats),
+            cloudtrail: service_client!(aws_sdk_cloudtrail, config, stats),
             stats,
             member_role: member_role.to_string(),
             others: Default::default(),

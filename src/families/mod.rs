@@ -316,4 +316,5 @@ impl std::ops::Deref for Operation {
 families! {
     organizations => Organizations,
     controltower => ControlTower,
+    detective => Detective,
 }

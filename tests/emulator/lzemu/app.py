@@ -78,6 +78,7 @@ class Emulator:
             "guardduty": self.detective,
             "securityhub": self.detective,
             "config": self.detective,
+            "cloudtrail": self.detective,
         }
 
     # ----------------------------------------------------------------- WSGI
@@ -140,8 +141,10 @@ class Emulator:
             if op in self.stacksets.OPERATIONS:
                 return ["stacksets"]
             return [f"moto:cloudformation:{ctx.account}"]
-        if service in ("guardduty", "securityhub", "config"):
+        if service in ("guardduty", "securityhub", "config", "cloudtrail"):
             domains = ["detective", f"moto:{service}:{ctx.account}"]
+            if service in ("config", "cloudtrail"):  # Control Tower's trail and Config setup
+                domains.insert(0, "controltower")
             if op in ("EnableOrganizationAdminAccount", "DisableOrganizationAdminAccount"):
                 domains.append("organizations")
             return domains

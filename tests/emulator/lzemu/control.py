@@ -59,6 +59,10 @@ def handle_control(emulator, environ):
             )
         if path == "/_lzemu/controltower/landing-zone" and method == "POST":
             return 200, emulator.controltower.set_landing_zone(_body(environ))
+        if path.startswith("/_lzemu/detective"):
+            body = _body(environ) if method in ("POST", "DELETE") else {}
+            with emulator.locks.hold("detective"):
+                return 200, emulator.detective.control(method, path, body)
         if path == "/_lzemu/controltower/drift" and method == "POST":
             return 200, emulator.controltower.set_drift(_body(environ))
     except ValueError as err:

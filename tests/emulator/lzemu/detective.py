@@ -1,11 +1,14 @@
-"""Detective services at organization level (issue 3 §4), the parts moto lacks.
+"""Detective services at organization level, the parts moto lacks.
 
-GuardDuty: Enable/Disable/ListOrganizationAdminAccounts, Update/Describe-
-OrganizationConfiguration, CreateMembers, ListMembers.
+GuardDuty (here): Enable/Disable/ListOrganizationAdminAccounts, Update/Describe-
+OrganizationConfiguration, CreateMembers, ListMembers, GetOrganizationStatistics.
 Security Hub: Enable/Disable/ListOrganizationAdminAccounts, DescribeStandards,
-BatchEnableStandards, BatchDisableStandards, GetEnabledStandards.
-Config: Put/Describe/Delete OrganizationConfigRule(s), their (per-account) statuses, and access
-checks for organization conformance packs (which moto stores).
+BatchEnableStandards, BatchDisableStandards, GetEnabledStandards (here); finding
+aggregator, central configuration, configuration policies and associations,
+GetFindings over seeded findings (``detective_hub``).
+Config: organization rules with per-member deployment, aggregators and
+aggregated compliance over seeded results (``detective_config``).
+CloudTrail: Control Tower's organization trail (``detective_trail``).
 
 State is per region (and per account where AWS keeps it per account). Calls from
 the wrong account are refused: management-only calls from anyone else, admin-only
@@ -13,17 +16,17 @@ calls from anyone but the region's delegated administrator.
 Detectors, hubs and everything else stay with moto.
 """
 
-import random
-import string
 import time
 from urllib.parse import parse_qs
 
 from . import motoseam
+from .detective_config import ConfigMixin
+from .detective_hub import SecurityHubMixin
+from .detective_trail import CloudTrailMixin
 from .errors import AwsError
 
 GUARDDUTY = "guardduty.amazonaws.com"
 SECURITYHUB = "securityhub.amazonaws.com"
-CONFIG_PRINCIPALS = ("config.amazonaws.com", "config-multiaccountsetup.amazonaws.com")
 
 STANDARDS = [
     ("standards/aws-foundational-security-best-practices/v/1.0.0",
@@ -48,16 +51,63 @@ def _std_arn(path, region):
     return f"arn:aws:securityhub:{region}::{path}"
 
 
-class DetectiveServices:
+class DetectiveServices(SecurityHubMixin, ConfigMixin, CloudTrailMixin):
     def __init__(self, emulator):
         self.emulator = emulator
         self.reset()
 
     def reset(self):
         self.guardduty = {}  # region -> {"admin", "config", "config_time", "members": {account: member}}
-        self.securityhub = {}  # region -> {"admin"}
+        self.securityhub = {}  # region -> {"admin", "aggregator", "orgconfig", "policies", "associations"}
         self.standards = {}  # (account, region) -> {subscription arn: subscription}
-        self.config_rules = {}  # region -> {name: rule}
+        self._reset_hub()
+        self._reset_config()
+        self._reset_trail()
+
+    def status(self):
+        """GET /_lzemu/detective: the organization-level state, for tests and people."""
+        org = self._org()
+        out = {"guardduty": {}, "securityhub": {}, "config": {}}
+        for region, state in sorted(self.guardduty.items()):
+            out["guardduty"][region] = {"admin": state["admin"],
+                                        "auto_enable": (state["config"] or {}).get("autoEnableOrganizationMembers")}
+        for region, state in sorted(self.securityhub.items()):
+            config = self._org_config(region) if state.get("orgconfig") else None
+            out["securityhub"][region] = {
+                "admin": state["admin"],
+                "aggregator": self._aggregator_view(region, state["aggregator"]) if state.get("aggregator") else None,
+                "configuration": {k: config[k] for k in ("ConfigurationType", "Status")} if config else None,
+                "policies": sorted(p["Name"] for p in (state.get("policies") or {}).values()),
+                "associations": {t: a["policy"] for t, a in (state.get("associations") or {}).items()},
+            }
+        for region, rules in sorted(self.config_rules.items()):
+            out["config"][region] = {
+                name: {"excluded": sorted(r["ExcludedAccounts"]),
+                       "status": self._rule_status(org, r)[0] if org else None,
+                       "member_rule": r["member_rule"]}
+                for name, r in sorted(rules.items())}
+        out["findings"] = len(self.hub_findings)
+        out["evaluations"] = len(self.evaluations)
+        trail = self._ct_trail()
+        out["controltower_trail"] = dict(trail, IsLogging=self.ct_trail_logging) if trail else None
+        return out
+
+    def control(self, method, path, body):
+        """/_lzemu/detective endpoints (see the README)."""
+        if path == "/_lzemu/detective" and method == "GET":
+            return self.status()
+        if path == "/_lzemu/detective/findings" and method == "POST":
+            ids = self.seed_findings(body.get("findings") or [])
+            return {"seeded": len(ids), "ids": ids}
+        if path == "/_lzemu/detective/findings" and method == "DELETE":
+            self.hub_findings = []
+            return {"cleared": True}
+        if path == "/_lzemu/detective/compliance" and method == "POST":
+            return {"seeded": self.seed_compliance(body.get("results") or [])}
+        if path == "/_lzemu/detective/compliance" and method == "DELETE":
+            self.evaluations = []
+            return {"cleared": True}
+        raise KeyError(path)
 
     # ------------------------------------------------------------- helpers
     def _now(self):
@@ -106,7 +156,9 @@ class DetectiveServices:
         return None if result is None else (200, result)
 
     def after(self, ctx, status, out):
-        pass
+        if ctx.info.service == "cloudtrail":
+            return self.after_cloudtrail(ctx, status, out)
+        return None
 
     # ------------------------------------------------------------ GuardDuty
     def _gd(self, region):
@@ -124,6 +176,7 @@ class DetectiveServices:
             raise AwsError("BadRequestException",
                            "The request is rejected because an administrator account is already enabled.", 400)
         state["admin"] = account
+        org.enable_service_access(GUARDDUTY)  # GuardDuty enables trusted access itself
         self._delegate(org, account, GUARDDUTY, True)
         return {}
 
@@ -212,8 +265,43 @@ class DetectiveServices:
             }
         return {"unprocessedAccounts": unprocessed}
 
-    def _guardduty_ListMembers(self, ctx, params):
-        state, detector_id = self._guardduty_admin_with_detector(ctx)
+    def _guardduty_GetOrganizationStatistics(self, ctx, params):
+        """Counts over the organization's active accounts, as the delegated
+        administrator of this Region sees them (the administrator itself is
+        not its own member)."""
+        state = self._gd(ctx.info.region)
+        if state["admin"] != ctx.account:
+            raise _access_denied(
+                f"Account {ctx.account} is not the GuardDuty delegated administrator in {ctx.info.region}.")
+        detectors = motoseam.guardduty_detector_ids(ctx.account, ctx.info.region)
+        org = self._org()
+        active = [a for a in org.accounts() if a.state == "ACTIVE"]
+        members = self._gd_members(ctx, state, detectors[0] if detectors else "")
+        enabled = [m for m in members.values() if m["relationshipStatus"] == "Enabled"
+                   and any(a.id == m["accountId"] for a in active)]
+        config = state["config"] or {"features": []}
+        by_feature = []
+        for feature in config["features"]:
+            mode = feature.get("autoEnable", "NONE")
+            count = 0
+            if mode == "ALL":
+                count = len(enabled)
+            elif mode == "NEW":
+                joined = {a.id: a.joined for a in active}
+                count = sum(1 for m in enabled if joined.get(m["accountId"], 0) >= (state["config_time"] or 0))
+            by_feature.append({"name": feature["name"], "enabledAccountsCount": count})
+        return {"organizationDetails": {
+            "updatedAt": self._now(),
+            "organizationStatistics": {
+                "totalAccountsCount": len(active),
+                "memberAccountsCount": len(members),
+                "activeAccountsCount": len(enabled),
+                "enabledAccountsCount": len(enabled),
+                "countByFeature": by_feature,
+            }}}
+
+    def _gd_members(self, ctx, state, detector_id):
+        """Members made with CreateMembers, plus the accounts auto-enable reaches."""
         members = dict(state["members"])
         mode = (state["config"] or {}).get("autoEnableOrganizationMembers", "NONE")
         org = self._org()
@@ -229,13 +317,18 @@ class DetectiveServices:
                         "relationshipStatus": "Enabled",
                         "updatedAt": self._iso_now(),
                     }
+        return members
+
+    def _guardduty_ListMembers(self, ctx, params):
+        state, detector_id = self._guardduty_admin_with_detector(ctx)
+        members = self._gd_members(ctx, state, detector_id)
         only_associated = self._query(ctx).get("onlyAssociated", "true").lower() != "false"
         items = [m for m in members.values() if not only_associated or m["relationshipStatus"] == "Enabled"]
         return {"members": sorted(items, key=lambda m: m["accountId"])}
 
     # --------------------------------------------------------- Security Hub
     def _sh(self, region):
-        return self.securityhub.setdefault(region, {"admin": None})
+        return self.securityhub.setdefault(region, {"admin": None, "aggregator": None})
 
     def _securityhub_EnableOrganizationAdminAccount(self, ctx, params):
         org = self._management(ctx, "securityhub")
@@ -247,6 +340,7 @@ class DetectiveServices:
             raise AwsError("ResourceConflictException",
                            "An administrator account is already enabled for this Region.", 409)
         state["admin"] = account
+        org.enable_service_access(SECURITYHUB)  # Security Hub enables trusted access itself
         self._delegate(org, account, SECURITYHUB, True)
         return {"AdminAccountId": account, "Feature": params.get("Feature") or "SecurityHub"}
 
@@ -318,100 +412,3 @@ class DetectiveServices:
         wanted = params.get("StandardsSubscriptionArns")
         return {"StandardsSubscriptions": [s for a, s in subs.items() if not wanted or a in wanted]}
 
-    # --------------------------------------------------------------- Config
-    def _config_access(self, ctx):
-        org = self._org()
-        if org is None:
-            raise AwsError("NoAvailableOrganizationException",
-                           "Organization is not available.", 400)
-        if ctx.account == org.management_account:
-            return org
-        services = next((s for a, s in org.delegated_admins() if a == ctx.account), None)
-        if services is None or not any(p in services for p in CONFIG_PRINCIPALS):
-            raise AwsError("OrganizationAccessDeniedException",
-                           "For PutOrganizationConfigRule/ConformancePack API, you must be the management "
-                           "account or a registered delegated administrator for config.", 400)
-        return org
-
-    def _rules(self, ctx):
-        return self.config_rules.setdefault(ctx.info.region, {})
-
-    def _config_PutOrganizationConfigRule(self, ctx, params):
-        self._config_access(ctx)
-        name = params.get("OrganizationConfigRuleName")
-        if not name:
-            raise AwsError("ValidationException", "OrganizationConfigRuleName is required.", 400)
-        if not (params.get("OrganizationManagedRuleMetadata") or params.get("OrganizationCustomRuleMetadata")
-                or params.get("OrganizationCustomPolicyRuleMetadata")):
-            raise AwsError("ValidationException", "Rule metadata is required.", 400)
-        rules = self._rules(ctx)
-        arn = rules.get(name, {}).get("OrganizationConfigRuleArn") or (
-            f"arn:aws:config:{ctx.info.region}:{ctx.account}:organization-config-rule/"
-            f"{name}-{''.join(random.choice(string.ascii_lowercase + string.digits) for _ in range(8))}")
-        rule = {"OrganizationConfigRuleName": name, "OrganizationConfigRuleArn": arn,
-                "ExcludedAccounts": params.get("ExcludedAccounts") or [], "LastUpdateTime": self._now()}
-        for key in ("OrganizationManagedRuleMetadata", "OrganizationCustomRuleMetadata",
-                    "OrganizationCustomPolicyRuleMetadata"):
-            if params.get(key):
-                rule[key] = params[key]
-        if name in rules:
-            rule["updated"] = True
-        rules[name] = rule
-        return {"OrganizationConfigRuleArn": arn}
-
-    def _named_rules(self, ctx, params):
-        rules = self._rules(ctx)
-        names = params.get("OrganizationConfigRuleNames") or []
-        missing = [n for n in names if n not in rules]
-        if missing:
-            raise AwsError("NoSuchOrganizationConfigRuleException",
-                           f"The organization config rule {missing[0]} does not exist.", 400)
-        return [rules[n] for n in (names or sorted(rules))]
-
-    def _config_DescribeOrganizationConfigRules(self, ctx, params):
-        self._config_access(ctx)
-        return {"OrganizationConfigRules": [{k: v for k, v in r.items() if k != "updated"}
-                                            for r in self._named_rules(ctx, params)]}
-
-    def _config_DescribeOrganizationConfigRuleStatuses(self, ctx, params):
-        self._config_access(ctx)
-        return {"OrganizationConfigRuleStatuses": [
-            {"OrganizationConfigRuleName": r["OrganizationConfigRuleName"],
-             "OrganizationRuleStatus": "CREATE_SUCCESSFUL", "LastUpdateTime": r["LastUpdateTime"]}
-            for r in self._named_rules(ctx, params)]}
-
-    def _config_GetOrganizationConfigRuleDetailedStatus(self, ctx, params):
-        """Per member account deployment of the rule: every active account of the
-        organization except the excluded ones (and the caller's own)."""
-        org = self._config_access(ctx)
-        rule = self._named_rules(ctx, {"OrganizationConfigRuleNames": [params.get("OrganizationConfigRuleName")]})[0]
-        filters = params.get("Filters") or {}
-        excluded = set(rule.get("ExcludedAccounts") or [])
-        status = "UPDATE_SUCCESSFUL" if rule.get("updated") else "CREATE_SUCCESSFUL"
-        items = []
-        for account in sorted(org.accounts(), key=lambda a: a.id):
-            if account.state != "ACTIVE" or account.id in excluded:
-                continue
-            if filters.get("AccountId") and account.id != filters["AccountId"]:
-                continue
-            if filters.get("MemberAccountRuleStatus") and status != filters["MemberAccountRuleStatus"]:
-                continue
-            items.append({"AccountId": account.id, "ConfigRuleName": rule["OrganizationConfigRuleName"],
-                          "MemberAccountRuleStatus": status, "LastUpdateTime": rule["LastUpdateTime"]})
-        return {"OrganizationConfigRuleDetailedStatus": items}
-
-    def _config_DeleteOrganizationConfigRule(self, ctx, params):
-        self._config_access(ctx)
-        name = params.get("OrganizationConfigRuleName")
-        if self._rules(ctx).pop(name, None) is None:
-            raise AwsError("NoSuchOrganizationConfigRuleException",
-                           f"The organization config rule {name} does not exist.", 400)
-        return {}
-
-    def _conformance_access(self, ctx, params):
-        self._config_access(ctx)
-        return None  # moto stores the pack
-
-    _config_PutOrganizationConformancePack = _conformance_access
-    _config_DescribeOrganizationConformancePacks = _conformance_access
-    _config_DeleteOrganizationConformancePack = _conformance_access

@@ -272,8 +272,11 @@ class Organization:
         return next((p for p in self.policies() if p.id == policy_id), None)
 
     def trusted_services(self):
-        """Service principals with trusted access to the organization."""
-        return [s["ServicePrincipal"] for s in self._b.services]
+        """Service principals with trusted access (EnableAWSServiceAccess)."""
+        return [s["ServicePrincipal"] for s in list(self._b.services)]
+
+    def enable_service_access(self, principal):
+        self._b.enable_aws_service_access(ServicePrincipal=principal)
 
     def delegated_admins(self):
         """[(account id, [service principals])]."""
@@ -341,6 +344,12 @@ def guardduty_detector_exists(account_id, region, detector_id):
     from moto.guardduty.models import guardduty_backends
 
     return detector_id in guardduty_backends[account_id][region].detectors
+
+
+def guardduty_detector_ids(account_id, region):
+    from moto.guardduty.models import guardduty_backends
+
+    return list(guardduty_backends[account_id][region].detectors)
 
 
 def securityhub_enabled(account_id, region):

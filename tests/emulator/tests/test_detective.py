@@ -110,6 +110,7 @@ def test_config_organization_rules_need_management_or_delegated_admin(emu, accou
     assert error_of(audit.put_organization_config_rule, **rule)["Error"]["Code"] == "OrganizationAccessDeniedException"
     orgs.enable_aws_service_access(ServicePrincipal="config-multiaccountsetup.amazonaws.com")
     orgs.register_delegated_administrator(AccountId=ids["audit"], ServicePrincipal="config-multiaccountsetup.amazonaws.com")
+    emu.post("/_lzemu/settings", {"detective": {"config_rule_seconds": 0}})
     arn = audit.put_organization_config_rule(**rule)["OrganizationConfigRuleArn"]
     assert ":organization-config-rule/s3-public-read-" in arn
     rules = audit.describe_organization_config_rules()["OrganizationConfigRules"]
@@ -126,6 +127,10 @@ def test_config_organization_rules_need_management_or_delegated_admin(emu, accou
     audit.put_organization_config_rule(**rule)
     again = audit.get_organization_config_rule_detailed_status(OrganizationConfigRuleName="s3-public-read")
     assert {d["MemberAccountRuleStatus"] for d in again["OrganizationConfigRuleDetailedStatus"]} == {"UPDATE_SUCCESSFUL"}
+    # member accounts run the rule under its member name
+    assert {d["ConfigRuleName"] for d in again["OrganizationConfigRuleDetailedStatus"]} == {
+        next(iter({d["ConfigRuleName"] for d in detailed}))}
+    assert detailed[0]["ConfigRuleName"].startswith("OrgConfigRule-s3-public-read-")
     assert error_of(audit.describe_organization_config_rules, OrganizationConfigRuleNames=["nope"])[
         "Error"]["Code"] == "NoSuchOrganizationConfigRuleException"
     audit.delete_organization_config_rule(OrganizationConfigRuleName="s3-public-read")
