@@ -183,6 +183,11 @@ pub struct Clients {
     pub config: SdkConfig,
     /// AWS Organizations.
     pub organizations: aws_sdk_organizations::Client,
+    /// AWS Organizations for the policy operations (policy targets, policy
+    /// changes and attachments). A retry partition of their own: when AWS
+    /// throttles them, the adaptive rate limiter slows these calls only,
+    /// not the reading of the OU tree beside them.
+    pub organizations_policies: aws_sdk_organizations::Client,
     /// STS, for the caller identity and assumed roles.
     pub sts: aws_sdk_sts::Client,
     /// Control Tower.
@@ -216,6 +221,15 @@ impl Clients {
         Clients {
             config: config.clone(),
             organizations: service_client!(aws_sdk_organizations, config, stats),
+            organizations_policies: aws_sdk_organizations::Client::from_conf(
+                aws_sdk_organizations::config::Builder::from(config)
+                    .interceptor(stats.clone())
+                    .retry_classifier(BusyErrorsRetried)
+                    .retry_partition(aws_sdk_organizations::config::retry::RetryPartition::new(
+                        "lzctl-organizations-policies",
+                    ))
+                    .build(),
+            ),
             sts: service_client!(aws_sdk_sts, config, stats),
             controltower: service_client!(aws_sdk_controltower, config, stats),
             account: service_client!(aws_sdk_account, config, stats),

@@ -137,7 +137,7 @@ pub async fn execute(ctx: &StepContext<'_>, op: &Operation) -> Result<(), StepEr
             )]));
             let out = ctx.audited(
                 "organizations:CreatePolicy",
-                org.create_policy()
+                ctx.clients.organizations_policies.create_policy()
                     .name(name)
                     .r#type(PolicyType::from(kind.api_name()))
                     .description(description)
@@ -163,7 +163,7 @@ pub async fn execute(ctx: &StepContext<'_>, op: &Operation) -> Result<(), StepEr
             let id = ctx.ids().policy(name)?;
             ctx.audited(
                 "organizations:UpdatePolicy",
-                org.update_policy()
+                ctx.clients.organizations_policies.update_policy()
                     .policy_id(id)
                     .description(description)
                     .content(content)
@@ -175,7 +175,7 @@ pub async fn execute(ctx: &StepContext<'_>, op: &Operation) -> Result<(), StepEr
             let id = ctx.ids().policy(name)?;
             ctx.audited(
                 "organizations:DeletePolicy",
-                org.delete_policy().policy_id(id).send().await,
+                ctx.clients.organizations_policies.delete_policy().policy_id(id).send().await,
             )?;
         }
         Operation::AttachPolicy { policy, target, .. } => {
@@ -185,7 +185,7 @@ pub async fn execute(ctx: &StepContext<'_>, op: &Operation) -> Result<(), StepEr
             };
             ctx.audited(
                 "organizations:AttachPolicy",
-                org.attach_policy()
+                ctx.clients.organizations_policies.attach_policy()
                     .policy_id(policy_id)
                     .target_id(target_id)
                     .send()
@@ -199,7 +199,7 @@ pub async fn execute(ctx: &StepContext<'_>, op: &Operation) -> Result<(), StepEr
             };
             ctx.audited(
                 "organizations:DetachPolicy",
-                org.detach_policy()
+                ctx.clients.organizations_policies.detach_policy()
                     .policy_id(policy_id)
                     .target_id(target_id)
                     .send()

@@ -82,7 +82,7 @@ pub async fn complete_targets(
     concurrency: usize,
 ) -> Result<(), ObserveError> {
     let ids = crate::apply::ids::IdRegistry::from_state(state);
-    let org = &clients.organizations;
+    let org = &clients.organizations_policies;
     let lookups: Vec<(PolicyKind, Target, String)> = targets
         .iter()
         .filter_map(|(kind, target)| {
@@ -224,7 +224,12 @@ async fn read(
     let concurrency = scope.concurrency.max(1);
     let ((ous, ou_ids, accounts, mut tags), raw_policies, being_created, trusted) = futures::try_join!(
         walk_tree(org, &root_id, scope, concurrency, progress),
-        read_policies(org, &enabled_policy_types, scope.list_all_targets, concurrency),
+        read_policies(
+            &clients.organizations_policies,
+            &enabled_policy_types,
+            scope.list_all_targets,
+            concurrency
+        ),
         async {
             let pages: Vec<_> = org
                 .list_create_account_status()
