@@ -3,6 +3,10 @@
 //! audit log. The error policy (after kube-rs's controller): a busy error
 //! sends the step back to the gate; any other failure stops scheduling new
 //! steps, lets those in flight finish, and skips the failed step's dependants.
+//! A change whose operation isolates its failures (a stack set past its
+//! failure tolerance) stops only its dependants: independent changes go on.
+//! Changes that do not count toward `concurrency` (long waits on an AWS
+//! operation) are bounded by their slots alone.
 
 pub mod audit;
 pub mod gate;
@@ -243,25 +247,34 @@ pub async fn execute_plan(
     let mut started: BTreeSet<usize> = BTreeSet::new();
     let mut in_use: HashMap<String, usize> = HashMap::new();
     let mut running = FuturesUnordered::new();
+    // In flight and counted against `options.concurrency`.
+    let mut counted = 0usize;
+    // Failures that stop all scheduling (not isolated to their dependants).
+    let mut halting = 0usize;
     let mut report = ApplyReport::default();
     let mut ticker = tokio::time::interval(Duration::from_secs(10));
     ticker.tick().await;
     progress.start(plan.changes.len());
     loop {
-        let halted = !report.failed.is_empty() || stop.is_set();
-        while !halted && running.len() < options.concurrency.max(1) {
-            // The first ready change whose slots have room.
+        let halted = halting > 0 || stop.is_set();
+        while !halted {
+            // The first ready change with room: its slots, and the general
+            // concurrency when it counts toward it.
             let Some(pos) = ready.iter().position(|i| {
-                plan.changes[*i]
-                    .operation
-                    .slots()
-                    .iter()
-                    .all(|s| in_use.get(&s.name).copied().unwrap_or(0) < s.capacity)
+                let op = &plan.changes[*i].operation;
+                (!op.counts_toward_concurrency() || counted < options.concurrency.max(1))
+                    && op
+                        .slots()
+                        .iter()
+                        .all(|s| in_use.get(&s.name).copied().unwrap_or(0) < s.capacity)
             }) else {
                 break;
             };
             let i = ready.remove(pos);
             let change = &plan.changes[i];
+            if change.operation.counts_toward_concurrency() {
+                counted += 1;
+            }
             for s in change.operation.slots() {
                 *in_use.entry(s.name).or_default() += 1;
             }
@@ -294,6 +307,9 @@ pub async fn execute_plan(
                 *n -= 1;
             }
         }
+        if change.operation.counts_toward_concurrency() {
+            counted -= 1;
+        }
         match result {
             Ok(()) => {
                 progress.finished(change, None);
@@ -306,6 +322,11 @@ pub async fn execute_plan(
             }
             Err(e) => {
                 progress.finished(change, Some(&e.to_string()));
+                // An isolated failure leaves its dependants waiting forever
+                // (reported as not started); a halting one stops scheduling.
+                if !change.operation.isolates_failure() {
+                    halting += 1;
+                }
                 report.failed.push((change.address.clone(), e));
             }
         }

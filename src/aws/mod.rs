@@ -189,6 +189,8 @@ pub struct Clients {
     pub controltower: aws_sdk_controltower::Client,
     /// Account Management (account names).
     pub account: aws_sdk_account::Client,
+    /// CloudFormation (StackSets) in this region.
+    pub cloudformation: aws_sdk_cloudformation::Client,
     /// Calls made, by operation (shared by every client lzctl builds).
     pub stats: CallStats,
     /// Role assumed in other accounts.
@@ -211,6 +213,7 @@ impl Clients {
             sts: service_client!(aws_sdk_sts, config, stats),
             controltower: service_client!(aws_sdk_controltower, config, stats),
             account: service_client!(aws_sdk_account, config, stats),
+            cloudformation: service_client!(aws_sdk_cloudformation, config, stats),
             stats,
             member_role: member_role.to_string(),
             others: Default::default(),

@@ -1,0 +1,1 @@
+//! Unit tests of the StackSets family (config and diff; no AWS).
