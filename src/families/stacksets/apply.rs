@@ -180,6 +180,7 @@ fn parameters(ctx: &StepContext<'_>, spec: &Spec) -> Result<Vec<Parameter>, Step
             let value = match v {
                 ParamValue::Text(t) => t.clone(),
                 ParamValue::AccountId(n) => ids.account(n)?,
+                ParamValue::OrganizationId => ids.organization().to_string(),
             };
             Ok(Parameter::builder()
                 .parameter_key(k)
@@ -478,11 +479,10 @@ async fn await_operation(
         );
         return Ok(());
     }
-    let reason = reason.map(|r| format!(" ({r})")).unwrap_or_default();
+    let reason = reason.unwrap_or_else(|| format!("{} stack instance(s) failed", failures.len()));
     Err(StepError::Failed(format!(
-        "stack set {name}: {call} operation {operation_id} {}{reason}; {} stack instance(s) failed:\n{table}",
+        "stack set {name}: {call} operation {operation_id} {} ({reason}):\n{table}",
         status.as_str(),
-        failures.len()
     )))
 }
 

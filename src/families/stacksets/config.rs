@@ -25,6 +25,8 @@ pub enum ParamValue {
     Text(String),
     /// `{ account: NAME }`: the account's 12-digit id.
     AccountId(String),
+    /// `{ organization: id }`: the organization's id (`o-...`).
+    OrganizationId,
 }
 
 /// An account the file names: by name (resolved through the plan's ids) or id.
@@ -757,6 +759,16 @@ fn check_value(
             Some(describe(spec, name, path)),
         );
     };
+    // `{ organization: id }`: the organization's id, known once observed.
+    if let Value::Mapping(m) = value {
+        if m.len() == 1 && m.get("organization").and_then(Value::as_str) == Some("id") {
+            if spec.is_list() || spec.is_number() {
+                mistyped(c, format!("is {}, not an organization id", spec.kind));
+                return None;
+            }
+            return Some(ParamValue::OrganizationId);
+        }
+    }
     // `{ account: NAME }`: the id of an account of the file.
     if let Value::Mapping(m) = value {
         let account = m.get("account").and_then(Value::as_str);
@@ -776,7 +788,10 @@ fn check_value(
                 return None;
             }
             _ => {
-                mistyped(c, "takes a value, a list, or `{ account: NAME }`".into());
+                mistyped(
+                    c,
+                    "takes a value, a list, `{ account: NAME }` or `{ organization: id }`".into(),
+                );
                 return None;
             }
         }

@@ -55,6 +55,7 @@ struct AccountView {
 
 /// The organization as the plan leaves it, as far as stack sets care.
 struct OrgView {
+    organization: Option<String>,
     accounts: BTreeMap<String, AccountView>,
     name_of: BTreeMap<String, String>,
     ou_id: BTreeMap<OuPath, String>,
@@ -118,6 +119,7 @@ impl OrgView {
         }
         let ou_path = ou_id.iter().map(|(p, id)| (id.clone(), p.clone())).collect();
         OrgView {
+            organization: observed.organization_id.clone(),
             accounts,
             name_of,
             ou_id,
@@ -245,6 +247,10 @@ fn param_text(v: &ParamValue, org: &OrgView) -> String {
             .get(n)
             .and_then(|a| a.id.clone())
             .unwrap_or_else(|| format!("(id of account {n}, known after apply)")),
+        ParamValue::OrganizationId => org
+            .organization
+            .clone()
+            .unwrap_or_else(|| "(organization id, known after apply)".into()),
     }
 }
 
@@ -598,16 +604,10 @@ fn plan_existing(
             repairs.push(i);
         }
     }
-    if running > 0 {
-        planned.notices.push(Notice {
-            address: stackset_address(name),
-            message: format!(
-                "{} being deployed now (an operation in progress on the stack set)",
-                plural(running, "stack instance")
-            ),
-            pending: false,
-        });
-    }
+    // Instances AWS is deploying now (AutoDeployment, an operation in
+    // flight) are neither missing nor to repair; the plan says nothing of
+    // them, so it reads the same whatever the moment.
+    let _ = running;
 
     // ---- accounts: missing, arriving, leaving
     let mut missing: BTreeMap<String, Vec<String>> = BTreeMap::new(); // name -> regions
