@@ -459,7 +459,11 @@ fn check_regions(
                             .unwrap_or_else(|| "use a region code such as ap-northeast-1".into());
                         c.error_at_value(&at, format!("unknown region `{r}`"), Some(hint));
                     }
-                    None => c.error_at_value(&at, "a region is a string", None),
+                    None => c.error_at_value(
+                        &at,
+                        "a region is a string",
+                        Some("for example `ap-northeast-1`".into()),
+                    ),
                 }
             }
             out
@@ -555,7 +559,11 @@ fn check_depends_on(
     let mut out = Vec::new();
     for (i, d) in deps.iter().enumerate() {
         if d == name {
-            c.error_at_value(&join_index(&f, i), "a baseline cannot depend on itself", None);
+            c.error_at_value(
+                &join_index(&f, i),
+                "a baseline cannot depend on itself",
+                Some("remove it from `depends_on`".into()),
+            );
         } else if names.contains(d) {
             out.push(d.clone());
         } else {
@@ -622,7 +630,11 @@ fn amount(c: &mut Checker<'_>, field: &str, value: &Value, min: u32) -> Option<A
     };
     match parsed {
         Some(Amount::Count(n) | Amount::Percent(n)) if n < min => {
-            c.error_at_value(field, format!("must be at least {min}"), None);
+            c.error_at_value(
+                field,
+                format!("must be at least {min}"),
+                Some("a count (`5`) or a percentage (`10%`)".into()),
+            );
             None
         }
         Some(a) => Some(a),
@@ -630,7 +642,7 @@ fn amount(c: &mut Checker<'_>, field: &str, value: &Value, min: u32) -> Option<A
             c.error_at_value(
                 field,
                 "expected a count (`5`) or a percentage (`10%`, at most 100%)",
-                None,
+                Some("max_concurrent is at least 1; failure_tolerance may be 0".into()),
             );
             None
         }
