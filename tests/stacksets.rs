@@ -728,3 +728,76 @@ async fn with_control_tower_stack_sets_wait_for_enrollment_and_quiet_and_leave_i
     assert_eq!(stackset_violations(&emu), Vec::<String>::new());
     assert_eq!(ops_of(blueprints[0].clone()).await, before);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn call_as_delegated_admin_runs_the_operations_from_the_registered_account() {
+    let emu = Emulator::start_with(serde_json::json!({
+        "controltower_landing_zone": false,
+        "stackset_operation_seconds": 1.0,
+        "rate_limits": null
+    }));
+    let orgs = create_organization(&emu).await;
+    let ws = workspace();
+    let dir = ws.path();
+    let lz = small(dir, "absent", false);
+    assert_exit(&emu.lzctl(dir, &["apply", "-c", lz, "--auto-approve"]), 0);
+    let ids = account_ids(&emu).await;
+
+    // Without a registered delegated administrator, the plan is refused.
+    let text_with_admin = std::fs::read_to_string(
+        support::repo_root().join("tests/fixtures/stacksets/baselines.yaml"),
+    )
+    .unwrap()
+    .replace(
+        "    auto_deployment: false\n",
+        "    auto_deployment: false\n    call_as: delegated_admin\n",
+    );
+    let config = std::fs::read_to_string(dir.join(lz))
+        .unwrap()
+        .replace("# BASELINES\n", &text_with_admin);
+    std::fs::write(dir.join(lz), config).unwrap();
+    let refused = emu.lzctl(dir, &["plan", "-c", lz]);
+    assert_exit(&refused, 1);
+    assert!(
+        stderr(&refused).contains("no account is registered as StackSets delegated administrator"),
+        "{}",
+        text(&refused)
+    );
+
+    orgs.enable_aws_service_access()
+        .service_principal("member.org.stacksets.cloudformation.amazonaws.com")
+        .send()
+        .await
+        .unwrap();
+    orgs.register_delegated_administrator()
+        .account_id(&ids["audit"])
+        .service_principal("member.org.stacksets.cloudformation.amazonaws.com")
+        .send()
+        .await
+        .unwrap();
+    emu.clear_log();
+    assert_exit(&emu.lzctl(dir, &["apply", "-c", lz, "--auto-approve"]), 0);
+    let log = emu.log();
+    let rules_calls: Vec<&serde_json::Value> = log
+        .iter()
+        .filter(|e| {
+            e["service"] == "cloudformation"
+                && e["mutating"] == true
+                && e["account"] == ids["audit"].as_str()
+        })
+        .collect();
+    assert_eq!(
+        rules_calls
+            .iter()
+            .map(|e| e["operation"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["CreateStackSet", "CreateStackInstances"],
+        "`rules` is created by the delegated administrator: {log:#?}"
+    );
+    // The stack set is the organization's (the management account sees it)
+    // and reaches the prod accounts.
+    let client = cfn(&emu).await;
+    let rules = instances(&client, "rules").await;
+    assert_eq!(rules.len(), 4, "{rules:?}");
+    assert_converged(&emu, dir, lz);
+}
