@@ -513,6 +513,22 @@ fn covering_ou(org: &OrgView, path: &OuPath, kept: &BTreeSet<String>) -> Option<
         .cloned()
 }
 
+/// The regions where an account has an instance of the stack set.
+fn instance_regions(set: &StackSetState, id: &str) -> Vec<String> {
+    let mut out: Vec<String> = set
+        .current
+        .get(id)
+        .map(|r| r.iter().cloned().collect())
+        .unwrap_or_default();
+    out.extend(
+        set.other
+            .iter()
+            .filter(|i| i.account == id)
+            .map(|i| i.region.clone()),
+    );
+    out
+}
+
 fn instance_line(org: &OrgView, i: &InstanceState) -> String {
     let mut line = format!(
         "{} in {}: {}/{}",
@@ -664,6 +680,7 @@ fn plan_existing(
         // Accounts below a removed OU that another target still covers keep
         // their instances.
         let mut keep: Vec<AccountRef> = Vec::new();
+        let (mut gone_accounts, mut gone_instances) = (0usize, 0usize);
         for (n, a) in &org.accounts {
             let (Some(id), Some(now)) = (&a.id, &a.now) else { continue };
             let under_removed = removed_ous
@@ -671,6 +688,9 @@ fn plan_existing(
                 .any(|ou| org.ou_path.get(ou).is_some_and(|p| now.starts_with(p)));
             if under_removed && wanted.after(n, a) && has_instances(id) {
                 keep.push(AccountRef::Id(id.clone()));
+            } else if under_removed && has_instances(id) {
+                gone_accounts += 1;
+                gone_instances += instance_regions(set, id).len();
             }
         }
         retire_batches.push(Scope {
@@ -686,7 +706,12 @@ fn plan_existing(
             .iter()
             .map(|id| org.ou_path.get(id).map(ToString::to_string).unwrap_or_else(|| id.clone()))
             .collect();
-        retire_reasons.push(format!("targets removed: {}", names.join(", ")));
+        retire_reasons.push(format!(
+            "targets removed: {} ({} with {})",
+            names.join(", "),
+            plural(gone_accounts, "account"),
+            plural(gone_instances, "stack instance")
+        ));
     }
     if !removed_regions.is_empty() && !kept_ous.is_empty() {
         retire_batches.push(Scope {
@@ -694,7 +719,21 @@ fn plan_existing(
             filter: AccountFilter::None,
             regions: removed_regions.clone(),
         });
-        retire_reasons.push(format!("regions removed: {}", removed_regions.join(", ")));
+        let gone: usize = set
+            .accounts()
+            .iter()
+            .map(|id| {
+                instance_regions(set, id)
+                    .iter()
+                    .filter(|r| removed_regions.contains(r))
+                    .count()
+            })
+            .sum();
+        retire_reasons.push(format!(
+            "regions removed: {} ({})",
+            removed_regions.join(", "),
+            plural(gone, "stack instance")
+        ));
     }
     if !leaving.is_empty() && !kept_ous.is_empty() && !kept_regions.is_empty() {
         let ids: Vec<AccountRef> = leaving.keys().cloned().map(AccountRef::Id).collect();

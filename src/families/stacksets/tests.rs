@@ -333,6 +333,14 @@ fn targets_regions_and_accounts_added_or_removed_are_one_retire_and_one_deploy()
     };
     // The dev OU leaves; Osaka leaves; b-prod is excluded now.
     assert_eq!(batches.len(), 3, "{batches:?}");
+    let retire = &p.changes[0];
+    assert!(
+        retire.reason.contains("targets removed: Companies/A/dev (1 account with 2 stack instances)")
+            && retire.reason.contains("regions removed: ap-northeast-3 (3 stack instances)")
+            && retire.reason.contains("1 account leaving the baseline"),
+        "{}",
+        retire.reason
+    );
     assert_eq!(batches[0].ous, vec![OuRef::Id(ou_id("Companies/A/dev"))]);
     assert_eq!(batches[1].regions, ["ap-northeast-3"]);
     assert_eq!(
