@@ -403,7 +403,16 @@ fn spec_needs(spec: &Spec, depends_on: &[String], needs: &mut Vec<Address>) {
 }
 
 fn describe_scope(scope: &Scope) -> String {
-    let ous: Vec<String> = scope.ous.iter().map(ToString::to_string).collect();
+    const SHOWN: usize = 5;
+    let mut ous: Vec<String> = scope
+        .ous
+        .iter()
+        .take(SHOWN)
+        .map(ToString::to_string)
+        .collect();
+    if scope.ous.len() > SHOWN {
+        ous.push(format!("… {} OUs in all", scope.ous.len()));
+    }
     let filter = match &scope.filter {
         AccountFilter::None => String::new(),
         AccountFilter::Difference(a) => format!(", except {} account(s)", a.len()),
