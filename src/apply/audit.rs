@@ -21,6 +21,10 @@ pub struct AuditRecord<'a> {
     pub request_id: Option<&'a str>,
     /// `ok`, or the error.
     pub result: &'a str,
+    /// Structured detail of the outcome (a stack set operation's failures
+    /// by account and region).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<&'a serde_json::Value>,
 }
 
 /// An append-only JSON-lines file.
@@ -61,6 +65,18 @@ impl AuditLog {
         request_id: Option<&str>,
         result: &str,
     ) -> std::io::Result<()> {
+        self.record_details(address, operation, request_id, result, None)
+    }
+
+    /// Appends one record with structured details.
+    pub fn record_details(
+        &self,
+        address: &str,
+        operation: &str,
+        request_id: Option<&str>,
+        result: &str,
+        details: Option<&serde_json::Value>,
+    ) -> std::io::Result<()> {
         let record = AuditRecord {
             time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             caller: &self.caller,
@@ -68,6 +84,7 @@ impl AuditLog {
             operation,
             request_id,
             result,
+            details,
         };
         let mut line = serde_json::to_string(&record).expect("records serialize");
         line.push('\n');

@@ -95,6 +95,14 @@ impl IdRegistry {
             .ok_or_else(|| UnknownId(format!("account {name}")))
     }
 
+    /// The name of an account, by id (for messages).
+    pub fn account_name(&self, id: &str) -> Option<String> {
+        self.accounts
+            .iter()
+            .find(|(_, v)| v.as_str() == id)
+            .map(|(n, _)| n.clone())
+    }
+
     /// Id of a policy.
     pub fn policy(&self, name: &str) -> Result<String, UnknownId> {
         self.policies

@@ -3,6 +3,10 @@
 //! audit log. The error policy (after kube-rs's controller): a busy error
 //! sends the step back to the gate; any other failure stops scheduling new
 //! steps, lets those in flight finish, and skips the failed step's dependants.
+//! A change whose operation isolates its failures (a stack set past its
+//! failure tolerance) stops only its dependants: independent changes go on.
+//! Changes that do not count toward `concurrency` (long waits on an AWS
+//! operation) are bounded by their slots alone.
 
 pub mod audit;
 pub mod gate;
@@ -243,25 +247,33 @@ pub async fn execute_plan(
     let mut started: BTreeSet<usize> = BTreeSet::new();
     let mut in_use: HashMap<String, usize> = HashMap::new();
     let mut running = FuturesUnordered::new();
+    // In flight and counted against `options.concurrency`.
+    let mut counted = 0usize;
+    // Failures that stop all scheduling (not isolated to their dependants).
+    let mut halting = 0usize;
     let mut report = ApplyReport::default();
     let mut ticker = tokio::time::interval(Duration::from_secs(10));
     ticker.tick().await;
     progress.start(plan.changes.len());
     loop {
-        let halted = !report.failed.is_empty() || stop.is_set();
-        while !halted && running.len() < options.concurrency.max(1) {
-            // The first ready change whose slots have room.
+        while halting == 0 && !stop.is_set() {
+            // The first ready change with room: its slots, and the general
+            // concurrency when it counts toward it.
             let Some(pos) = ready.iter().position(|i| {
-                plan.changes[*i]
-                    .operation
-                    .slots()
-                    .iter()
-                    .all(|s| in_use.get(&s.name).copied().unwrap_or(0) < s.capacity)
+                let op = &plan.changes[*i].operation;
+                (!op.counts_toward_concurrency() || counted < options.concurrency.max(1))
+                    && op
+                        .slots()
+                        .iter()
+                        .all(|s| in_use.get(&s.name).copied().unwrap_or(0) < s.capacity)
             }) else {
                 break;
             };
             let i = ready.remove(pos);
             let change = &plan.changes[i];
+            if change.operation.counts_toward_concurrency() {
+                counted += 1;
+            }
             for s in change.operation.slots() {
                 *in_use.entry(s.name).or_default() += 1;
             }
@@ -294,6 +306,9 @@ pub async fn execute_plan(
                 *n -= 1;
             }
         }
+        if change.operation.counts_toward_concurrency() {
+            counted -= 1;
+        }
         match result {
             Ok(()) => {
                 progress.finished(change, None);
@@ -306,6 +321,11 @@ pub async fn execute_plan(
             }
             Err(e) => {
                 progress.finished(change, Some(&e.to_string()));
+                // An isolated failure leaves its dependants waiting forever
+                // (reported as not started); a halting one stops scheduling.
+                if !change.operation.isolates_failure() {
+                    halting += 1;
+                }
                 report.failed.push((change.address.clone(), e));
             }
         }
@@ -359,5 +379,153 @@ async fn run_step(
             }
             other => return other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::families::stacksets::{Caller, Operation as StackSetOp, Rollout, Scope};
+    use crate::model::OuPath;
+    use crate::plan::{Plan, PlanSubject, PLAN_FORMAT_VERSION};
+
+    /// Clients whose every call fails at once: nothing listens on port 1.
+    fn unreachable() -> Clients {
+        let config = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("ap-northeast-1"))
+            .endpoint_url("http://127.0.0.1:1")
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(
+                    aws_credential_types::Credentials::new("k", "s", None, None, "test"),
+                ),
+            )
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .build();
+        Clients::new(&config)
+    }
+
+    fn deploy(name: &str) -> Change {
+        Change::new(
+            Address::new("stackset-deploy", name),
+            "test",
+            None,
+            Some(serde_json::json!({})),
+            StackSetOp::DeployInstances {
+                name: name.into(),
+                scope: Scope::default(),
+                rollout: Rollout::default(),
+                caller: Caller::Management,
+            },
+        )
+    }
+
+    /// A change that succeeds without a call (nothing to delete).
+    fn retire_nothing(name: &str) -> Change {
+        Change::new(
+            Address::new("stackset-retire", name),
+            "test",
+            Some(serde_json::json!({})),
+            None,
+            StackSetOp::RetireInstances {
+                name: name.into(),
+                batches: Vec::new(),
+                rollout: Rollout::default(),
+                caller: Caller::Management,
+            },
+        )
+    }
+
+    fn create_ou(name: &str) -> Change {
+        Change::new(
+            Address::new("ou", name),
+            "test",
+            None,
+            Some(serde_json::json!({})),
+            crate::families::organizations::Operation::CreateOu {
+                path: OuPath::parse(name).unwrap(),
+                tags: Default::default(),
+            },
+        )
+    }
+
+    async fn run(changes: Vec<Change>, concurrency: usize) -> ApplyReport {
+        let plan = Plan {
+            format_version: PLAN_FORMAT_VERSION,
+            lzctl_version: "test".into(),
+            config_path: "lz.yaml".into(),
+            config_digest: String::new(),
+            state_digest: String::new(),
+            subject: PlanSubject::default(),
+            changes,
+            unmanaged: Vec::new(),
+            notices: Vec::new(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let audit = AuditLog::open(&dir.path().join("audit.jsonl"), "test".into()).unwrap();
+        let options = ApplyOptions {
+            concurrency,
+            ..ApplyOptions::default()
+        };
+        execute_plan(
+            &unreachable(),
+            &plan,
+            &OrgState::default(),
+            &gate::AlwaysOpen,
+            &audit,
+            &options,
+            &Progress::new(false),
+            &StopSignal::default(),
+        )
+        .await
+    }
+
+    fn names(addresses: &[Address]) -> BTreeSet<String> {
+        addresses.iter().map(ToString::to_string).collect()
+    }
+
+    #[tokio::test]
+    async fn an_isolated_failure_stops_its_dependants_and_not_the_others() {
+        // `c` is independent of `a` but shares its stack set's slot, so it can
+        // only start once `a` has failed.
+        let a = deploy("a");
+        let b = deploy("b").after([a.address.clone()]);
+        let c = retire_nothing("a");
+        let report = run(vec![a, b, c], 1).await;
+        let failed: Vec<Address> = report.failed.iter().map(|(a, _)| a.clone()).collect();
+        assert_eq!(
+            names(&failed),
+            names(&[Address::new("stackset-deploy", "a")])
+        );
+        assert_eq!(
+            names(&report.done),
+            names(&[Address::new("stackset-retire", "a")]),
+            "the independent change ran after the failure"
+        );
+        assert_eq!(
+            names(&report.not_started),
+            names(&[Address::new("stackset-deploy", "b")])
+        );
+    }
+
+    #[tokio::test]
+    async fn any_other_failure_stops_all_scheduling() {
+        let x = create_ou("X");
+        let y = create_ou("Y");
+        let report = run(vec![x, y], 1).await;
+        assert_eq!(report.failed.len(), 1);
+        assert_eq!(
+            names(&report.not_started),
+            names(&[Address::new("ou", "Y")])
+        );
+    }
+
+    #[tokio::test]
+    async fn long_waits_do_not_count_toward_the_concurrency() {
+        // With room for one counted change, the organizations change and both
+        // stack set changes start in the same scheduling pass.
+        let report = run(vec![create_ou("X"), deploy("a"), deploy("c")], 1).await;
+        assert!(report.not_started.is_empty(), "{:?}", report.not_started);
+        assert_eq!(report.failed.len(), 3);
     }
 }

@@ -86,6 +86,12 @@ impl Progress {
         ));
     }
 
+    /// A message about a step that a person should see (e.g. stack
+    /// instances that failed within an operation's failure tolerance).
+    pub fn note(&self, address: &Address, text: &str) {
+        self.line(&format!("{address}: {text}"));
+    }
+
     /// Lists the steps still in flight with their elapsed time.
     pub fn still_running(&self) {
         let now = Instant::now();

@@ -202,6 +202,8 @@ pub struct Clients {
     pub configservice: aws_sdk_config::Client,
     /// CloudTrail.
     pub cloudtrail: aws_sdk_cloudtrail::Client,
+    /// CloudFormation (StackSets) in this region.
+    pub cloudformation: aws_sdk_cloudformation::Client,
     /// Calls made, by operation (shared by every client lzctl builds).
     pub stats: CallStats,
     /// Role assumed in other accounts.
@@ -237,6 +239,7 @@ impl Clients {
             securityhub: service_client!(aws_sdk_securityhub, config, stats),
             configservice: service_client!(aws_sdk_config, config, stats),
             cloudtrail: service_client!(aws_sdk_cloudtrail, config, stats),
+            cloudformation: service_client!(aws_sdk_cloudformation, config, stats),
             stats,
             member_role: member_role.to_string(),
             others: Default::default(),

@@ -123,6 +123,17 @@ pub trait FamilyOperation: Send + Sync {
     fn slots(&self) -> Vec<Slot> {
         Vec::new()
     }
+    /// Whether it counts against the executor's `--apply-concurrency`
+    /// (operations that mostly wait on a long AWS operation bound themselves
+    /// with a slot instead).
+    fn counts_toward_concurrency(&self) -> bool {
+        true
+    }
+    /// Whether its failure stops only the changes that depend on it (the
+    /// executor goes on with independent ones) instead of all scheduling.
+    fn isolates_failure(&self) -> bool {
+        false
+    }
     /// Whether it must wait for Control Tower to be quiet (every mutation
     /// does; an operation that only waits on Control Tower's own work does not).
     fn gated(&self) -> bool {
@@ -316,5 +327,6 @@ impl std::ops::Deref for Operation {
 families! {
     organizations => Organizations,
     controltower => ControlTower,
+    stacksets => StackSets,
     detective => Detective,
 }

@@ -274,10 +274,10 @@ pub async fn create_organization(emulator: &Emulator) -> aws_sdk_organizations::
     client
 }
 
-/// Copies `examples/` and `scp/` into a temp dir so tests can edit configs.
+/// Copies `examples/`, `scp/` and `baselines/` into a temp dir so tests can edit configs.
 pub fn workspace() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
-    for sub in ["examples", "scp"] {
+    for sub in ["examples", "scp", "baselines"] {
         copy_dir(&repo_root().join(sub), &dir.path().join(sub));
     }
     dir

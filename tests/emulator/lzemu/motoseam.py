@@ -356,3 +356,46 @@ def securityhub_enabled(account_id, region):
     from moto.securityhub.models import securityhub_backends
 
     return bool(getattr(securityhub_backends[account_id][region], "enabled", False))
+
+
+# ------------------------------------------------------- stack set stacks
+def _stack_by_name(backend, name):
+    return next((s for s in list(backend.stacks.values()) if s.name == name), None)
+
+
+def deploy_stack(account_id, region, name, template, parameters, tags):
+    """Create (or update) the stack ``name`` of a stack instance in the member
+    account and region with moto's CloudFormation engine, so the template's
+    resources moto supports (IAM roles, EventBridge rules, ...) exist there.
+    Returns ``(stack_id, None)``, or ``(None, reason)`` when the template does
+    not deploy (a failed creation is rolled back)."""
+    from moto.cloudformation.models import cloudformation_backends
+
+    backend = cloudformation_backends[account_id][region]
+    existing = _stack_by_name(backend, name)
+    try:
+        if existing is None:
+            stack = backend.create_stack(name=name, template=template,
+                                         parameters=dict(parameters), tags=dict(tags))
+        else:
+            incoming = [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()]
+            stack = backend.update_stack(name=name, template=template, role_arn=None,
+                                         parameters=incoming, tags=dict(tags))
+        return stack.stack_id, None
+    except Exception as exc:  # moto's own errors carry the message a stack would show
+        if existing is None and _stack_by_name(backend, name) is not None:
+            try:
+                backend.delete_stack(name)
+            except Exception:
+                pass
+        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        return None, f"{type(exc).__name__}: {message}"
+
+
+def delete_stack(account_id, region, name):
+    """Delete a stack instance's stack (and its resources) if it exists."""
+    from moto.cloudformation.models import cloudformation_backends
+
+    backend = cloudformation_backends[account_id][region]
+    if _stack_by_name(backend, name) is not None:
+        backend.delete_stack(name)

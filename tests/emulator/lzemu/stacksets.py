@@ -6,10 +6,19 @@ permission models) and leaves plain stacks to moto. Operations are RUNNING for
 ``stackset_operation_seconds`` and complete lazily when state is looked at; a second
 operation on a busy stack set fails with OperationInProgressException unless
 ManagedExecution is active, in which case it is QUEUED.
+
+When an instance succeeds, its stack is really deployed in the member account and
+region (moto's CloudFormation engine, through the moto seam): DescribeStacks there
+shows it with its status, outputs and parameters, and the resources moto supports
+exist. A template that does not deploy fails the instance with moto's message.
+Failures can be injected per account, or per account × region × stack set.
+Instances in suspended or closing accounts are skipped (SKIPPED_SUSPENDED_ACCOUNT)
+unless an AccountFilterType DIFFERENCE leaves them out.
 """
 
 import uuid
 
+from . import motoseam
 from .errors import AwsError
 from .querywire import Timestamp, response, unflatten
 
@@ -38,7 +47,7 @@ def _in_progress(name):
 
 class Operation:
     def __init__(self, now, action, targets, prefs=None, retain=False, deployment_targets=None,
-                 auto=False, apply=None):
+                 auto=False, apply=None, template=None, parameters=None):
         self.id = str(uuid.uuid4())
         self.action = action
         self.targets = targets  # list of (account, region, ou_id or None)
@@ -47,6 +56,9 @@ class Operation:
         self.deployment_targets = deployment_targets
         self.auto = auto
         self.apply = apply  # callable(op) run once when the operation succeeds or fails
+        # What the instances are deployed with (the stack set's, unless an update changes it).
+        self.template = template
+        self.parameters = parameters
         self.created = now
         self.start = None
         self.end = None
@@ -182,7 +194,7 @@ class StackSets:
             for ou_id in dt["OrganizationalUnitIds"]:
                 if org is None or rules.find_ou(org, ou_id) is None:
                     raise AwsError("ValidationError", f"OrganizationalUnit {ou_id} not found", 400)
-                for account in rules.accounts_under(org, ou_id):
+                for account in self._accounts_under(org, ou_id):
                     if account != org.management_account:
                         by_account.setdefault(account, ou_id)
             listed = set(dt.get("Accounts") or [])
@@ -207,6 +219,71 @@ class StackSets:
                     continue
                 targets.append((account, region, ou))
         return targets
+
+    def _accounts_under(self, org, ou_id):
+        """Every account in the OU's subtree, suspended and closing ones included
+        (AWS targets them and skips them with SKIPPED_SUSPENDED_ACCOUNT)."""
+        ids = set(self.emulator.organizations.subtree_ou_ids(org, ou_id))
+        return [a.id for a in org.accounts() if a.parent_id in ids and a.state != "CLOSED"]
+
+    def _account_state(self, account):
+        org = self._org()
+        found = org.find_account(account) if org is not None else None
+        return found.state if found is not None else "ACTIVE"
+
+    def _injected(self, ss, account, region):
+        """The injected failure reason for this instance, or None."""
+        if account in self._failing():
+            return f"Injected failure for account {account} (stackset_fail_accounts)"
+        for rule in self.emulator.settings.get("stackset_fail_instances", default=[]) or []:
+            if rule.get("account") not in (None, account):
+                continue
+            if rule.get("region") not in (None, region):
+                continue
+            if rule.get("stack_set") not in (None, ss.name):
+                continue
+            return rule.get("reason") or \
+                f"Injected failure for account {account} in {region} (stackset_fail_instances)"
+        return None
+
+    def _deploys(self):
+        return bool(self.emulator.settings.get("stackset_deploy_stacks", default=True))
+
+    @staticmethod
+    def _params_dict(params):
+        return {p.get("ParameterKey"): p.get("ParameterValue") for p in params or []
+                if p.get("ParameterKey")}
+
+    def _deploy(self, ss, op, account, region, instance):
+        """Deploy (or delete) the instance's stack; returns a failure reason or None."""
+        if not self._deploys() or "Resources" not in str(ss.template):
+            return None  # nothing to deploy (Control Tower's placeholder blueprint)
+        name = instance.get("StackName")
+        if op.action == "DELETE":
+            if not op.retain and name:
+                with self.emulator.locks.hold(*self._stack_domains(account, ss.template)):
+                    motoseam.delete_stack(account, region, name)
+            return None
+        template = op.template if op.template is not None else ss.template
+        params = self._params_dict(op.parameters if op.parameters is not None else ss.parameters)
+        params.update(self._params_dict(instance.get("ParameterOverrides")))
+        tags = {t.get("Key"): t.get("Value") for t in ss.tags or [] if t.get("Key")}
+        with self.emulator.locks.hold(*self._stack_domains(account, template)):
+            stack_id, error = motoseam.deploy_stack(account, region, name, template, params, tags)
+        if stack_id:
+            instance["StackId"] = stack_id
+        return error
+
+    @staticmethod
+    def _stack_domains(account, template):
+        """The moto backends a stack's resources live in (locks ranked above ours)."""
+        domains = {f"moto:cloudformation:{account}", "moto:iam"}
+        for word in str(template).replace('"', " ").replace("'", " ").split():
+            if word.startswith("AWS::") and word.count("::") >= 2:
+                service = word.split("::")[1].lower()
+                if service != "iam":
+                    domains.add(f"moto:{service}:{account}")
+        return sorted(domains)
 
     # ---------------------------------------------------------- time model
     def advance(self, ss):
@@ -235,10 +312,11 @@ class StackSets:
         for (account, region, ou) in op.targets:
             op.results[(account, region)]["Status"] = "RUNNING"
             if op.action == "CREATE" and (account, region) not in ss.instances:
+                stack_name = f"StackSet-{ss.name}-{uuid.uuid4()}"
                 ss.instances[(account, region)] = {
                     "Account": account, "Region": region, "OrganizationalUnitId": ou,
-                    "Status": "OUTDATED", "DetailedStatus": "PENDING",
-                    "StackId": f"arn:aws:cloudformation:{region}:{account}:stack/StackSet-{ss.name}-{uuid.uuid4()}/{uuid.uuid4()}",
+                    "Status": "OUTDATED", "DetailedStatus": "PENDING", "StackName": stack_name,
+                    "StackId": f"arn:aws:cloudformation:{region}:{account}:stack/{stack_name}/{uuid.uuid4()}",
                     "ParameterOverrides": [],
                 }
             instance = ss.instances.get((account, region))
@@ -248,18 +326,28 @@ class StackSets:
                 instance["LastOperationId"] = op.id
 
     def _finish(self, ss, op):
-        failing = self._failing()
         failed = 0
         for (account, region, _ou) in op.targets:
             result = op.results[(account, region)]
             instance = ss.instances.get((account, region))
-            if account in failing:
+            if op.action != "DELETE" and self._account_state(account) != "ACTIVE":
+                # AWS skips suspended and closing accounts; the instance stays OUTDATED.
+                result["Status"] = "CANCELLED"
+                result["StatusReason"] = f"Account {account} is suspended: skipped"
+                if instance is not None:
+                    instance.update(Status="OUTDATED", DetailedStatus="SKIPPED_SUSPENDED_ACCOUNT",
+                                    StatusReason=result["StatusReason"])
+                continue
+            reason = self._injected(ss, account, region)
+            if reason is None and instance is not None:
+                reason = self._deploy(ss, op, account, region, instance)
+            if reason is not None:
                 failed += 1
                 result["Status"] = "FAILED"
-                result["StatusReason"] = f"Injected failure for account {account} (stackset_fail_accounts)"
+                result["StatusReason"] = reason
                 if instance is not None:
                     instance.update(Status="OUTDATED", DetailedStatus="FAILED",
-                                    StatusReason=result["StatusReason"])
+                                    StatusReason=reason)
                 continue
             result["Status"] = "SUCCEEDED"
             if op.action == "DELETE":
@@ -279,6 +367,10 @@ class StackSets:
     def _submit(self, ss, op, ctx_key=None):
         """Queue or start ``op``; refuse when busy and ManagedExecution is off."""
         self.advance(ss)
+        if op.template is None:
+            op.template = ss.template
+        if op.parameters is None:
+            op.parameters = list(ss.parameters or [])
         busy = ss.running() is not None or any(o.status == "QUEUED" for o in ss.operations)
         if busy and not op.auto and not ss.managed_execution:
             running = ss.running()
@@ -350,6 +442,14 @@ class StackSets:
                           ("Tags", "tags")):
             if key in params:
                 changes[attr] = params[key]
+        if "parameters" in changes:
+            # UsePreviousValue keeps the stack set's current value.
+            previous = self._params_dict(ss.parameters)
+            changes["parameters"] = [
+                {"ParameterKey": p.get("ParameterKey"),
+                 "ParameterValue": previous.get(p.get("ParameterKey"))
+                 if _bool(p.get("UsePreviousValue", False)) else p.get("ParameterValue")}
+                for p in changes["parameters"]]
         if "AutoDeployment" in params:
             auto = params["AutoDeployment"]
             changes["auto_deployment"] = {
@@ -365,7 +465,8 @@ class StackSets:
                 setattr(ss, attr, value)
 
         op = Operation(self.emulator.clock.now(), "UPDATE", targets, params.get("OperationPreferences"),
-                       deployment_targets=params.get("DeploymentTargets"), apply=apply)
+                       deployment_targets=params.get("DeploymentTargets"), apply=apply,
+                       template=changes.get("template"), parameters=changes.get("parameters"))
         self._submit(ss, op, "UpdateStackSet")
         return {"OperationId": op.id}
 
@@ -383,7 +484,9 @@ class StackSets:
     # ----------------------------------------------------------- instances
     def _CreateStackInstances(self, ctx, params):
         ss = self._find(self._owner(ctx, params), ctx.info.region, params.get("StackSetName", ""))
-        targets = self._resolve(ss, params)
+        self.advance(ss)
+        # Instances that exist already are skipped, as AWS does.
+        targets = [t for t in self._resolve(ss, params) if (t[0], t[1]) not in ss.instances]
         ou_ids = (params.get("DeploymentTargets") or {}).get("OrganizationalUnitIds") or []
         regions = params.get("Regions") or []
 
@@ -409,15 +512,17 @@ class StackSets:
             raise AwsError("StackInstanceNotFoundException",
                            "No stack instances for the given targets and regions", 404)
         overrides = params.get("ParameterOverrides") or []
-
-        def apply(op):
-            for account, region, _ in op.targets:
-                if (account, region) in ss.instances:
-                    ss.instances[(account, region)]["ParameterOverrides"] = overrides
-
+        previous = {(a, r): ss.instances[(a, r)].get("ParameterOverrides") for a, r, _ in targets}
+        for key in previous:
+            ss.instances[key]["ParameterOverrides"] = overrides
         op = Operation(self.emulator.clock.now(), "UPDATE", targets, params.get("OperationPreferences"),
-                       deployment_targets=params.get("DeploymentTargets"), apply=apply)
-        self._submit(ss, op, "UpdateStackInstances")
+                       deployment_targets=params.get("DeploymentTargets"))
+        try:
+            self._submit(ss, op, "UpdateStackInstances")
+        except AwsError:
+            for key, value in previous.items():
+                ss.instances[key]["ParameterOverrides"] = value
+            raise
         return {"OperationId": op.id}
 
     def _DeleteStackInstances(self, ctx, params):
