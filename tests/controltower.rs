@@ -427,3 +427,134 @@ async fn an_enrollment_is_visible_per_account() {
         tower.baseline
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_auto_enrollment_the_ou_is_reset_once_after_its_accounts_arrive() {
+    let emu = Emulator::start_with(serde_json::json!({
+        "controltower_landing_zone": {"remediationTypes": [],
+            "manifest": {"governedRegions": ["ap-northeast-1", "ap-northeast-3"]}},
+        "controltower_home_region": "ap-northeast-1",
+        "controltower_operation_seconds": 0.3,
+    }));
+    let tower = control_tower_organization(&emu).await;
+    let ws = workspace();
+    let file = small_config(ws.path(), "Acme");
+    let plan = emu.lzctl(ws.path(), &["plan", "-c", &file]);
+    let out = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        out.contains("+ ct-registration:Companies/Acme/prod"),
+        "{out}"
+    );
+    assert!(out.contains("~ ct-reset:Companies/Acme/prod"), "{out}");
+    assert!(!out.contains("ct-enrollment:"), "no auto-enrollment: {out}");
+    emu.clear_log();
+    assert_exit(
+        &emu.lzctl(
+            ws.path(),
+            &[&["apply", "-c", &file, "--auto-approve"], POLL].concat(),
+        ),
+        0,
+    );
+    let log = emu.log();
+    let resets: Vec<i64> = log
+        .iter()
+        .filter(|e| e["operation"] == "ResetEnabledBaseline")
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(resets.len(), 2, "one reset per OU accounts arrived in");
+    let last_move = log
+        .iter()
+        .filter(|e| e["operation"] == "MoveAccount")
+        .map(|e| e["seq"].as_i64().unwrap())
+        .max()
+        .unwrap();
+    assert!(
+        resets.iter().all(|r| *r > last_move),
+        "resets come after the moves"
+    );
+    let enrolled = enabled(&tower)
+        .await
+        .into_iter()
+        .filter(|(t, (status, parent))| {
+            t.contains(":account/") && status == "SUCCEEDED" && parent.is_some()
+        })
+        .count();
+    assert_eq!(enrolled, 2, "both accounts enrolled by the resets");
+    assert_eq!(violations(&emu), Vec::<serde_json::Value>::new());
+    assert_exit(
+        &emu.lzctl(ws.path(), &["plan", "-c", &file, "--detailed-exitcode"]),
+        0,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_can_be_vended_through_account_factory() {
+    let emu = emulator(0.3);
+    let tower = control_tower_organization(&emu).await;
+    let ws = workspace();
+    let dir = ws.path();
+    let file = small_config(dir, "Acme");
+    // Acme-prod is vended by Account Factory, with its Identity Center user.
+    let text_of = std::fs::read_to_string(dir.join(&file)).unwrap().replace(
+        "  - { name: Acme-prod, email: Acme-prod@example.com, ou: Companies/Acme/prod }",
+        "  - { name: Acme-prod, email: Acme-prod@example.com, ou: Companies/Acme/prod,\n      account_factory: { sso_user_email: owner@example.com, sso_user_first_name: Aki, sso_user_last_name: Sato } }",
+    );
+    std::fs::write(dir.join(&file), text_of).unwrap();
+    let plan = emu.lzctl(dir, &["plan", "-c", &file]);
+    let out = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        out.contains("+ account:Acme-prod  (vend account with Account Factory)"),
+        "{}",
+        text(&plan)
+    );
+    assert!(
+        out.contains("+ account:Acme-dev  (create account)"),
+        "{out}"
+    );
+    emu.clear_log();
+    assert_exit(
+        &emu.lzctl(
+            dir,
+            &[&["apply", "-c", &file, "--auto-approve"], POLL].concat(),
+        ),
+        0,
+    );
+    let log = emu.log();
+    assert_eq!(
+        log.iter()
+            .filter(|e| e["operation"] == "ProvisionProduct")
+            .count(),
+        1
+    );
+    let created: Vec<_> = log
+        .iter()
+        .filter(|e| e["service"] == "organizations" && e["operation"] == "CreateAccount")
+        .collect();
+    assert_eq!(created.len(), 1, "only Acme-dev goes through CreateAccount");
+    let accounts = tower.orgs.list_accounts().send().await.unwrap();
+    let prod = accounts
+        .accounts()
+        .iter()
+        .find(|a| a.name() == Some("Acme-prod"))
+        .expect("Account Factory created it");
+    let parents = tower
+        .orgs
+        .list_parents()
+        .child_id(prod.id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let ou = tower
+        .orgs
+        .describe_organizational_unit()
+        .organizational_unit_id(parents.parents()[0].id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ou.organizational_unit().unwrap().name(), Some("prod"));
+    assert_eq!(violations(&emu), Vec::<serde_json::Value>::new());
+    assert_exit(
+        &emu.lzctl(dir, &["plan", "-c", &file, "--detailed-exitcode"]),
+        0,
+    );
+}

@@ -25,6 +25,17 @@ pub struct OrganizationSettings {
     pub break_glass_roles: Vec<String>,
 }
 
+/// The Identity Center user Account Factory creates with an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SsoUser {
+    /// Email.
+    pub email: String,
+    /// Given name.
+    pub first_name: String,
+    /// Family name.
+    pub last_name: String,
+}
+
 /// A validated configuration.
 #[derive(Debug, Clone)]
 pub struct Desired {
@@ -48,6 +59,9 @@ pub struct Desired {
     pub registration: BTreeMap<OuPath, bool>,
     /// `scp lint` warnings on the rendered policies (AWS would accept them).
     pub lint_warnings: Vec<String>,
+    /// Accounts vended through Control Tower's Account Factory, with the
+    /// Identity Center user it creates for each.
+    pub account_factory: BTreeMap<String, SsoUser>,
     /// What the families' own sections (`baselines:`, `detective:`) ask for.
     pub families: crate::families::DesiredSections,
 }

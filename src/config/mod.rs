@@ -10,7 +10,7 @@ pub mod source;
 mod targets;
 mod validate;
 
-pub use desired::{Desired, OrganizationSettings};
+pub use desired::{Desired, OrganizationSettings, SsoUser};
 pub use diagnostic::{closest, Diagnostic, Diagnostics};
 pub use model::ControlTowerMode;
 pub use targets::resolve_target;

@@ -158,6 +158,25 @@ pub struct AccountConfig {
     /// Tags on the account.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// Vend through Control Tower's Account Factory (Service Catalog)
+    /// instead of CreateAccount, for groups that need its IAM Identity
+    /// Center user.
+    pub account_factory: Option<AccountFactoryConfig>,
+    /// Anything else.
+    #[serde(flatten)]
+    pub unknown: UnknownKeys,
+}
+
+/// `account_factory:` of an account: the Identity Center user Account
+/// Factory creates with it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AccountFactoryConfig {
+    /// The user's email.
+    pub sso_user_email: Option<String>,
+    /// Given name.
+    pub sso_user_first_name: Option<String>,
+    /// Family name.
+    pub sso_user_last_name: Option<String>,
     /// Anything else.
     #[serde(flatten)]
     pub unknown: UnknownKeys,
@@ -226,7 +245,13 @@ pub mod known_keys {
         "register",
     ];
     /// An account.
-    pub const ACCOUNT: &[&str] = &["name", "id", "email", "ou", "tags"];
+    pub const ACCOUNT: &[&str] = &["name", "id", "email", "ou", "tags", "account_factory"];
+    /// `account_factory` of an account.
+    pub const ACCOUNT_FACTORY: &[&str] = &[
+        "sso_user_email",
+        "sso_user_first_name",
+        "sso_user_last_name",
+    ];
     /// A policy.
     pub const POLICY: &[&str] = &["type", "template", "params", "targets", "description"];
     /// Keys planned for later versions, with what to say about them.

@@ -215,6 +215,7 @@ fn check(c: &mut Checker, file: &ConfigFile, base_dir: &Path, path: &Path, text:
 
     let ous = check_ous(c, file);
     let accounts = check_accounts(c, file, &ous);
+    let account_factory = check_account_factory(c, file, &organization);
     let mut state = OrgState {
         ous: ous
             .iter()
@@ -257,6 +258,7 @@ fn check(c: &mut Checker, file: &ConfigFile, base_dir: &Path, path: &Path, text:
         })
         .collect();
     Desired {
+        account_factory,
         families,
         lint_warnings: Vec::new(),
         registration,
@@ -552,6 +554,64 @@ fn is_valid_email(email: &str) -> bool {
         && !email
             .chars()
             .any(|ch| ch.is_whitespace() || ch.is_control())
+}
+
+/// `account_factory:` on accounts: the Identity Center user, complete and
+/// valid, and Control Tower expected.
+fn check_account_factory(
+    c: &mut Checker,
+    file: &ConfigFile,
+    organization: &OrganizationSettings,
+) -> BTreeMap<String, super::SsoUser> {
+    let mut out = BTreeMap::new();
+    for (i, a) in file.accounts.iter().enumerate() {
+        let Some(af) = &a.account_factory else {
+            continue;
+        };
+        let field = format!("{}.account_factory", join_index("accounts", i));
+        c.unknown_keys(&field, &af.unknown, known_keys::ACCOUNT_FACTORY);
+        if organization.control_tower == super::ControlTowerMode::Absent {
+            c.error(
+                &field,
+                "Account Factory needs Control Tower, and `organization.control_tower` is `absent`",
+                Some("set `control_tower: auto` or `required`, or remove `account_factory`".into()),
+            );
+        }
+        if a.ou.as_deref().is_none_or(|o| o == "Root") {
+            c.error(
+                &field,
+                "Account Factory places accounts in a registered OU, not the root",
+                Some("give the account an `ou` registered with Control Tower".into()),
+            );
+        }
+        let mut get = |key: &str, value: &Option<String>| match value {
+            Some(v) if !v.trim().is_empty() => v.clone(),
+            _ => {
+                c.error(
+                    &field,
+                    format!("`{key}` is missing"),
+                    Some("Account Factory creates an IAM Identity Center user: give sso_user_email, sso_user_first_name and sso_user_last_name".into()),
+                );
+                String::new()
+            }
+        };
+        let user = super::SsoUser {
+            email: get("sso_user_email", &af.sso_user_email),
+            first_name: get("sso_user_first_name", &af.sso_user_first_name),
+            last_name: get("sso_user_last_name", &af.sso_user_last_name),
+        };
+        if !user.email.is_empty() && !is_valid_email(&user.email) {
+            c.error_at_value(
+                &format!("{field}.sso_user_email"),
+                format!("`{}` is not a valid email address", user.email),
+                None,
+            );
+        }
+        if let Some(name) = &a.name {
+            out.insert(name.clone(), user);
+        }
+    }
+    out
 }
 
 fn check_accounts(

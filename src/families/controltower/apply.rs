@@ -24,6 +24,12 @@ pub async fn execute(ctx: &StepContext<'_>, op: &Operation) -> Result<(), StepEr
         } => register(ctx, path, baseline, version, identity_center.as_deref()).await,
         Operation::ResetOu { path } => reset(ctx, path).await,
         Operation::AwaitEnrollment { account, ou } => await_enrollment(ctx, account, ou).await,
+        Operation::ProvisionAccount {
+            name,
+            email,
+            ou,
+            sso_user,
+        } => provision_account(ctx, name, email, ou, sso_user).await,
     }
 }
 
@@ -186,4 +192,132 @@ async fn await_enrollment(ctx: &StepContext<'_>, account: &str, ou: &OuPath) -> 
     let target = ctx.ids().account_arn(account)?;
     let what = format!("the enrollment of account {account} in {ou}");
     wait_for_enabled(ctx, &what, &target, true).await
+}
+
+/// The name of Control Tower's Account Factory product in Service Catalog.
+pub const ACCOUNT_FACTORY_PRODUCT: &str = "AWS Control Tower Account Factory";
+
+/// Vends an account through Account Factory: finds the product and its
+/// active provisioning artifact, provisions it (the provision token makes a
+/// retried request the same provisioning), and waits for the record.
+async fn provision_account(
+    ctx: &StepContext<'_>,
+    name: &str,
+    email: &str,
+    ou: &OuPath,
+    user: &crate::config::SsoUser,
+) -> Result<(), StepError> {
+    use aws_sdk_servicecatalog::types::{
+        ProductViewFilterBy, ProvisioningArtifactGuidance, RecordStatus,
+    };
+    let sc = super::gate::service_catalog(ctx.clients);
+    let products = ctx.read(
+        "servicecatalog:SearchProducts",
+        sc.search_products()
+            .filters(
+                ProductViewFilterBy::FullTextSearch,
+                vec![ACCOUNT_FACTORY_PRODUCT.to_string()],
+            )
+            .send()
+            .await,
+    )?;
+    let product = products
+        .product_view_summaries()
+        .iter()
+        .find(|p| p.name() == Some(ACCOUNT_FACTORY_PRODUCT))
+        .and_then(|p| p.product_id())
+        .ok_or_else(|| {
+            StepError::Failed(format!(
+                "Service Catalog has no `{ACCOUNT_FACTORY_PRODUCT}` product this caller may use; share its portfolio with the role lzctl runs as"
+            ))
+        })?
+        .to_string();
+    let artifacts = ctx.read(
+        "servicecatalog:ListProvisioningArtifacts",
+        sc.list_provisioning_artifacts()
+            .product_id(&product)
+            .send()
+            .await,
+    )?;
+    let artifact = artifacts
+        .provisioning_artifact_details()
+        .iter()
+        .filter(|a| a.active() != Some(false))
+        .filter(|a| a.guidance() != Some(&ProvisioningArtifactGuidance::Deprecated))
+        .max_by_key(|a| a.created_time().map(|t| t.secs()))
+        .and_then(|a| a.id())
+        .ok_or_else(|| StepError::Failed("Account Factory has no active provisioning artifact".into()))?
+        .to_string();
+    let (ou_id, ou_name) = (ctx.ids().ou(ou)?, ou.name().to_string());
+    let parameter = |key: &str, value: &str| {
+        aws_sdk_servicecatalog::types::ProvisioningParameter::builder()
+            .key(key)
+            .value(value)
+            .build()
+    };
+    let token = crate::digest::sha256_hex(format!("lzctl:{name}:{email}").as_bytes());
+    let out = ctx
+        .audited(
+            "servicecatalog:ProvisionProduct",
+            sc.provision_product()
+                .product_id(&product)
+                .provisioning_artifact_id(&artifact)
+                .provisioned_product_name(name)
+                .provision_token(&token[..32])
+                .provisioning_parameters(parameter("AccountName", name))
+                .provisioning_parameters(parameter("AccountEmail", email))
+                .provisioning_parameters(parameter(
+                    "ManagedOrganizationalUnit",
+                    &format!("{ou_name} ({ou_id})"),
+                ))
+                .provisioning_parameters(parameter("SSOUserEmail", &user.email))
+                .provisioning_parameters(parameter("SSOUserFirstName", &user.first_name))
+                .provisioning_parameters(parameter("SSOUserLastName", &user.last_name))
+                .send()
+                .await,
+        )?
+        .ok_or_else(|| StepError::Failed("ProvisionProduct returned nothing".into()))?;
+    let record = out
+        .record_detail()
+        .and_then(|r| r.record_id())
+        .unwrap_or_default()
+        .to_string();
+    let account_id = ctx
+        .wait(&format!("Account Factory vending {name}"), || async {
+            let described = ctx.read(
+                "servicecatalog:DescribeRecord",
+                sc.describe_record().id(&record).send().await,
+            )?;
+            let detail = described.record_detail();
+            match detail.and_then(|d| d.status()) {
+                Some(RecordStatus::Succeeded) => Ok(Poll::Done(
+                    described
+                        .record_outputs()
+                        .iter()
+                        .find(|o| o.output_key() == Some("AccountId"))
+                        .and_then(|o| o.output_value())
+                        .map(str::to_string),
+                )),
+                Some(RecordStatus::Failed) => Err(StepError::Failed(format!(
+                    "Account Factory could not vend {name}: {}",
+                    detail
+                        .map(|d| {
+                            d.record_errors()
+                                .iter()
+                                .filter_map(|e| e.description())
+                                .collect::<Vec<_>>()
+                                .join("; ")
+                        })
+                        .filter(|m| !m.is_empty())
+                        .unwrap_or_else(|| "no reason given".into())
+                ))),
+                Some(other) => Ok(Poll::Pending(other.as_str().to_string())),
+                None => Ok(Poll::Pending("no status yet".into())),
+            }
+        })
+        .await?;
+    if let Some(id) = account_id {
+        ctx.ids().add_account(name.to_string(), id);
+    }
+    Ok(())
 }

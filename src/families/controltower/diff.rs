@@ -70,6 +70,15 @@ pub(super) fn diff(ctx: &DiffContext<'_>) -> Result<FamilyDiff, DiffError> {
     let ct = &ctx.observed.controltower;
     let mut out = FamilyDiff::default();
     if !is_present(ct) {
+        for name in ctx.desired.account_factory.keys() {
+            if !ctx.observed.organizations.accounts.contains_key(name) {
+                out.plan.notices.push(Notice {
+                    address: Address::account_named(name),
+                    message: "the file vends this account with Account Factory, but no Control Tower landing zone was found".into(),
+                    pending: true,
+                });
+            }
+        }
         return Ok(out);
     }
     let Some(lz) = &ct.landing_zone else {
@@ -175,6 +184,9 @@ pub(super) fn diff(ctx: &DiffContext<'_>) -> Result<FamilyDiff, DiffError> {
     let mut resets: BTreeMap<OuPath, Vec<Address>> = BTreeMap::new();
     let mut last_enrollment: BTreeMap<OuPath, Address> = BTreeMap::new();
     for (name, want) in &desired.state.accounts {
+        if desired.account_factory.contains_key(name) && !working.accounts.contains_key(name) {
+            continue; // Account Factory vends and enrolls it (below)
+        }
         let dest = &want.ou;
         if !(registered.contains_key(dest) || will_register.contains(dest)) {
             continue;
@@ -207,6 +219,47 @@ pub(super) fn diff(ctx: &DiffContext<'_>) -> Result<FamilyDiff, DiffError> {
             }
         } else {
             resets.entry(dest.clone()).or_default().push(account);
+        }
+    }
+    // Accounts Account Factory vends: one provisioning per OU at a time, as
+    // for the accounts lzctl moves in.
+    for (name, user) in &desired.account_factory {
+        if working.accounts.contains_key(name) {
+            continue;
+        }
+        let address = Address::account_named(name);
+        if ct.provisioning.contains(name) {
+            out.plan.notices.push(Notice {
+                address,
+                message: "Account Factory is vending this account now; run again when it has finished".into(),
+                pending: true,
+            });
+            continue;
+        }
+        let want = &desired.state.accounts[name];
+        let dest = &want.ou;
+        if !(registered.contains_key(dest) || will_register.contains(dest)) {
+            out.plan.notices.push(Notice {
+                address,
+                message: format!("Account Factory vends only into registered OUs, and {dest} is not registered (or `register: false`)"),
+                pending: true,
+            });
+            continue;
+        }
+        out.plan.changes.push(Change::new(
+            address.clone(),
+            "declared in the config with `account_factory`, missing in the organization",
+            None,
+            Some(json!({"email": want.email, "ou": dest.to_string(), "sso_user_email": user.email})),
+            Operation::ProvisionAccount {
+                name: name.clone(),
+                email: want.email.clone(),
+                ou: dest.clone(),
+                sso_user: user.clone(),
+            },
+        ));
+        if let Some(previous) = last_enrollment.insert(dest.clone(), address.clone()) {
+            out.orderings.push((address, previous));
         }
     }
     for (dest, accounts) in resets {

@@ -39,6 +39,8 @@ pub struct BusySign {
     /// Control Tower runs several of those at once, so other account
     /// operations may proceed beside it.
     pub account_level: bool,
+    /// The provisioned product's name, for Account Factory provisioning.
+    pub product: Option<String>,
 }
 
 /// What Control Tower is doing now, one line per busy sign (empty: quiet).
@@ -81,6 +83,7 @@ pub async fn busy_signs(clients: &Clients, landing_zone: &str) -> Result<Vec<Bus
                             p.name().unwrap_or("a product")
                         ),
                         account_level: true,
+                        product: p.name().map(str::to_string),
                     })
                     .collect(),
             )
@@ -132,7 +135,13 @@ pub async fn busy_signs(clients: &Clients, landing_zone: &str) -> Result<Vec<Bus
         provisioned("PLAN_IN_PROGRESS"),
     )?;
     let mut busy = Vec::new();
-    let mut sign = |what: String, account_level: bool| busy.push(BusySign { what, account_level });
+    let mut sign = |what: String, account_level: bool| {
+        busy.push(BusySign {
+            what,
+            account_level,
+            product: None,
+        })
+    };
     if zone.landing_zone().and_then(|z| z.status()) == Some(&LandingZoneStatus::Processing) {
         sign("the landing zone is PROCESSING".to_string(), false);
     }
@@ -172,7 +181,8 @@ pub async fn busy_signs(clients: &Clients, landing_zone: &str) -> Result<Vec<Bus
     Ok(busy)
 }
 
-fn service_catalog(clients: &Clients) -> aws_sdk_servicecatalog::Client {
+/// A Service Catalog client on the clients' configuration.
+pub fn service_catalog(clients: &Clients) -> aws_sdk_servicecatalog::Client {
     crate::aws::service_client!(aws_sdk_servicecatalog, &clients.config, clients.stats)
 }
 

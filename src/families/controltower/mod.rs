@@ -102,6 +102,10 @@ pub struct ControlTowerState {
     /// part of the state's digest: apply waits for it anyway).
     #[serde(skip)]
     pub busy: Vec<String>,
+    /// Account Factory provisioned products under change, by name (an
+    /// account being vended; not digested).
+    #[serde(skip)]
+    pub provisioning: std::collections::BTreeSet<String>,
 }
 
 /// Whether Control Tower governs the organization.
@@ -148,6 +152,19 @@ pub enum Operation {
         /// The OU.
         path: OuPath,
     },
+    /// Vend an account through Control Tower's Account Factory (Service
+    /// Catalog ProvisionProduct): Control Tower creates it in the OU, enrolls
+    /// it and creates its IAM Identity Center user.
+    ProvisionAccount {
+        /// Account name (also the provisioned product's name).
+        name: String,
+        /// Root email.
+        email: String,
+        /// Registered destination OU.
+        ou: OuPath,
+        /// The Identity Center user.
+        sso_user: crate::config::SsoUser,
+    },
     /// Wait until Control Tower has enrolled an account that lzctl created
     /// or moved into a registered OU (auto-enrollment).
     AwaitEnrollment {
@@ -177,6 +194,7 @@ impl FamilyOperation for Operation {
             Operation::RegisterOu { .. } => "register OU with Control Tower",
             Operation::ResetOu { .. } => "re-register OU with Control Tower",
             Operation::AwaitEnrollment { .. } => "wait for Control Tower enrollment",
+            Operation::ProvisionAccount { .. } => "vend account with Account Factory",
         }
     }
 
@@ -189,6 +207,7 @@ impl FamilyOperation for Operation {
             Operation::RegisterOu { .. } => 0,
             Operation::ResetOu { .. } => 1,
             Operation::AwaitEnrollment { .. } => 2,
+            Operation::ProvisionAccount { .. } => 3,
         }
     }
 
@@ -209,6 +228,11 @@ impl FamilyOperation for Operation {
             Operation::AwaitEnrollment { account, ou } => {
                 vec![Address::account_named(account), registration_address(ou)]
             }
+            Operation::ProvisionAccount { ou, .. } => {
+                let mut needs = Address::ou_with_ancestors(ou);
+                needs.push(registration_address(ou));
+                needs
+            }
         }
     }
 
@@ -216,6 +240,9 @@ impl FamilyOperation for Operation {
         match self {
             Operation::RegisterOu { .. } | Operation::ResetOu { .. } => vec![ou_operation_slot()],
             Operation::AwaitEnrollment { .. } => vec![],
+            Operation::ProvisionAccount { ou, .. } => {
+                crate::families::organizations::governed_slots(ou)
+            }
         }
     }
 

@@ -3,7 +3,7 @@
 //! doing now. A constant number of calls: none of them is per account.
 
 
-use super::gate::busy_reasons;
+use super::gate::busy_signs;
 use super::{
     ControlTowerState, EnabledBaseline, LandingZone, Presence, AUTO_ENROLLMENT,
     CONTROL_TOWER_BASELINE, IDENTITY_CENTER_BASELINE,
@@ -126,13 +126,14 @@ pub(super) async fn observe(ctx: &ObserveContext<'_>) -> Result<ControlTowerStat
                 .map(|s| s.as_str().to_string()),
         })
         .collect();
-    let busy = busy_reasons(ctx.clients, arn).await?;
+    let signs = busy_signs(ctx.clients, arn).await?;
     Ok(ControlTowerState {
         presence: Presence::Present,
         landing_zone,
         baselines,
         enabled,
-        busy,
+        provisioning: signs.iter().filter_map(|s| s.product.clone()).collect(),
+        busy: signs.into_iter().map(|s| s.what).collect(),
     })
 }
 

@@ -9,7 +9,7 @@ use super::attachments::{Step, TargetChange};
 use super::identity::{match_accounts, rekey_accounts};
 use super::ordering::add_safety_orderings;
 use super::Operation;
-use crate::config::Desired;
+use crate::config::{Desired, SsoUser};
 use crate::families::{DiffContext, DiffError, FamilyDiff, Observed};
 use crate::model::{
     Address, OrgState, OuPath, PolicyKind, Tags, Target, MANAGED_TAG_KEY, MANAGED_TAG_VALUE,
@@ -34,6 +34,9 @@ pub struct DiffInput<'a> {
     /// Whether Control Tower governs the organization (account operations
     /// then count against its limits).
     pub governed: bool,
+    /// Accounts Control Tower's Account Factory vends (the Control Tower
+    /// family plans them; this family does not CreateAccount them).
+    pub account_factory: &'a BTreeMap<String, SsoUser>,
 }
 
 /// The policy AWS attaches to every new target when a type is enabled.
@@ -48,13 +51,22 @@ pub fn implicit_policy(kind: PolicyKind) -> Option<&'static str> {
 impl<'a> DiffInput<'a> {
     /// What the file asks of the organization, and whether Control Tower governs it.
     pub fn new(desired: &'a Desired, observed: &Observed) -> DiffInput<'a> {
+        DiffInput::of(
+            desired,
+            crate::families::controltower::is_present(&observed.controltower),
+        )
+    }
+
+    /// The same, saying whether Control Tower governs.
+    pub fn of(desired: &'a Desired, governed: bool) -> DiffInput<'a> {
         DiffInput {
             desired: &desired.state,
             renames: &desired.renames,
             prune: desired.prune,
             limits: desired.limits,
             manage_account_tags: desired.uses_account_tags,
-            governed: crate::families::controltower::is_present(&observed.controltower),
+            governed,
+            account_factory: &desired.account_factory,
         }
     }
 }
@@ -474,6 +486,9 @@ fn plan_accounts(
     for (name, want) in &input.desired.accounts {
         let address = Address::account_named(name);
         let Some(have) = working.accounts.get(name) else {
+            if input.account_factory.contains_key(name) {
+                continue; // vended by Account Factory: the Control Tower family plans it
+            }
             if observed.accounts_being_created.contains(name) {
                 b.notices.push(Notice {
                     address,

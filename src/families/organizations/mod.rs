@@ -218,7 +218,8 @@ pub const CONTROL_TOWER_ACCOUNT_OPERATIONS: usize = 5;
 /// The slot of account operations under Control Tower.
 pub const ACCOUNT_OPERATION_SLOT: &str = "controltower:account-operation";
 
-fn governed_slots(to: &OuPath) -> Vec<Slot> {
+/// The slots of an account operation under Control Tower into `to`.
+pub fn governed_slots(to: &OuPath) -> Vec<Slot> {
     vec![
         Slot {
             name: ACCOUNT_OPERATION_SLOT.into(),

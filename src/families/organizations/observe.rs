@@ -59,14 +59,7 @@ pub fn lifecycle(account: &SdkAccount) -> Lifecycle {
 pub(super) async fn observe_for_plan(ctx: &ObserveContext<'_>) -> Result<OrgState, ObserveError> {
     let mut state = read(ctx.clients, ctx.scope, ctx.caller.cloned(), ctx.progress).await?;
     if let Some(desired) = ctx.desired {
-        let input = DiffInput {
-            desired: &desired.state,
-            renames: &desired.renames,
-            prune: desired.prune,
-            limits: desired.limits,
-            manage_account_tags: desired.uses_account_tags,
-            governed: false,
-        };
+        let input = DiffInput::of(desired, false);
         let needed = targets_to_complete(&input, &state);
         complete_targets(ctx.clients, &mut state, &needed, ctx.scope.concurrency).await?;
     }

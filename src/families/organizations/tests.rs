@@ -244,8 +244,11 @@ fn input<'a>(
         limits: Limits::default(),
         manage_account_tags: true,
         governed: false,
+        account_factory: &NO_ACCOUNT_FACTORY,
     }
 }
+
+static NO_ACCOUNT_FACTORY: BTreeMap<String, crate::config::SsoUser> = BTreeMap::new();
 
 /// Cases of the convergence property that were planned (not refused).
 static PLANNED: AtomicUsize = AtomicUsize::new(0);

@@ -460,6 +460,7 @@ fn with_control_tower(o: &mut Observed, auto_enrollment: bool) {
         baselines: BTreeMap::new(),
         enabled: Vec::new(),
         busy: Vec::new(),
+        provisioning: Default::default(),
     };
 }
 
