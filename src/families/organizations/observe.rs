@@ -57,13 +57,120 @@ pub fn lifecycle(account: &SdkAccount) -> Lifecycle {
 /// Reads what a plan needs: the organization, then the full attachments of
 /// the targets the plan will touch.
 pub(super) async fn observe_for_plan(ctx: &ObserveContext<'_>) -> Result<OrgState, ObserveError> {
-    let mut state = read(ctx.clients, ctx.scope, ctx.caller.cloned(), ctx.progress).await?;
-    if let Some(desired) = ctx.desired {
-        let input = DiffInput::of(desired, false);
-        let needed = targets_to_complete(&input, &state);
-        complete_targets(ctx.clients, &mut state, &needed, ctx.scope.concurrency).await?;
-    }
+    let Some(desired) = ctx.desired else {
+        return read(ctx.clients, ctx.scope, ctx.caller.cloned(), ctx.progress, Extras::ALL).await;
+    };
+    // A policy type the file does not use is listed only when prune may
+    // delete lzctl's policies of it. SCPs always are: the lockout guard
+    // evaluates every SCP in force.
+    let types = (!desired.prune).then(|| {
+        desired
+            .state
+            .policies
+            .values()
+            .map(|p| p.kind)
+            .chain([PolicyKind::Scp])
+            .collect::<BTreeSet<_>>()
+    });
+    let extras = Extras {
+        create_status: false,
+        trusted_access: false,
+        types,
+    };
+    let mut state = read(ctx.clients, ctx.scope, ctx.caller.cloned(), ctx.progress, extras).await?;
+    // Read only when the plan can use them: the accounts being created when
+    // the file names one AWS lacks; trusted access when the file renames an
+    // account or sets up detective services.
+    let missing = desired.state.accounts.iter().any(|(name, want)| {
+        !state.accounts.iter().any(|(key, have)| {
+            key == name
+                || have.email.eq_ignore_ascii_case(&want.email)
+                || (want.id.is_some() && have.id == want.id)
+        })
+    });
+    let renamed = desired.state.accounts.iter().any(|(name, want)| {
+        state
+            .accounts
+            .iter()
+            .any(|(key, have)| key != name && have.email.eq_ignore_ascii_case(&want.email))
+    });
+    let trusted = renamed || desired.families.detective.is_some();
+    let org = &ctx.clients.organizations;
+    let (being_created, trusted) = futures::try_join!(
+        async {
+            if missing {
+                accounts_being_created(org).await
+            } else {
+                Ok(BTreeSet::new())
+            }
+        },
+        async {
+            if trusted {
+                trusted_services(org).await
+            } else {
+                Ok(BTreeSet::new())
+            }
+        },
+    )?;
+    state.accounts_being_created = being_created;
+    state.trusted_services = trusted;
+    let input = DiffInput::of(desired, false);
+    let needed = targets_to_complete(&input, &state);
+    complete_targets(ctx.clients, &mut state, &needed, ctx.scope.concurrency).await?;
     Ok(state)
+}
+
+/// What `read` reads beyond the tree and the policies.
+struct Extras {
+    /// CreateAccount requests in progress.
+    create_status: bool,
+    /// Service principals with trusted access.
+    trusted_access: bool,
+    /// Policy types to list (`None`: every enabled one).
+    types: Option<BTreeSet<PolicyKind>>,
+}
+
+impl Extras {
+    const ALL: Extras = Extras {
+        create_status: true,
+        trusted_access: true,
+        types: None,
+    };
+}
+
+async fn accounts_being_created(
+    org: &aws_sdk_organizations::Client,
+) -> Result<BTreeSet<String>, ObserveError> {
+    let pages: Vec<_> = org
+        .list_create_account_status()
+        .states(CreateAccountState::InProgress)
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| aws_error("organizations:ListCreateAccountStatus", e))?;
+    Ok(pages
+        .iter()
+        .flat_map(|p| p.create_account_statuses())
+        .filter_map(|s| s.account_name().map(str::to_string))
+        .collect())
+}
+
+async fn trusted_services(
+    org: &aws_sdk_organizations::Client,
+) -> Result<BTreeSet<String>, ObserveError> {
+    let pages: Vec<_> = org
+        .list_aws_service_access_for_organization()
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| aws_error("organizations:ListAWSServiceAccessForOrganization", e))?;
+    Ok(pages
+        .iter()
+        .flat_map(|p| p.enabled_service_principals())
+        .filter_map(|s| s.service_principal().map(str::to_string))
+        .collect())
 }
 
 /// Looks up, target by target, the attachments of partially listed policies
@@ -123,7 +230,7 @@ pub async fn observe_organization(
     clients: &Clients,
     scope: &ObserveScope,
 ) -> Result<OrgState, ObserveError> {
-    read(clients, scope, None, &|_| {}).await
+    read(clients, scope, None, &|_| {}, Extras::ALL).await
 }
 
 /// One listed account: id, name, email, parent, lifecycle.
@@ -153,6 +260,7 @@ async fn read(
     scope: &ObserveScope,
     known_caller: Option<Caller>,
     progress: &(dyn Fn(&str) + Sync),
+    extras: Extras,
 ) -> Result<OrgState, ObserveError> {
     let org = &clients.organizations;
     let (caller, described, roots) = futures::try_join!(
@@ -215,46 +323,26 @@ async fn read(
         .collect();
 
     let concurrency = scope.concurrency.max(1);
+    let listed_types: BTreeSet<PolicyKind> = match &extras.types {
+        Some(wanted) => enabled_policy_types.intersection(wanted).copied().collect(),
+        None => enabled_policy_types.clone(),
+    };
     let ((ous, ou_ids, accounts, mut tags), raw_policies, being_created, trusted) = futures::try_join!(
         walk_tree(org, &root_id, scope, concurrency, progress),
-        read_policies(
-            &clients.organizations_policies,
-            &enabled_policy_types,
-            scope.list_all_targets,
-            concurrency
-        ),
+        read_policies(clients, &listed_types, scope.list_all_targets, concurrency),
         async {
-            let pages: Vec<_> = org
-                .list_create_account_status()
-                .states(CreateAccountState::InProgress)
-                .into_paginator()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| aws_error("organizations:ListCreateAccountStatus", e))?;
-            Ok::<BTreeSet<String>, ObserveError>(
-                pages
-                    .iter()
-                    .flat_map(|p| p.create_account_statuses())
-                    .filter_map(|s| s.account_name().map(str::to_string))
-                    .collect(),
-            )
+            if extras.create_status {
+                accounts_being_created(org).await
+            } else {
+                Ok(BTreeSet::new())
+            }
         },
         async {
-            let pages: Vec<_> = org
-                .list_aws_service_access_for_organization()
-                .into_paginator()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| aws_error("organizations:ListAWSServiceAccessForOrganization", e))?;
-            Ok::<BTreeSet<String>, ObserveError>(
-                pages
-                    .iter()
-                    .flat_map(|p| p.enabled_service_principals())
-                    .filter_map(|s| s.service_principal().map(str::to_string))
-                    .collect(),
-            )
+            if extras.trusted_access {
+                trusted_services(org).await
+            } else {
+                Ok(BTreeSet::new())
+            }
         },
     )?;
 
@@ -511,11 +599,14 @@ async fn list_children(
 /// Policies of the enabled types, with content and targets (targets of AWS's
 /// full-access policies only when asked: they are attached nearly everywhere).
 async fn read_policies(
-    org: &aws_sdk_organizations::Client,
+    clients: &Clients,
     enabled: &BTreeSet<PolicyKind>,
     list_all_targets: bool,
     concurrency: usize,
 ) -> Result<Vec<RawPolicy>, ObserveError> {
+    // Policy targets are what AWS throttles first: they go through the
+    // client with a retry partition of its own.
+    let (org, targets_client) = (&clients.organizations, &clients.organizations_policies);
     let listed: Vec<Vec<(PolicyKind, aws_sdk_organizations::types::PolicySummary)>> =
         futures::future::try_join_all(enabled.iter().map(|kind| async move {
             let pages: Vec<_> = org
@@ -562,7 +653,7 @@ async fn read_policies(
             if full_access && !list_all_targets {
                 return Ok(Vec::new());
             }
-            let pages: Vec<_> = org
+            let pages: Vec<_> = targets_client
                 .list_targets_for_policy()
                 .policy_id(&id)
                 .into_paginator()
