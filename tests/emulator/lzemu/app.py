@@ -224,6 +224,8 @@ class Emulator:
             if "organizations" in domains:
                 self.organizations.tick()
             status, headers, out = self._dispatch(ctx)
+            if info.service in ("iam", "sts"):
+                motoseam.forget_access_keys()
             if status < 400:
                 scheduled = self.faults.take_scheduled(info.key, "after")
                 if scheduled is not None:

@@ -13,6 +13,7 @@ the Organizations lock held (see ``locks.py``).
 
 import datetime
 import sys
+import threading
 
 _EXTRA_DELEGATABLE = []
 _clock = None
@@ -25,7 +26,49 @@ def wsgi_app():
     """moto's server application (all services, dispatched by host/signature)."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+    _install_speedups()
     return DomainDispatcherApplication(create_backend_app)
+
+
+# Two lookups moto repeats on every request, each growing with what the
+# emulator holds: the account of an access key (a scan of every account's IAM
+# backend: O(accounts)) and the list of moto's service modules (a directory
+# listing). Both answers change only when IAM or STS hand out keys (the key
+# cache is forgotten after every IAM/STS request and on reset) or never.
+_key_accounts = {}
+_key_lock = threading.Lock()
+_speedups_installed = False
+
+
+def _install_speedups():
+    global _speedups_installed
+    if _speedups_installed:
+        return
+    _speedups_installed = True
+    import moto.backends as backends
+    import moto.iam.models as iam_models
+
+    original = iam_models.get_account_id_from
+
+    def cached_account_id_from(access_key):
+        with _key_lock:
+            hit = _key_accounts.get(access_key)
+        if hit is not None:
+            return hit
+        account = original(access_key)
+        with _key_lock:
+            _key_accounts[access_key] = account
+        return account
+
+    iam_models.get_account_id_from = cached_account_id_from
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
+
+
+def forget_access_keys():
+    """IAM or STS may have made or removed keys: look accounts up again."""
+    with _key_lock:
+        _key_accounts.clear()
 
 
 def request_handler_class():
@@ -40,6 +83,7 @@ def reset_all():
     from moto.moto_api._internal.models import moto_api_backend
 
     moto_api_backend.reset()
+    forget_access_keys()
     orgs = sys.modules.get("moto.organizations.models")
     if orgs is not None:
         orgs.organizations_backends.master_accounts.clear()
