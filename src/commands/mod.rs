@@ -201,6 +201,7 @@ pub async fn run(command: Command) -> Result<Outcome> {
                 },
                 None => ObserveScope {
                     all_ou_tags: true,
+                    policy_tags: true,
                     concurrency: aws.concurrency,
                     ..ObserveScope::default()
                 },

@@ -48,6 +48,9 @@ pub struct Desired {
     pub registration: BTreeMap<OuPath, bool>,
     /// `scp lint` warnings on the rendered policies (AWS would accept them).
     pub lint_warnings: Vec<String>,
+    /// Policies whose `description` the file states (others keep theirs
+    /// when adopted).
+    pub described_policies: std::collections::BTreeSet<String>,
     /// What the families' own sections (`baselines:`, `detective:`) ask for.
     pub families: crate::families::DesiredSections,
 }

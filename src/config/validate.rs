@@ -257,6 +257,12 @@ fn check(c: &mut Checker, file: &ConfigFile, base_dir: &Path, path: &Path, text:
         })
         .collect();
     Desired {
+        described_policies: file
+            .policies
+            .iter()
+            .filter(|(_, p)| p.description.is_some())
+            .map(|(n, _)| n.clone())
+            .collect(),
         families,
         lint_warnings: Vec::new(),
         registration,
@@ -783,6 +789,7 @@ fn check_policies(
                 content,
                 targets,
                 aws_managed: false,
+                tags: Default::default(),
             },
         );
     }

@@ -66,6 +66,7 @@ pub(super) async fn observe_for_plan(ctx: &ObserveContext<'_>) -> Result<OrgStat
             limits: desired.limits,
             manage_account_tags: desired.uses_account_tags,
             governed: false,
+            described: &desired.described_policies,
         };
         let needed = targets_to_complete(&input, &state);
         complete_targets(ctx.clients, &mut state, &needed, ctx.scope.concurrency).await?;
@@ -227,7 +228,7 @@ async fn read(
         read_policies(
             &clients.organizations_policies,
             &enabled_policy_types,
-            scope.list_all_targets,
+            scope,
             concurrency
         ),
         async {
@@ -520,9 +521,11 @@ async fn list_children(
 async fn read_policies(
     org: &aws_sdk_organizations::Client,
     enabled: &BTreeSet<PolicyKind>,
-    list_all_targets: bool,
+    scope: &ObserveScope,
     concurrency: usize,
 ) -> Result<Vec<RawPolicy>, ObserveError> {
+    let list_all_targets = scope.list_all_targets;
+    let policy_tags = scope.policy_tags;
     let listed: Vec<Vec<(PolicyKind, aws_sdk_organizations::types::PolicySummary)>> =
         futures::future::try_join_all(enabled.iter().map(|kind| async move {
             let pages: Vec<_> = org
@@ -585,16 +588,30 @@ async fn read_policies(
                     .collect(),
             )
         };
-        let (content, targets) = futures::try_join!(content, targets)?;
+        // Ownership of a policy lzctl did not create is its tag; read only
+        // when it decides something (`prune`), one call per such policy.
+        let description = summary.description().unwrap_or_default().to_string();
+        let tags = async {
+            if !policy_tags
+                || aws_managed
+                || crate::model::is_control_tower_policy(&name)
+                || description.starts_with(crate::model::MANAGED_DESCRIPTION_PREFIX)
+            {
+                return Ok(Tags::new());
+            }
+            read_tags(org, &id).await
+        };
+        let (content, targets, tags) = futures::try_join!(content, targets, tags)?;
         Ok::<_, ObserveError>(RawPolicy {
             name,
             policy: Policy {
                 id: Some(id),
                 kind,
-                description: summary.description().unwrap_or_default().to_string(),
+                description,
                 content,
                 targets: BTreeSet::new(),
                 aws_managed,
+                tags,
             },
             targets,
         })
