@@ -2,6 +2,7 @@
 
 mod desired;
 mod diagnostic;
+mod include;
 pub mod input;
 pub mod model;
 mod ou_tree;
@@ -12,6 +13,7 @@ mod validate;
 
 pub use desired::{Desired, OrganizationSettings};
 pub use diagnostic::{closest, Diagnostic, Diagnostics};
+pub use include::MAX_INCLUDED_FILES;
 pub use model::ControlTowerMode;
 pub use targets::resolve_target;
 pub use validate::{Checker, SectionInput};

@@ -17,6 +17,10 @@ pub type UnknownKeys = BTreeMap<String, serde_yaml::Value>;
 pub struct ConfigFile {
     /// Format version; only 1 exists.
     pub version: Option<u32>,
+    /// Files, directories (their `*.yaml` files) or globs, relative to this
+    /// file, whose contents are merged into it (main file only).
+    #[serde(default)]
+    pub include: Vec<String>,
     /// The organization this file governs.
     pub organization: Option<OrganizationConfig>,
     /// Tunable limits and behaviour.
@@ -189,6 +193,7 @@ pub mod known_keys {
     /// Top level.
     pub const TOP: &[&str] = &[
         "version",
+        "include",
         "organization",
         "settings",
         "prune",
