@@ -7,6 +7,7 @@ pub mod input;
 pub mod model;
 mod ou_tree;
 pub mod regions;
+pub mod schema;
 pub mod source;
 mod targets;
 mod validate;

@@ -7,13 +7,15 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Extra keys a struct did not expect.
 pub type UnknownKeys = BTreeMap<String, serde_yaml::Value>;
 
 /// The whole landing-zone file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct ConfigFile {
     /// Format version; only 1 exists.
     pub version: Option<u32>,
@@ -46,11 +48,12 @@ pub struct ConfigFile {
     pub policies: BTreeMap<String, PolicyConfig>,
     /// Anything else.
     #[serde(flatten)]
+    #[schemars(skip)]
     pub unknown: UnknownKeys,
 }
 
 /// Whether Control Tower is expected beside lzctl.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ControlTowerMode {
     /// Detect it.
@@ -63,7 +66,8 @@ pub enum ControlTowerMode {
 }
 
 /// The `organization` block.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct OrganizationConfig {
     /// Region lzctl and Control Tower run from.
     pub home_region: Option<String>,
@@ -72,6 +76,8 @@ pub struct OrganizationConfig {
     pub governed_regions: Vec<String>,
     /// Expected management account id; lzctl refuses any other. A YAML
     /// value of any type, so a number gets a precise message.
+    #[serde(default)]
+    #[schemars(schema_with = "super::schema::account_id")]
     pub management_account: Option<serde_yaml::Value>,
     /// Control Tower expectation.
     #[serde(default)]
@@ -81,22 +87,26 @@ pub struct OrganizationConfig {
     pub break_glass_roles: Vec<String>,
     /// Anything else.
     #[serde(flatten)]
+    #[schemars(skip)]
     pub unknown: UnknownKeys,
 }
 
 /// The `settings` block: limits that AWS changes from time to time.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct SettingsConfig {
     /// Policy size and attachment limits.
     #[serde(default)]
     pub limits: LimitsConfig,
     /// Anything else.
     #[serde(flatten)]
+    #[schemars(skip)]
     pub unknown: UnknownKeys,
 }
 
 /// Overrides of the AWS limits; unset fields take the current AWS values.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct LimitsConfig {
     /// Maximum SCP size in characters.
     pub scp_max_size: Option<usize>,
@@ -112,11 +122,12 @@ pub struct LimitsConfig {
     pub tag_max_attachments: Option<usize>,
     /// Anything else.
     #[serde(flatten)]
+    #[schemars(skip)]
     pub unknown: UnknownKeys,
 }
 
 /// One OU in the tree; `Security:` with no value means an OU with defaults.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(from = "Option<OuConfig>")]
 pub struct OuNode(pub OuConfig);
 
@@ -127,7 +138,8 @@ impl From<Option<OuConfig>> for OuNode {
 }
 
 /// The settings of one OU.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct OuConfig {
     /// Child OUs keyed by name.
     #[serde(default)]
@@ -145,15 +157,19 @@ pub struct OuConfig {
     pub register: Option<bool>,
     /// Anything else.
     #[serde(flatten)]
+    #[schemars(skip)]
     pub unknown: UnknownKeys,
 }
 
 /// One account.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct AccountConfig {
     /// Account name, unique in the file.
     pub name: Option<String>,
     /// The account's id, when it exists: its identity, whatever its name.
+    #[serde(default)]
+    #[schemars(schema_with = "super::schema::account_id")]
     pub id: Option<serde_yaml::Value>,
     /// Root email address, unique in the file.
     pub email: Option<String>,
@@ -164,11 +180,13 @@ pub struct AccountConfig {
     pub tags: BTreeMap<String, String>,
     /// Anything else.
     #[serde(flatten)]
+    #[schemars(skip)]
     pub unknown: UnknownKeys,
 }
 
 /// One organization policy.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct PolicyConfig {
     /// `scp`, `rcp` or `tag`.
     #[serde(rename = "type")]
@@ -177,6 +195,7 @@ pub struct PolicyConfig {
     pub template: Option<PathBuf>,
     /// Template parameters.
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
     pub params: BTreeMap<String, serde_yaml::Value>,
     /// Where the policy is attached.
     #[serde(default)]
@@ -185,6 +204,7 @@ pub struct PolicyConfig {
     pub description: Option<String>,
     /// Anything else.
     #[serde(flatten)]
+    #[schemars(skip)]
     pub unknown: UnknownKeys,
 }
 
