@@ -148,6 +148,37 @@ pub enum Command {
         #[command(subcommand)]
         command: ScpCommand,
     },
+    /// Read the live organization (read-only) and write a configuration
+    /// directory that `plan` finds in place: the OU tree with environments
+    /// inferred, accounts with their ids, every customer-managed policy as a
+    /// template with its targets. Control Tower's objects are referenced, not copied.
+    Import {
+        /// Directory to write (landing-zone.yaml, policies/, companies/).
+        #[arg(long)]
+        out: PathBuf,
+        /// The OU whose children are the companies (default: inferred from the tree).
+        #[arg(long)]
+        company_parent: Option<String>,
+        /// Write each company to its own file under companies/, included by the main file.
+        #[arg(long)]
+        split: bool,
+        /// Overwrite the files of an earlier import.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
+    /// Print the JSON Schema of the landing-zone file, for editors (YAML
+    /// language servers: `# yaml-language-server: $schema=lzctl.schema.json`).
+    Schema,
+    /// Print a shell completion script.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
     /// Record the observed organization to a file for offline review.
     Snapshot {
         /// Output file.

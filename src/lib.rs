@@ -11,6 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod digest;
 pub mod families;
+pub mod import;
 pub mod model;
 pub mod observe;
 pub mod plan;

@@ -9,6 +9,9 @@ use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
 
+mod import;
+mod schema;
+
 use crate::apply::audit::AuditLog;
 use crate::apply::gate::{AlwaysOpen, Gate};
 use crate::apply::{execute_plan, ApplyOptions, ApplyReport, Progress, StopSignal};
@@ -190,6 +193,24 @@ pub async fn run(command: Command) -> Result<Outcome> {
             apply(plan.as_deref(), config.as_deref(), &options, &aws).await
         }
         Command::Scp { command } => scp(command).await,
+        Command::Import {
+            out,
+            company_parent,
+            split,
+            force,
+            aws,
+        } => {
+            let run = import::ImportRun {
+                out: &out,
+                company_parent,
+                split,
+                force,
+            };
+            import::run(&run, &aws).await
+        }
+        Command::Schema => schema::schema(),
+        Command::Completions { shell } => schema::completions(shell),
+        Command::Man => schema::man(),
         Command::Snapshot { out, config, aws } => {
             let started = Instant::now();
             let desired = config.as_deref().map(load_config).transpose()?;
@@ -201,6 +222,7 @@ pub async fn run(command: Command) -> Result<Outcome> {
                 },
                 None => ObserveScope {
                     all_ou_tags: true,
+                    policy_tags: true,
                     concurrency: aws.concurrency,
                     ..ObserveScope::default()
                 },

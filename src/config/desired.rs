@@ -62,6 +62,9 @@ pub struct Desired {
     /// Accounts vended through Control Tower's Account Factory, with the
     /// Identity Center user it creates for each.
     pub account_factory: BTreeMap<String, SsoUser>,
+    /// Policies whose `description` the file states (others keep theirs
+    /// when adopted).
+    pub described_policies: std::collections::BTreeSet<String>,
     /// What the families' own sections (`baselines:`, `detective:`) ask for.
     pub families: crate::families::DesiredSections,
 }

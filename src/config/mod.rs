@@ -2,16 +2,19 @@
 
 mod desired;
 mod diagnostic;
+mod include;
 pub mod input;
 pub mod model;
 mod ou_tree;
 pub mod regions;
+pub mod schema;
 pub mod source;
 mod targets;
 mod validate;
 
 pub use desired::{Desired, OrganizationSettings, SsoUser};
 pub use diagnostic::{closest, Diagnostic, Diagnostics};
+pub use include::MAX_INCLUDED_FILES;
 pub use model::ControlTowerMode;
 pub use targets::resolve_target;
 pub use validate::{Checker, SectionInput};

@@ -7,16 +7,22 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Extra keys a struct did not expect.
 pub type UnknownKeys = BTreeMap<String, serde_yaml::Value>;
 
 /// The whole landing-zone file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct ConfigFile {
     /// Format version; only 1 exists.
     pub version: Option<u32>,
+    /// Files, directories (their `*.yaml` files) or globs, relative to this
+    /// file, whose contents are merged into it (main file only).
+    #[serde(default)]
+    pub include: Vec<String>,
     /// The organization this file governs.
     pub organization: Option<OrganizationConfig>,
     /// Tunable limits and behaviour.
@@ -42,11 +48,12 @@ pub struct ConfigFile {
     pub policies: BTreeMap<String, PolicyConfig>,
     /// Anything else.
     #[serde(flatten)]
+    #[schemars(skip)]
     pub unknown: UnknownKeys,
 }
 
 /// Whether Control Tower is expected beside lzctl.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ControlTowerMode {
     /// Detect it.
@@ -59,7 +66,8 @@ pub enum ControlTowerMode {
 }
 
 /// The `organization` block.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct OrganizationConfig {
     /// Region lzctl and Control Tower run from.
     pub home_region: Option<String>,
@@ -68,6 +76,8 @@ pub struct OrganizationConfig {
     pub governed_regions: Vec<String>,
     /// Expected management account id; lzctl refuses any other. A YAML
     /// value of any type, so a number gets a precise message.
+    #[serde(default)]
+    #[schemars(schema_with = "super::schema::account_id")]
     pub management_account: Option<serde_yaml::Value>,
     /// Control Tower expectation.
     #[serde(default)]
@@ -77,22 +87,26 @@ pub struct OrganizationConfig {
     pub break_glass_roles: Vec<String>,
     /// Anything else.
     #[serde(flatten)]
+    #[schemars(skip)]
     pub unknown: UnknownKeys,
 }
 
 /// The `settings` block: limits that AWS changes from time to time.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct SettingsConfig {
     /// Policy size and attachment limits.
     #[serde(default)]
     pub limits: LimitsConfig,
     /// Anything else.
     #[serde(flatten)]
+    #[schemars(skip)]
     pub unknown: UnknownKeys,
 }
 
 /// Overrides of the AWS limits; unset fields take the current AWS values.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct LimitsConfig {
     /// Maximum SCP size in characters.
     pub scp_max_size: Option<usize>,
@@ -108,11 +122,12 @@ pub struct LimitsConfig {
     pub tag_max_attachments: Option<usize>,
     /// Anything else.
     #[serde(flatten)]
+    #[schemars(skip)]
     pub unknown: UnknownKeys,
 }
 
 /// One OU in the tree; `Security:` with no value means an OU with defaults.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(from = "Option<OuConfig>")]
 pub struct OuNode(pub OuConfig);
 
@@ -123,7 +138,8 @@ impl From<Option<OuConfig>> for OuNode {
 }
 
 /// The settings of one OU.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct OuConfig {
     /// Child OUs keyed by name.
     #[serde(default)]
@@ -141,15 +157,19 @@ pub struct OuConfig {
     pub register: Option<bool>,
     /// Anything else.
     #[serde(flatten)]
+    #[schemars(skip)]
     pub unknown: UnknownKeys,
 }
 
 /// One account.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct AccountConfig {
     /// Account name, unique in the file.
     pub name: Option<String>,
     /// The account's id, when it exists: its identity, whatever its name.
+    #[serde(default)]
+    #[schemars(schema_with = "super::schema::account_id")]
     pub id: Option<serde_yaml::Value>,
     /// Root email address, unique in the file.
     pub email: Option<String>,
@@ -164,12 +184,14 @@ pub struct AccountConfig {
     pub account_factory: Option<AccountFactoryConfig>,
     /// Anything else.
     #[serde(flatten)]
+    #[schemars(skip)]
     pub unknown: UnknownKeys,
 }
 
 /// `account_factory:` of an account: the Identity Center user Account
 /// Factory creates with it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct AccountFactoryConfig {
     /// The user's email.
     pub sso_user_email: Option<String>,
@@ -179,11 +201,13 @@ pub struct AccountFactoryConfig {
     pub sso_user_last_name: Option<String>,
     /// Anything else.
     #[serde(flatten)]
+    #[schemars(skip)]
     pub unknown: UnknownKeys,
 }
 
 /// One organization policy.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct PolicyConfig {
     /// `scp`, `rcp` or `tag`.
     #[serde(rename = "type")]
@@ -192,6 +216,7 @@ pub struct PolicyConfig {
     pub template: Option<PathBuf>,
     /// Template parameters.
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
     pub params: BTreeMap<String, serde_yaml::Value>,
     /// Where the policy is attached.
     #[serde(default)]
@@ -200,6 +225,7 @@ pub struct PolicyConfig {
     pub description: Option<String>,
     /// Anything else.
     #[serde(flatten)]
+    #[schemars(skip)]
     pub unknown: UnknownKeys,
 }
 
@@ -208,6 +234,7 @@ pub mod known_keys {
     /// Top level.
     pub const TOP: &[&str] = &[
         "version",
+        "include",
         "organization",
         "settings",
         "prune",

@@ -28,12 +28,13 @@ impl std::fmt::Display for Location {
     }
 }
 
-/// Positions of keys and values in one YAML file, addressed by field path.
+/// Positions of keys and values, addressed by field path: of one YAML file,
+/// or of a file and the files it includes (each position names its file).
 #[derive(Debug, Clone, Default)]
 pub struct SourceMap {
-    file: PathBuf,
-    keys: HashMap<String, (usize, usize)>,
-    values: HashMap<String, (usize, usize)>,
+    files: Vec<PathBuf>,
+    keys: HashMap<String, (usize, usize, usize)>,
+    values: HashMap<String, (usize, usize, usize)>,
     /// Keys that appear twice in one mapping, with the path of the second one.
     pub duplicate_keys: Vec<String>,
 }
@@ -44,7 +45,7 @@ impl SourceMap {
     pub fn parse(file: &Path, text: &str) -> SourceMap {
         let mut recorder = Recorder {
             map: SourceMap {
-                file: file.to_path_buf(),
+                files: vec![file.to_path_buf()],
                 ..SourceMap::default()
             },
             stack: Vec::new(),
@@ -54,9 +55,12 @@ impl SourceMap {
         recorder.map
     }
 
-    /// The file this map describes.
+    /// The (first) file this map describes.
     pub fn file(&self) -> &Path {
-        &self.file
+        self.files
+            .first()
+            .map(PathBuf::as_path)
+            .unwrap_or(Path::new(""))
     }
 
     /// Location of the key of `path` (for mapping entries) or of its value.
@@ -64,13 +68,14 @@ impl SourceMap {
     pub fn locate(&self, path: &str) -> Location {
         let mut probe = path.to_string();
         loop {
-            if let Some(&(line, column)) = self.keys.get(&probe).or_else(|| self.values.get(&probe))
+            if let Some(&(file, line, column)) =
+                self.keys.get(&probe).or_else(|| self.values.get(&probe))
             {
-                return self.at(line, column);
+                return self.at(file, line, column);
             }
             match parent_path(&probe) {
                 Some(parent) => probe = parent,
-                None => return self.at(1, 1),
+                None => return self.at(0, 1, 1),
             }
         }
     }
@@ -78,14 +83,39 @@ impl SourceMap {
     /// Location of the value of `path` (the item after the colon).
     pub fn locate_value(&self, path: &str) -> Location {
         match self.values.get(path) {
-            Some(&(line, column)) => self.at(line, column),
+            Some(&(file, line, column)) => self.at(file, line, column),
             None => self.locate(path),
         }
     }
 
-    fn at(&self, line: usize, column: usize) -> Location {
+    /// Whether `path` is recorded (as a key or a value).
+    pub fn contains(&self, path: &str) -> bool {
+        self.keys.contains_key(path) || self.values.contains_key(path)
+    }
+
+    /// Adds the positions of another file's map, each path passed through
+    /// `rename` (an included file's `accounts[0]` is the merged file's
+    /// `accounts[n]`). Paths already recorded keep their first position.
+    pub fn absorb(&mut self, other: SourceMap, rename: impl Fn(&str) -> String) {
+        let offset = self.files.len();
+        self.files.extend(other.files);
+        for (path, (file, line, column)) in other.keys {
+            self.keys
+                .entry(rename(&path))
+                .or_insert((file + offset, line, column));
+        }
+        for (path, (file, line, column)) in other.values {
+            self.values
+                .entry(rename(&path))
+                .or_insert((file + offset, line, column));
+        }
+        self.duplicate_keys
+            .extend(other.duplicate_keys.iter().map(|p| rename(p)));
+    }
+
+    fn at(&self, file: usize, line: usize, column: usize) -> Location {
         Location {
-            file: self.file.clone(),
+            file: self.files.get(file).cloned().unwrap_or_default(),
             line,
             column,
         }
@@ -171,7 +201,7 @@ impl Recorder {
                     if !seen.insert(key.clone()) {
                         self.map.duplicate_keys.push(full.clone());
                     } else {
-                        self.map.keys.insert(full, pos);
+                        self.map.keys.insert(full, (0, pos.0, pos.1));
                     }
                     *pending_key = Some(key);
                     None
@@ -187,12 +217,15 @@ impl MarkedEventReceiver for Recorder {
         match &ev {
             Event::Scalar(..) | Event::Alias(..) => {
                 if let Some(path) = self.next_node_path(&ev, mark) {
-                    self.map.values.entry(path).or_insert(pos);
+                    self.map.values.entry(path).or_insert((0, pos.0, pos.1));
                 }
             }
             Event::MappingStart(..) => {
                 let path = self.next_node_path(&ev, mark).unwrap_or_default();
-                self.map.values.entry(path.clone()).or_insert(pos);
+                self.map
+                    .values
+                    .entry(path.clone())
+                    .or_insert((0, pos.0, pos.1));
                 self.stack.push(Frame::Mapping {
                     path,
                     pending_key: None,
@@ -201,7 +234,10 @@ impl MarkedEventReceiver for Recorder {
             }
             Event::SequenceStart(..) => {
                 let path = self.next_node_path(&ev, mark).unwrap_or_default();
-                self.map.values.entry(path.clone()).or_insert(pos);
+                self.map
+                    .values
+                    .entry(path.clone())
+                    .or_insert((0, pos.0, pos.1));
                 self.stack.push(Frame::Sequence { path, next: 0 });
             }
             Event::MappingEnd | Event::SequenceEnd => {

@@ -144,6 +144,14 @@ pub(super) fn load(path: &Path) -> Result<Desired, Diagnostics> {
         }
     })?;
     let map = SourceMap::parse(path, &text);
+    let (file, map, digest) = match parse(path, &text, map) {
+        Ok(parsed) => parsed,
+        Err(mut diagnostics) => {
+            diagnostics
+                .sort_by_key(|d| (d.location.file.clone(), d.location.line, d.location.column));
+            return Err(Diagnostics { diagnostics });
+        }
+    };
     let mut checker = Checker {
         map: &map,
         diagnostics: Vec::new(),
@@ -156,34 +164,8 @@ pub(super) fn load(path: &Path) -> Result<Desired, Diagnostics> {
             Some("remove or merge one of them".into()),
         );
     }
-    let file: ConfigFile = match serde_yaml::from_str(&text) {
-        Ok(f) => f,
-        Err(e) => {
-            if checker.diagnostics.is_empty() {
-                let (line, column) = e
-                    .location()
-                    .map(|l| (l.line(), l.column()))
-                    .unwrap_or((1, 1));
-                checker.diagnostics.push(Diagnostic {
-                    location: super::source::Location {
-                        file: path.to_path_buf(),
-                        line,
-                        column,
-                    },
-                    field: String::new(),
-                    message: format!("not a valid landing-zone file: {e}"),
-                    hint: Some(
-                        "check the YAML syntax and the type of the value at this position".into(),
-                    ),
-                });
-            }
-            return Err(Diagnostics {
-                diagnostics: checker.diagnostics,
-            });
-        }
-    };
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let mut desired = check(&mut checker, &file, &base_dir, path, &text);
+    let mut desired = check(&mut checker, &file, &base_dir, path, &digest);
     desired.lint_warnings = std::mem::take(&mut checker.warnings);
     if checker.diagnostics.is_empty() {
         Ok(desired)
@@ -194,7 +176,66 @@ pub(super) fn load(path: &Path) -> Result<Desired, Diagnostics> {
     }
 }
 
-fn check(c: &mut Checker, file: &ConfigFile, base_dir: &Path, path: &Path, text: &str) -> Desired {
+/// The file as written, or assembled with its includes: the typed document,
+/// the positions of every field, and the digest of every file read.
+fn parse(
+    path: &Path,
+    text: &str,
+    map: SourceMap,
+) -> Result<(ConfigFile, SourceMap, String), Vec<Diagnostic>> {
+    let syntax_error = |file: &Path, e: serde_yaml::Error| {
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((1, 1));
+        Diagnostic {
+            location: super::source::Location {
+                file: file.to_path_buf(),
+                line,
+                column,
+            },
+            field: String::new(),
+            message: format!("not a valid landing-zone file: {e}"),
+            hint: Some("check the YAML syntax and the type of the value at this position".into()),
+        }
+    };
+    let file: ConfigFile = match serde_yaml::from_str(text) {
+        Ok(f) => f,
+        Err(e) => {
+            // A key repeated in a mapping is the likelier cause; say that.
+            if !map.duplicate_keys.is_empty() {
+                return Err(map
+                    .duplicate_keys
+                    .iter()
+                    .map(|dup| Diagnostic {
+                        location: map.locate(dup),
+                        field: dup.clone(),
+                        message: "key appears twice in one mapping".into(),
+                        hint: Some("remove or merge one of them".into()),
+                    })
+                    .collect());
+            }
+            return Err(vec![syntax_error(path, e)]);
+        }
+    };
+    if file.include.is_empty() {
+        return Ok((file, map, crate::digest::sha256_hex(text.as_bytes())));
+    }
+    let assembled = super::include::assemble(path, text, map, &file.include)?;
+    let digest = crate::digest::sha256_hex(&assembled.digest_input);
+    match serde_yaml::from_value::<ConfigFile>(assembled.value) {
+        Ok(file) => Ok((file, assembled.map, digest)),
+        Err(e) => Err(vec![syntax_error(path, e)]),
+    }
+}
+
+fn check(
+    c: &mut Checker,
+    file: &ConfigFile,
+    base_dir: &Path,
+    path: &Path,
+    digest: &str,
+) -> Desired {
     c.unknown_keys("", &file.unknown, known_keys::TOP);
     match file.version {
         Some(1) => {}
@@ -259,11 +300,17 @@ fn check(c: &mut Checker, file: &ConfigFile, base_dir: &Path, path: &Path, text:
         .collect();
     Desired {
         account_factory,
+        described_policies: file
+            .policies
+            .iter()
+            .filter(|(_, p)| p.description.is_some())
+            .map(|(n, _)| n.clone())
+            .collect(),
         families,
         lint_warnings: Vec::new(),
         registration,
         path: path.to_path_buf(),
-        digest: crate::digest::sha256_hex(text.as_bytes()),
+        digest: digest.to_string(),
         organization,
         limits,
         prune: file.prune,
@@ -812,7 +859,26 @@ fn check_policies(
         }
         for (i, expr) in p.targets.iter().enumerate() {
             match resolve_target(expr, &state.ous, &state.accounts) {
-                Ok(found) => targets.extend(found),
+                Ok(found) => {
+                    // The management account may be declared (placed, tagged);
+                    // SCPs and RCPs never apply to it, so naming it is a mistake.
+                    let management = found.iter().find(|t| match t {
+                        Target::Account(a) => {
+                            !org.management_account.is_empty()
+                                && state.accounts[a].id.as_deref()
+                                    == Some(org.management_account.as_str())
+                        }
+                        _ => false,
+                    });
+                    if let (Some(t), PolicyKind::Scp | PolicyKind::Rcp) = (management, kind) {
+                        c.error_at_value(
+                            &join_index(&format!("{field}.targets"), i),
+                            format!("{t} is the management account; {} policies do not apply to it", kind.short_name()),
+                            Some("remove it from the targets (it is exempt from SCPs and RCPs by AWS)".into()),
+                        );
+                    }
+                    targets.extend(found)
+                }
                 Err(message) => {
                     c.error_at_value(
                         &join_index(&format!("{field}.targets"), i),
@@ -843,6 +909,7 @@ fn check_policies(
                 content,
                 targets,
                 aws_managed: false,
+                tags: Default::default(),
             },
         );
     }

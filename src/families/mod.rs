@@ -66,6 +66,12 @@ pub trait Family {
         Self::Desired::default()
     }
 
+    /// The JSON Schema of the family's section (for `lzctl schema`),
+    /// generated from the types `check_config` parses it with.
+    fn section_schema(_generator: &mut schemars::SchemaGenerator) -> Option<schemars::Schema> {
+        None
+    }
+
     /// Reads the family's state, read-only.
     fn observe<'a>(
         ctx: &'a ObserveContext<'a>,
@@ -281,6 +287,22 @@ macro_rules! families {
                     ),
                 )+
             }
+        }
+
+        /// Each family's section key with its JSON Schema.
+        pub fn section_schemas(
+            generator: &mut schemars::SchemaGenerator,
+        ) -> Vec<(&'static str, schemars::Schema)> {
+            let mut out = Vec::new();
+            $(
+                if let (Some(key), Some(schema)) = (
+                    <$module::Family as Family>::SECTION,
+                    <$module::Family as Family>::section_schema(generator),
+                ) {
+                    out.push((key, schema));
+                }
+            )+
+            out
         }
 
         /// Every family's diff, in registration order.

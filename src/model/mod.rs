@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 /// Tags as key → value.
 pub type Tags = BTreeMap<String, String>;
 
-/// Tag key lzctl puts on the OUs it creates; policies carry the marker in their description.
+/// Tag key lzctl puts on the OUs and policies it creates, and on policies it
+/// adopts under `prune` (policies it creates also carry the description prefix).
 pub const MANAGED_TAG_KEY: &str = "managed-by";
 /// Tag key holding the path lzctl created an OU at, so an OU renamed by hand
 /// is recognised and renamed back instead of duplicated.
@@ -161,11 +162,25 @@ pub struct Policy {
     /// Whether AWS owns it (FullAWSAccess and friends).
     #[serde(default)]
     pub aws_managed: bool,
+    /// Tags on the policy. Observed only where ownership matters (with
+    /// `prune`, for policies without lzctl's description prefix); the
+    /// desired state names none.
+    #[serde(default, skip_serializing_if = "Tags::is_empty")]
+    pub tags: Tags,
 }
 
 impl Policy {
-    /// Whether lzctl created or adopted this policy.
+    /// Whether lzctl owns this policy for `prune`: it created it (the
+    /// description prefix, set only on policies lzctl creates) or recorded
+    /// its adoption with the `managed-by=lzctl` tag.
     pub fn is_managed(&self) -> bool {
+        self.is_created_by_lzctl()
+            || self.tags.get(MANAGED_TAG_KEY).map(String::as_str) == Some(MANAGED_TAG_VALUE)
+    }
+
+    /// Whether lzctl created this policy (its description starts with
+    /// lzctl's prefix); free to tell, as ListPolicies returns descriptions.
+    pub fn is_created_by_lzctl(&self) -> bool {
         self.description.starts_with(MANAGED_DESCRIPTION_PREFIX)
     }
 }

@@ -27,6 +27,9 @@ pub struct ObserveScope {
     /// List the targets of AWS's full-access policies too (one page per 20
     /// targets); otherwise they are looked up only where a plan needs them.
     pub list_all_targets: bool,
+    /// Read the tags of policies lzctl did not create (its ownership mark
+    /// for `prune`): one call per such policy, so only when `prune` is on.
+    pub policy_tags: bool,
     /// Parallel requests during the walk.
     pub concurrency: usize,
 }
@@ -50,6 +53,7 @@ impl ObserveScope {
                 Default::default()
             },
             list_all_targets: false,
+            policy_tags: desired.prune,
             expected_management_account: Some(desired.organization.management_account.clone()),
             control_tower: Some(desired.organization.control_tower),
             concurrency,

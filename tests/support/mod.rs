@@ -316,6 +316,7 @@ pub fn full_aws_access(
         content: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#.into(),
         targets,
         aws_managed: true,
+        tags: Default::default(),
     }
 }
 

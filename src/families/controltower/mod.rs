@@ -9,6 +9,7 @@ mod diff;
 pub mod gate;
 mod observe;
 
+pub use diff::registrations;
 pub use gate::ControlTowerGate;
 
 use std::collections::BTreeMap;

@@ -150,82 +150,157 @@ pub struct DetectiveDesired {
     pub cloudtrail: Option<CloudTrailDesired>,
 }
 
-#[derive(Debug, Deserialize)]
-struct RawSection {
+/// The `detective:` block: organization-wide detective services run from a
+/// delegated administrator.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "DetectiveSection")]
+pub(super) struct RawSection {
+    /// The delegated administrator: an account name of the file or a quoted id.
+    #[serde(default)]
+    #[schemars(schema_with = "crate::config::schema::account_ref")]
     delegated_admin: Option<serde_yaml::Value>,
+    /// `governed` (default) or a list of governed regions (the home region among them).
+    #[serde(default)]
+    #[schemars(schema_with = "crate::config::schema::regions")]
     regions: Option<serde_yaml::Value>,
+    /// GuardDuty.
     guardduty: Option<RawGuardDuty>,
+    /// Security Hub (central configuration).
     security_hub: Option<RawHub>,
+    /// AWS Config organization rules.
     config: Option<RawConfig>,
+    /// The organization trail.
     cloudtrail: Option<RawTrail>,
     #[serde(flatten)]
+    #[schemars(skip)]
     unknown: UnknownKeys,
 }
 
-#[derive(Debug, Deserialize)]
+/// `detective.guardduty`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "GuardDuty")]
 struct RawGuardDuty {
+    /// `all`, `new` or `none`.
+    #[schemars(regex(pattern = "^(all|new|none)$"))]
     auto_enable: Option<String>,
+    /// Features: s3_data_events, runtime_monitoring, ebs_malware_protection, ...
     #[serde(default)]
     features: Vec<String>,
     #[serde(flatten)]
+    #[schemars(skip)]
     unknown: UnknownKeys,
 }
 
-#[derive(Debug, Deserialize)]
+/// `detective.security_hub`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "SecurityHub")]
 struct RawHub {
+    /// `home` or a governed region.
     aggregation_region: Option<String>,
+    /// Configuration policies by name.
     #[serde(default)]
     policies: BTreeMap<String, RawPolicy>,
     #[serde(flatten)]
+    #[schemars(skip)]
     unknown: UnknownKeys,
 }
 
-#[derive(Debug, Deserialize)]
+/// One Security Hub configuration policy.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "SecurityHubPolicy")]
 struct RawPolicy {
+    /// Standards: aws-foundational-security-best-practices, cis-3.0, ...
     #[serde(default)]
     standards: Vec<String>,
+    /// Control ids turned off (IAM.6).
     #[serde(default)]
     disabled_controls: Vec<String>,
+    /// `Root` or OU paths and globs.
     #[serde(default)]
     targets: Vec<String>,
     #[serde(flatten)]
+    #[schemars(skip)]
     unknown: UnknownKeys,
 }
 
-#[derive(Debug, Deserialize)]
+/// `detective.config`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "ConfigRules")]
 struct RawConfig {
+    /// Which accounts are production.
     production: Option<RawProduction>,
+    /// Managed rules by name.
     #[serde(default)]
     rules: BTreeMap<String, RawRule>,
     #[serde(flatten)]
+    #[schemars(skip)]
     unknown: UnknownKeys,
 }
 
-#[derive(Debug, Deserialize)]
+/// Production accounts: by OU or by account tag.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Production")]
 struct RawProduction {
+    /// OU paths and globs (each with its subtree).
     #[serde(default)]
     ous: Vec<String>,
+    /// An account tag `key=value`.
     tag: Option<String>,
     #[serde(flatten)]
+    #[schemars(skip)]
     unknown: UnknownKeys,
 }
 
-#[derive(Debug, Deserialize)]
+/// One AWS Config organization rule.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "ConfigRule")]
 struct RawRule {
+    /// Managed rule identifier (default: from the rule name).
     identifier: Option<String>,
+    /// `all` or `production`.
+    #[schemars(regex(pattern = "^(all|production)$"))]
     scope: Option<String>,
+    /// critical, high, medium or low.
     severity: Option<String>,
+    /// Input parameters.
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
     parameters: BTreeMap<String, serde_yaml::Value>,
     #[serde(flatten)]
+    #[schemars(skip)]
     unknown: UnknownKeys,
 }
 
-#[derive(Debug, Deserialize)]
+/// `detective.cloudtrail`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "CloudTrail")]
 struct RawTrail {
+    /// `control-tower`, or `{ name, bucket }` to create one.
+    #[serde(default)]
+    #[schemars(schema_with = "trail_schema")]
     organization_trail: Option<serde_yaml::Value>,
     #[serde(flatten)]
+    #[schemars(skip)]
     unknown: UnknownKeys,
+}
+
+fn trail_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "anyOf": [
+            { "const": "control-tower" },
+            {
+                "type": "object",
+                "properties": { "name": { "type": "string" }, "bucket": { "type": "string" } },
+                "required": ["name", "bucket"],
+                "additionalProperties": false
+            }
+        ]
+    })
+}
+
+/// The JSON Schema of the `detective:` block.
+pub(super) fn section_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    generator.subschema_for::<RawSection>()
 }
 
 const KNOWN: &[&str] = &[

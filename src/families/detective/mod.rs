@@ -160,6 +160,10 @@ impl super::Family for Family {
     type Observed = DetectiveState;
     const SECTION: Option<&'static str> = Some("detective");
 
+    fn section_schema(generator: &mut schemars::SchemaGenerator) -> Option<schemars::Schema> {
+        Some(config::section_schema(generator))
+    }
+
     fn check_config(
         checker: &mut crate::config::Checker<'_>,
         input: &crate::config::SectionInput<'_>,

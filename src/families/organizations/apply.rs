@@ -171,6 +171,21 @@ pub async fn execute(ctx: &StepContext<'_>, op: &Operation) -> Result<(), StepEr
                     .await,
             )?;
         }
+        Operation::AdoptPolicy { name, .. } => {
+            let id = ctx.ids().policy(name)?;
+            let tags = sdk_tags(&Tags::from([(
+                crate::model::MANAGED_TAG_KEY.to_string(),
+                crate::model::MANAGED_TAG_VALUE.to_string(),
+            )]));
+            ctx.audited(
+                "organizations:TagResource",
+                ctx.clients.organizations_policies.tag_resource()
+                    .resource_id(id)
+                    .set_tags(Some(tags))
+                    .send()
+                    .await,
+            )?;
+        }
         Operation::DeletePolicy { name, .. } => {
             let id = ctx.ids().policy(name)?;
             ctx.audited(

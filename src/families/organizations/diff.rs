@@ -12,8 +12,8 @@ use super::Operation;
 use crate::config::{Desired, SsoUser};
 use crate::families::{DiffContext, DiffError, FamilyDiff, Observed};
 use crate::model::{
-    Address, OrgState, OuPath, PolicyKind, Tags, Target, MANAGED_TAG_KEY, MANAGED_TAG_VALUE,
-    PATH_TAG_KEY,
+    Address, OrgState, OuPath, PolicyKind, Tags, Target, MANAGED_DESCRIPTION_PREFIX,
+    MANAGED_TAG_KEY, MANAGED_TAG_VALUE, PATH_TAG_KEY,
 };
 use crate::plan::{Change, FamilyPlan, Notice, Unmanaged};
 use crate::policy::document::{has_allow_statement, normalize};
@@ -37,6 +37,9 @@ pub struct DiffInput<'a> {
     /// Accounts Control Tower's Account Factory vends (the Control Tower
     /// family plans them; this family does not CreateAccount them).
     pub account_factory: &'a BTreeMap<String, SsoUser>,
+    /// Policies whose `description` the file states; the description of an
+    /// adopted policy that the file does not state is left as it is.
+    pub described: &'a BTreeSet<String>,
 }
 
 /// The policy AWS attaches to every new target when a type is enabled.
@@ -67,6 +70,7 @@ impl<'a> DiffInput<'a> {
             manage_account_tags: desired.uses_account_tags,
             governed,
             account_factory: &desired.account_factory,
+            described: &desired.described_policies,
         }
     }
 }
@@ -608,26 +612,41 @@ fn plan_policies(b: &mut Builder, input: &DiffInput, working: &OrgState) {
                 have.kind.short_name()
             )),
             Some(have) => {
+                // lzctl's own policies carry its description prefix; an
+                // adopted one keeps its description unless the file states one.
+                let want_description = if have.is_created_by_lzctl() {
+                    want.description.clone()
+                } else if input.described.contains(name) {
+                    want.description
+                        .strip_prefix(MANAGED_DESCRIPTION_PREFIX)
+                        .unwrap_or(&want.description)
+                        .to_string()
+                } else {
+                    have.description.clone()
+                };
                 let content_differs = normalize(&have.content) != normalize(&want.content);
-                let description_differs = have.description != want.description;
+                let description_differs = have.description != want_description;
                 if content_differs || description_differs {
                     let reason = if content_differs {
                         "the document differs from the rendered template"
                     } else {
-                        "the description differs (lzctl marks the policies it manages)"
+                        "the description differs from the config"
                     };
                     b.push(Change::new(
-                        address,
+                        address.clone(),
                         reason,
                         Some(json!({"description": have.description, "content": have.content})),
-                        Some(json!({"description": want.description, "content": want.content})),
+                        Some(json!({"description": want_description, "content": want.content})),
                         Operation::UpdatePolicy {
                             name: name.clone(),
                             kind: want.kind,
-                            description: want.description.clone(),
+                            description: want_description,
                             content: want.content.clone(),
                         },
                     ));
+                }
+                if !have.is_managed() {
+                    adopt_policy(b, input, name, want.kind, address);
                 }
             }
         }
@@ -661,6 +680,34 @@ fn plan_policies(b: &mut Builder, input: &DiffInput, working: &OrgState) {
                 reason: reason.into(),
             });
         }
+    }
+}
+
+/// A policy the file names that lzctl did not create: it is lzctl's while the
+/// file names it, and nothing about it changes. With `prune` on, lzctl also
+/// records the adoption with its `managed-by` tag (never by rewriting the
+/// description), so that `prune` may delete the policy once the file drops
+/// it; without `prune` the tag would have no use and is neither read nor
+/// written.
+fn adopt_policy(b: &mut Builder, input: &DiffInput, name: &str, kind: PolicyKind, address: Address) {
+    if input.prune {
+        let tag = json!({MANAGED_TAG_KEY: MANAGED_TAG_VALUE});
+        b.push(Change::new(
+            Address::tags(&address),
+            "adopted: named by the config, not created by lzctl; `prune` is on, so lzctl records its ownership with a tag (the description stays)",
+            Some(json!({MANAGED_TAG_KEY: null})),
+            Some(tag),
+            Operation::AdoptPolicy {
+                name: name.to_string(),
+                kind,
+            },
+        ));
+    } else {
+        b.notices.push(Notice {
+            address,
+            message: "adopted: named by the config, not created by lzctl; lzctl manages it while the config names it, and changes neither its description nor its tags".into(),
+            pending: false,
+        });
     }
 }
 

@@ -176,6 +176,14 @@ pub enum Operation {
         /// Document wanted.
         content: String,
     },
+    /// Record lzctl's ownership of a policy it did not create (the
+    /// `managed-by=lzctl` tag; the description is left as it is).
+    AdoptPolicy {
+        /// Name.
+        name: String,
+        /// Type.
+        kind: PolicyKind,
+    },
     /// Delete a managed policy (after every detach).
     DeletePolicy {
         /// Name.
@@ -251,6 +259,7 @@ impl FamilyOperation for Operation {
             Operation::RenameAccount { .. } => "rename account",
             Operation::CreatePolicy { .. } => "create policy",
             Operation::UpdatePolicy { .. } => "update policy",
+            Operation::AdoptPolicy { .. } => "adopt policy",
             Operation::DeletePolicy { .. } => "delete policy",
             Operation::AttachPolicy { .. } => "attach policy",
             Operation::DetachPolicy { .. } => "detach policy",
@@ -269,6 +278,7 @@ impl FamilyOperation for Operation {
             | Operation::RenameAccount { .. } => "Accounts",
             Operation::CreatePolicy { .. }
             | Operation::UpdatePolicy { .. }
+            | Operation::AdoptPolicy { .. }
             | Operation::DeletePolicy { .. } => "Policies",
             Operation::AttachPolicy { .. } | Operation::DetachPolicy { .. } => {
                 "Policy attachments"
@@ -282,7 +292,9 @@ impl FamilyOperation for Operation {
             Operation::EnablePolicyType { .. } => 0,
             Operation::RenameOu { .. } => 1,
             Operation::CreateOu { .. } => 2,
-            Operation::CreatePolicy { .. } | Operation::UpdatePolicy { .. } => 3,
+            Operation::CreatePolicy { .. }
+            | Operation::UpdatePolicy { .. }
+            | Operation::AdoptPolicy { .. } => 3,
             Operation::CreateAccount { .. } | Operation::RenameAccount { .. } => 4,
             Operation::MoveAccount { .. } => 5,
             Operation::AttachPolicy { .. } | Operation::DetachPolicy { .. } => 6,
@@ -317,6 +329,7 @@ impl FamilyOperation for Operation {
             Operation::RenameAccount { name, .. } => vec![Address::account_named(name)],
             Operation::CreatePolicy { .. } => vec![],
             Operation::UpdatePolicy { name, kind, .. }
+            | Operation::AdoptPolicy { name, kind }
             | Operation::DeletePolicy { name, kind } => vec![Address::policy(*kind, name)],
             Operation::AttachPolicy {
                 policy,
@@ -356,6 +369,7 @@ impl FamilyOperation for Operation {
         let name = match self {
             Operation::CreatePolicy { name, .. }
             | Operation::UpdatePolicy { name, .. }
+            | Operation::AdoptPolicy { name, .. }
             | Operation::DeletePolicy { name, .. } => name,
             Operation::AttachPolicy { policy, .. } | Operation::DetachPolicy { policy, .. } => {
                 policy

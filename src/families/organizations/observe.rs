@@ -329,7 +329,7 @@ async fn read(
     };
     let ((ous, ou_ids, accounts, mut tags), raw_policies, being_created, trusted) = futures::try_join!(
         walk_tree(org, &root_id, scope, concurrency, progress),
-        read_policies(clients, &listed_types, scope.list_all_targets, concurrency),
+        read_policies(clients, &listed_types, scope, concurrency),
         async {
             if extras.create_status {
                 accounts_being_created(org).await
@@ -601,12 +601,14 @@ async fn list_children(
 async fn read_policies(
     clients: &Clients,
     enabled: &BTreeSet<PolicyKind>,
-    list_all_targets: bool,
+    scope: &ObserveScope,
     concurrency: usize,
 ) -> Result<Vec<RawPolicy>, ObserveError> {
     // Policy targets are what AWS throttles first: they go through the
     // client with a retry partition of its own.
     let (org, targets_client) = (&clients.organizations, &clients.organizations_policies);
+    let list_all_targets = scope.list_all_targets;
+    let policy_tags = scope.policy_tags;
     let listed: Vec<Vec<(PolicyKind, aws_sdk_organizations::types::PolicySummary)>> =
         futures::future::try_join_all(enabled.iter().map(|kind| async move {
             let pages: Vec<_> = org
@@ -669,16 +671,30 @@ async fn read_policies(
                     .collect(),
             )
         };
-        let (content, targets) = futures::try_join!(content, targets)?;
+        // Ownership of a policy lzctl did not create is its tag; read only
+        // when it decides something (`prune`), one call per such policy.
+        let description = summary.description().unwrap_or_default().to_string();
+        let tags = async {
+            if !policy_tags
+                || aws_managed
+                || crate::model::is_control_tower_policy(&name)
+                || description.starts_with(crate::model::MANAGED_DESCRIPTION_PREFIX)
+            {
+                return Ok(Tags::new());
+            }
+            read_tags(org, &id).await
+        };
+        let (content, targets, tags) = futures::try_join!(content, targets, tags)?;
         Ok::<_, ObserveError>(RawPolicy {
             name,
             policy: Policy {
                 id: Some(id),
                 kind,
-                description: summary.description().unwrap_or_default().to_string(),
+                description,
                 content,
                 targets: BTreeSet::new(),
                 aws_managed,
+                tags,
             },
             targets,
         })

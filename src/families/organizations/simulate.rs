@@ -96,6 +96,7 @@ pub fn apply_operation(
                         content: crate::model::AWS_FULL_ACCESS_DOCUMENT.into(),
                         targets: BTreeSet::new(),
                         aws_managed: true,
+                        tags: Default::default(),
                     });
                 p.targets.extend(targets);
             }
@@ -187,6 +188,7 @@ pub fn apply_operation(
                     content: content.clone(),
                     targets: BTreeSet::new(),
                     aws_managed: false,
+                    tags: Default::default(),
                 },
             );
         }
@@ -203,6 +205,13 @@ pub fn apply_operation(
             let p = state.policies.get_mut(name).expect("checked above");
             p.description = description.clone();
             p.content = content.clone();
+        }
+        Operation::AdoptPolicy { name, .. } => {
+            let p = state.policies.get_mut(name).ok_or("no such policy")?;
+            p.tags.insert(
+                crate::model::MANAGED_TAG_KEY.into(),
+                crate::model::MANAGED_TAG_VALUE.into(),
+            );
         }
         Operation::DeletePolicy { name, .. } => {
             let p = state.policies.get(name).ok_or("no such policy")?;

@@ -12,6 +12,7 @@ use super::*;
 use crate::families::DiffError;
 use crate::model::{
     Account, OrgState, Ou, OuPath, Policy, PolicyKind, Target, MANAGED_DESCRIPTION_PREFIX,
+    MANAGED_TAG_KEY, MANAGED_TAG_VALUE,
 };
 use crate::plan::{order_changes, Plan, PlanSubject, PLAN_FORMAT_VERSION};
 use crate::policy::limits::Limits;
@@ -71,6 +72,7 @@ fn full_aws_access(targets: BTreeSet<Target>) -> Policy {
         content: ALLOW_ALL.into(),
         targets,
         aws_managed: true,
+        tags: Default::default(),
     }
 }
 
@@ -190,6 +192,7 @@ fn build(shape: &Shape, observed: bool) -> OrgState {
                     content: DOCS[*doc].into(),
                     targets,
                     aws_managed: false,
+                    tags: Default::default(),
                 },
             );
         }
@@ -245,10 +248,14 @@ fn input<'a>(
         manage_account_tags: true,
         governed: false,
         account_factory: &NO_ACCOUNT_FACTORY,
+        described: &NO_DESCRIPTIONS,
     }
 }
 
 static NO_ACCOUNT_FACTORY: BTreeMap<String, crate::config::SsoUser> = BTreeMap::new();
+
+/// No policy of these tests states its description.
+static NO_DESCRIPTIONS: BTreeSet<String> = BTreeSet::new();
 
 /// Cases of the convergence property that were planned (not refused).
 static PLANNED: AtomicUsize = AtomicUsize::new(0);
@@ -320,6 +327,7 @@ fn org_with(policies: &[(&str, &str, &[Target])]) -> OrgState {
                 content: doc.to_string(),
                 targets: targets.iter().cloned().collect(),
                 aws_managed: false,
+                tags: Default::default(),
             },
         );
     }
@@ -383,6 +391,7 @@ fn unmanaged_objects_are_listed_and_left_alone() {
             content: DOCS[1].into(),
             targets: BTreeSet::from([Target::Root]),
             aws_managed: false,
+            tags: Default::default(),
         },
     );
     let desired = org_with(&[]);
@@ -588,4 +597,109 @@ fn a_closing_account_is_never_moved() {
         "{:#?}",
         plan.notices
     );
+}
+
+/// A hand-made SCP on the root, and the same policy as the file names it.
+fn adoption_case(observed_description: &str, tags: &[(&str, &str)]) -> (OrgState, OrgState) {
+    let mut observed = org_with(&[]);
+    observed.policies.insert(
+        "FullAWSAccess".into(),
+        full_aws_access(BTreeSet::from([Target::Root, Target::Ou(path("Companies"))])),
+    );
+    observed.policies.insert(
+        "hand-made".into(),
+        Policy {
+            id: Some("p-hand".into()),
+            kind: PolicyKind::Scp,
+            description: observed_description.into(),
+            content: DOCS[1].into(),
+            targets: BTreeSet::from([Target::Root]),
+            aws_managed: false,
+            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        },
+    );
+    let mut desired = org_with(&[]);
+    let mut wanted = observed.policies["hand-made"].clone();
+    wanted.id = None;
+    wanted.tags.clear();
+    wanted.description = format!("{MANAGED_DESCRIPTION_PREFIX}hand-made");
+    desired.policies.insert("hand-made".into(), wanted);
+    desired.enabled_policy_types = observed.enabled_policy_types.clone();
+    (observed, desired)
+}
+
+#[test]
+fn adopting_a_named_policy_changes_nothing_and_says_so() {
+    let (observed, desired) = adoption_case("Deny S3, made by hand", &[]);
+    let renames = BTreeMap::new();
+    let plan = plan_of(&input(&desired, &renames, false), &observed).unwrap();
+    assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+    assert!(plan.is_converged());
+    let adopted: Vec<String> = plan
+        .notices
+        .iter()
+        .filter(|n| n.message.starts_with("adopted"))
+        .map(|n| n.address.to_string())
+        .collect();
+    assert_eq!(adopted, vec!["scp:hand-made"]);
+}
+
+#[test]
+fn an_adopted_policy_keeps_its_description_unless_the_file_states_one() {
+    let (observed, desired) = adoption_case("Deny S3, made by hand", &[]);
+    let renames = BTreeMap::new();
+    let stated = BTreeSet::from(["hand-made".to_string()]);
+    let plan = plan_of(
+        &DiffInput {
+            described: &stated,
+            ..input(&desired, &renames, false)
+        },
+        &observed,
+    )
+    .unwrap();
+    // The file states `description: hand-made`: written as such, without lzctl's prefix.
+    let ops: Vec<&Operation> = plan.changes.iter().filter_map(|c| match &c.operation {
+        crate::families::Operation::Organizations(op) => Some(op),
+        _ => None,
+    }).collect();
+    assert_eq!(ops.len(), 1, "{ops:#?}");
+    match ops[0] {
+        Operation::UpdatePolicy { description, .. } => assert_eq!(description, "hand-made"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_policy_lzctl_created_keeps_its_prefix_and_is_not_adopted() {
+    let (observed, desired) = adoption_case(&format!("{MANAGED_DESCRIPTION_PREFIX}hand-made"), &[]);
+    let renames = BTreeMap::new();
+    for prune in [false, true] {
+        let plan = plan_of(&input(&desired, &renames, prune), &observed).unwrap();
+        assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+        assert!(plan.notices.is_empty(), "{:#?}", plan.notices);
+    }
+}
+
+#[test]
+fn with_prune_adoption_is_recorded_by_a_tag_and_then_the_policy_can_be_pruned() {
+    let (observed, desired) = adoption_case("Deny S3, made by hand", &[]);
+    let renames = BTreeMap::new();
+    let plan = plan_of(&input(&desired, &renames, true), &observed).unwrap();
+    let ops: Vec<String> = plan.changes.iter().map(|c| format!("{} {}", c.operation.verb(), c.address)).collect();
+    assert_eq!(ops, vec!["adopt policy tags:scp:hand-made"]);
+    // After the tag, the same plan is empty, and dropping the policy from
+    // the file deletes it (detached first, FullAWSAccess stays).
+    let mut after = observed.clone();
+    super::simulate::apply_changes(&mut after, &plan.changes, &Limits::default()).unwrap();
+    assert_eq!(after.policies["hand-made"].tags[MANAGED_TAG_KEY], MANAGED_TAG_VALUE);
+    let again = plan_of(&input(&desired, &renames, true), &after).unwrap();
+    assert!(again.changes.is_empty(), "{:#?}", again.changes);
+    let mut dropped = desired.clone();
+    dropped.policies.clear();
+    let prune = plan_of(&input(&dropped, &renames, true), &after).unwrap();
+    let verbs: Vec<&str> = prune.changes.iter().map(|c| c.operation.verb()).collect();
+    assert_eq!(verbs, vec!["detach policy", "delete policy"]);
+    // An untagged hand-made policy the file never named is never pruned.
+    let untouched = plan_of(&input(&dropped, &renames, true), &observed).unwrap();
+    assert!(untouched.changes.is_empty(), "{:#?}", untouched.changes);
 }

@@ -144,36 +144,72 @@ impl Baselines {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct BaselineConfig {
+/// One baseline: a CloudFormation template deployed as a service-managed
+/// stack set to OUs.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Baseline")]
+pub(super) struct BaselineConfig {
+    /// The CloudFormation template, relative to the file.
     template: Option<PathBuf>,
+    /// Description of the stack set (lzctl adds its prefix).
     description: Option<String>,
+    /// Template parameters: text, lists, `{ account: NAME }` or `{ organization: id }`.
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
     parameters: BTreeMap<String, Value>,
+    /// OU paths and globs; each OU with its subtree.
     #[serde(default)]
     targets: Vec<String>,
+    /// `governed` (default) or a list of regions.
+    #[serde(default)]
+    #[schemars(schema_with = "crate::config::schema::regions")]
     regions: Option<Value>,
+    /// Accounts (names or ids) left out.
     #[serde(default)]
     exclude_accounts: Vec<String>,
+    /// CAPABILITY_IAM, CAPABILITY_NAMED_IAM, CAPABILITY_AUTO_EXPAND.
     #[serde(default)]
     capabilities: Vec<String>,
+    /// Baselines deployed first.
     #[serde(default)]
     depends_on: Vec<String>,
+    /// Operation preferences.
     rollout: Option<RolloutConfig>,
+    /// `self` (default) or `delegated_admin`.
+    #[schemars(regex(pattern = "^(self|delegated_admin)$"))]
     call_as: Option<String>,
+    /// AutoDeployment (default: on without Control Tower).
     auto_deployment: Option<bool>,
     #[serde(flatten)]
+    #[schemars(skip)]
     unknown: UnknownKeys,
 }
 
-#[derive(Debug, Deserialize)]
+/// OperationPreferences of a baseline's stack set operations.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Rollout")]
 struct RolloutConfig {
+    /// Accounts at once per region: a count or a percentage (default 100%).
+    #[serde(default)]
+    #[schemars(schema_with = "crate::config::schema::amount")]
     max_concurrent: Option<Value>,
+    /// Failed accounts tolerated per region: a count or a percentage (default 0).
+    #[serde(default)]
+    #[schemars(schema_with = "crate::config::schema::amount")]
     failure_tolerance: Option<Value>,
+    /// `parallel` (default) or `sequential`.
+    #[schemars(regex(pattern = "^(parallel|sequential)$"))]
     region_concurrency: Option<String>,
+    /// ConcurrencyMode SOFT_FAILURE_TOLERANCE (default true).
     soft_failure_tolerance: Option<bool>,
     #[serde(flatten)]
+    #[schemars(skip)]
     unknown: UnknownKeys,
+}
+
+/// The JSON Schema of the `baselines:` section.
+pub(super) fn section_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    generator.subschema_for::<BTreeMap<String, BaselineConfig>>()
 }
 
 const KNOWN: &[&str] = &[

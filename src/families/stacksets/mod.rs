@@ -181,6 +181,10 @@ impl super::Family for Family {
     type Observed = StackSetsState;
     const SECTION: Option<&'static str> = Some("baselines");
 
+    fn section_schema(generator: &mut schemars::SchemaGenerator) -> Option<schemars::Schema> {
+        Some(config::section_schema(generator))
+    }
+
     fn check_config(
         checker: &mut crate::config::Checker<'_>,
         input: &crate::config::SectionInput<'_>,
