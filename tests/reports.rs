@@ -471,13 +471,23 @@ fn check_in_chromium(html: &Path, companies: &[&str]) {
         format!("--screenshot={}", png.display()),
         "--window-size=1280,1600".into(),
     ]);
-    let (width, height, distinct, top_share) =
+    let (width, height, inked, colours) =
         png_stats(&std::fs::read(&png).expect("screenshot written"));
     assert_eq!((width, height), (1280, 1600));
+    // Text, tables and coloured charts: a blank page has no ink and one colour.
     assert!(
-        distinct > 16 && top_share < 0.97,
-        "the screenshot looks blank: {distinct} distinct bytes, top share {top_share:.3}"
+        inked > 0.02 && colours > 20,
+        "the screenshot looks blank: {:.1}% of pixels inked, {colours} colours",
+        inked * 100.0
     );
+    eprintln!("screenshot: {:.1}% inked, {colours} colours", inked * 100.0);
+    // LZCTL_KEEP_SCREENSHOT=dir keeps the page and its screenshot to look at.
+    if let Some(keep) = std::env::var_os("LZCTL_KEEP_SCREENSHOT") {
+        let keep = PathBuf::from(keep);
+        std::fs::create_dir_all(&keep).unwrap();
+        std::fs::copy(&png, keep.join("report.png")).unwrap();
+        std::fs::copy(html, keep.join("report.html")).unwrap();
+    }
     let dom = String::from_utf8(run(&["--dump-dom".into()]).stdout).unwrap();
     for c in companies {
         assert!(
@@ -509,20 +519,26 @@ fn which(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// (width, height, distinct byte values, share of the commonest) of a PNG's
-/// decompressed image data.
-fn png_stats(png: &[u8]) -> (u32, u32, usize, f64) {
+/// (width, height, share of pixels that are not white, distinct colours)
+/// of an 8-bit RGB or RGBA PNG, decoded (inflate, then the row filters).
+fn png_stats(png: &[u8]) -> (u32, u32, f64, usize) {
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
     let mut pos = 8;
-    let (mut width, mut height) = (0, 0);
+    let (mut width, mut height, mut channels) = (0usize, 0usize, 0usize);
     let mut idat = Vec::new();
     while pos + 8 <= png.len() {
         let len = u32::from_be_bytes(png[pos..pos + 4].try_into().unwrap()) as usize;
         let kind = &png[pos + 4..pos + 8];
         let data = &png[pos + 8..pos + 8 + len];
         if kind == b"IHDR" {
-            width = u32::from_be_bytes(data[0..4].try_into().unwrap());
-            height = u32::from_be_bytes(data[4..8].try_into().unwrap());
+            width = u32::from_be_bytes(data[0..4].try_into().unwrap()) as usize;
+            height = u32::from_be_bytes(data[4..8].try_into().unwrap()) as usize;
+            assert_eq!(data[8], 8, "8-bit samples");
+            channels = match data[9] {
+                2 => 3,
+                6 => 4,
+                other => panic!("colour type {other}"),
+            };
         } else if kind == b"IDAT" {
             idat.extend_from_slice(data);
         }
@@ -533,11 +549,61 @@ fn png_stats(png: &[u8]) -> (u32, u32, usize, f64) {
     flate2::read::ZlibDecoder::new(&idat[..])
         .read_to_end(&mut raw)
         .unwrap();
-    let mut counts = [0usize; 256];
-    for b in &raw {
-        counts[*b as usize] += 1;
+    let stride = width * channels;
+    let mut image = vec![0u8; stride * height];
+    let paeth = |a: i32, b: i32, c: i32| {
+        let p = a + b - c;
+        let (pa, pb, pc) = ((p - a).abs(), (p - b).abs(), (p - c).abs());
+        if pa <= pb && pa <= pc {
+            a
+        } else if pb <= pc {
+            b
+        } else {
+            c
+        }
+    };
+    for y in 0..height {
+        let filter = raw[y * (stride + 1)];
+        let line = &raw[y * (stride + 1) + 1..(y + 1) * (stride + 1)];
+        for x in 0..stride {
+            let a = if x >= channels {
+                image[y * stride + x - channels] as i32
+            } else {
+                0
+            };
+            let b = if y > 0 {
+                image[(y - 1) * stride + x] as i32
+            } else {
+                0
+            };
+            let c = if x >= channels && y > 0 {
+                image[(y - 1) * stride + x - channels] as i32
+            } else {
+                0
+            };
+            let predicted = match filter {
+                0 => 0,
+                1 => a,
+                2 => b,
+                3 => (a + b) / 2,
+                4 => paeth(a, b, c),
+                f => panic!("filter {f}"),
+            };
+            image[y * stride + x] = (line[x] as i32 + predicted) as u8;
+        }
     }
-    let distinct = counts.iter().filter(|c| **c > 0).count();
-    let top = *counts.iter().max().unwrap() as f64 / raw.len().max(1) as f64;
-    (width, height, distinct, top)
+    let mut colours = std::collections::BTreeSet::new();
+    let mut inked = 0usize;
+    for px in image.chunks(channels) {
+        if (px[0] as u32 + px[1] as u32 + px[2] as u32) < 3 * 235 {
+            inked += 1;
+        }
+        colours.insert((px[0] >> 3, px[1] >> 3, px[2] >> 3));
+    }
+    (
+        width as u32,
+        height as u32,
+        inked as f64 / (width * height) as f64,
+        colours.len(),
+    )
 }

@@ -181,8 +181,12 @@ pub async fn run(run: NotifyRun, aws: &AwsArgs) -> Result<Outcome> {
     let out = notify::run(&store, &name, &problems, &settings, &sender)
         .await
         .with_context(|| format!("notifying (state {}{name})", store.describe()))?;
-    for u in &out.unconfirmed {
-        eprintln!("warning: a run claimed this message and did not confirm it (crashed?); it is not sent again: {u}");
+    if !out.unconfirmed.is_empty() {
+        eprintln!(
+            "warning: {} message(s) claimed by another run and not confirmed (that run is still sending, or it crashed); they are not sent again (at most once):\n  {}",
+            out.unconfirmed.len(),
+            out.unconfirmed.join("\n  ")
+        );
     }
     emit(&format!(
         "notify: {} problem(s) now; sent {} new, {} resolved, {} digest(s); {} waiting for the digest{}{}\n",
