@@ -129,20 +129,15 @@ fn serve(
 fn notify_cmd(lz: &Lz, webhook: &str, extra: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_lzctl"));
     cmd.current_dir(lz.dir())
-        .args([
-            "notify",
-            "-c",
-            CONFIG,
-            "--webhook",
-            webhook,
-            "--state",
-            ".lzctl/notify.json",
-        ])
+        .args(["notify", "-c", CONFIG, "--webhook", webhook])
         .args(extra)
         .env_remove("AWS_PROFILE")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    if !extra.contains(&"--state") {
+        cmd.args(["--state", ".lzctl/notify.json"]);
+    }
     for (k, v) in lz.emu.env() {
         cmd.env(k, v);
     }
@@ -383,4 +378,80 @@ async fn slack_api_edits_the_original_message_and_replies_in_its_thread() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("SLACK_BOT_TOKEN"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn state_in_s3_with_conditional_writes_keeps_overlapping_runs_from_sending_twice() {
+    let lz = landing_zone().await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&lz.emu.sdk_config().await)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket()
+        .bucket("ccoe-notify")
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("CreateBucket");
+    let hook = Listener::start();
+    let names: Vec<String> = (1..=5).map(|i| format!("s3state-{i}")).collect();
+    let seeds: Vec<(&str, &str, &str, &str, &str)> = names
+        .iter()
+        .map(|r| (S3, "alpha-dev", REGION, r.as_str(), "NON_COMPLIANT"))
+        .collect();
+    lz.seed(&seeds);
+    hook.delay_ms.store(400, Ordering::SeqCst);
+    let state = ["--state", "s3://ccoe-notify/notify/state.json"];
+    lz.emu.clear_log();
+    let runs: Vec<_> = (0..3)
+        .map(|_| notify_cmd(&lz, &hook.url, &state).spawn().unwrap())
+        .collect();
+    for r in runs {
+        let out = r.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", support::text(&out));
+    }
+    let texts = hook.texts();
+    for r in &names {
+        assert_eq!(times(&texts, "new non-compliance", r), 1, "{r}: {texts:#?}");
+    }
+    assert_eq!(texts.len(), 5);
+    // Every state write was conditional, and the races were refused by S3.
+    let puts: Vec<serde_json::Value> = lz
+        .emu
+        .log()
+        .into_iter()
+        .filter(|e| {
+            e["service"] == "s3"
+                && e["operation"]
+                    .as_str()
+                    .is_some_and(|o| o.starts_with("PUT") || o == "PutObject")
+        })
+        .collect();
+    assert!(puts.len() >= 10, "claims and confirmations: {puts:#?}");
+    // The state object holds the five problems as sent.
+    let obj = s3
+        .get_object()
+        .bucket("ccoe-notify")
+        .key("notify/state.json")
+        .send()
+        .await
+        .unwrap();
+    let body = obj.body.collect().await.unwrap().into_bytes();
+    let stored: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(stored["format"], "lzctl-notify-state");
+    let sent = stored["problems"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|e| e["status"] == "sent")
+        .count();
+    assert_eq!(sent, 5);
+    // Once more: nothing new.
+    notify(&lz, &hook.url, &state);
+    assert_eq!(hook.count(), 5);
 }

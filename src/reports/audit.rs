@@ -47,14 +47,12 @@ impl AuditTarget {
                     .list()
                     .await?
                     .into_iter()
-                    .filter(|n| is_audit_object(n))
-                    .next_back()
+                    .rfind(|n| is_audit_object(n))
                 {
                     Some(name) => store.get(&name).await?.and_then(|o| {
                         String::from_utf8_lossy(&o.bytes)
                             .lines()
-                            .filter(|l| !l.trim().is_empty())
-                            .next_back()
+                            .rfind(|l| !l.trim().is_empty())
                             .map(|l| crate::digest::sha256_hex(l.as_bytes()))
                     }),
                     None => None,

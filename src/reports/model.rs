@@ -701,6 +701,44 @@ pub fn severity_rank(severity: &str) -> u8 {
     }
 }
 
+/// What `notify` watches: the report's problems (non-compliant resources,
+/// failed controls) and every other active finding (threats, checks
+/// without a control) that is not a pass.
+pub fn notify_problems(report: &Report, compliance: &ComplianceState) -> Vec<Problem> {
+    let mut out: BTreeSet<Problem> = report.problems.iter().cloned().collect();
+    let accounts: BTreeMap<&str, &AccountReport> =
+        report.accounts().map(|a| (a.id.as_str(), a)).collect();
+    for f in &compliance.findings {
+        if f.is_failed_control()
+            || !report.sources.regions.contains(&f.region)
+            || matches!(
+                f.compliance_status.as_deref(),
+                Some("PASSED") | Some("NOT_AVAILABLE")
+            )
+        {
+            continue;
+        }
+        let account = accounts.get(f.account.as_str());
+        out.insert(Problem {
+            source: "securityhub".into(),
+            rule: f.control.clone().unwrap_or_else(|| f.title.clone()),
+            account: account
+                .map(|a| a.name.clone())
+                .unwrap_or_else(|| f.account.clone()),
+            account_id: f.account.clone(),
+            company: account
+                .map(|a| a.company.clone())
+                .unwrap_or_else(|| OUTSIDE_COMPANIES.into()),
+            region: f.region.clone(),
+            resource_type: f.resource_type.clone(),
+            resource_id: f.resource_id.clone(),
+            severity: f.severity.to_ascii_lowercase(),
+            title: f.title.clone(),
+        });
+    }
+    out.into_iter().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -742,42 +780,4 @@ mod tests {
         assert_eq!(company_of(&ou("Security"), &parent), None);
         assert_eq!(company_of(&OuPath::root(), &parent), None);
     }
-}
-
-/// What `notify` watches: the report's problems (non-compliant resources,
-/// failed controls) and every other active finding (threats, checks
-/// without a control) that is not a pass.
-pub fn notify_problems(report: &Report, compliance: &ComplianceState) -> Vec<Problem> {
-    let mut out: BTreeSet<Problem> = report.problems.iter().cloned().collect();
-    let accounts: BTreeMap<&str, &AccountReport> =
-        report.accounts().map(|a| (a.id.as_str(), a)).collect();
-    for f in &compliance.findings {
-        if f.is_failed_control()
-            || !report.sources.regions.contains(&f.region)
-            || matches!(
-                f.compliance_status.as_deref(),
-                Some("PASSED") | Some("NOT_AVAILABLE")
-            )
-        {
-            continue;
-        }
-        let account = accounts.get(f.account.as_str());
-        out.insert(Problem {
-            source: "securityhub".into(),
-            rule: f.control.clone().unwrap_or_else(|| f.title.clone()),
-            account: account
-                .map(|a| a.name.clone())
-                .unwrap_or_else(|| f.account.clone()),
-            account_id: f.account.clone(),
-            company: account
-                .map(|a| a.company.clone())
-                .unwrap_or_else(|| OUTSIDE_COMPANIES.into()),
-            region: f.region.clone(),
-            resource_type: f.resource_type.clone(),
-            resource_id: f.resource_id.clone(),
-            severity: f.severity.to_ascii_lowercase(),
-            title: f.title.clone(),
-        });
-    }
-    out.into_iter().collect()
 }

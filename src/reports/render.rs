@@ -818,9 +818,9 @@ pub fn html(report: &Report) -> String {
         }
         h.push_str("</ul>");
     }
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<p class=\"muted\">lzctl {} · report format {} v{}</p></body></html>\n",
+        "<p class=\"muted\">lzctl {} · report format {} v{}</p></body></html>",
         env!("CARGO_PKG_VERSION"),
         report.format,
         report.version

@@ -106,7 +106,8 @@ class DetectiveServices(SecurityHubMixin, ConfigMixin, QueryMixin, CloudTrailMix
         if path == "/_lzemu/detective/compliance" and method == "POST":
             return {"seeded": self.seed_compliance(body.get("results") or [])}
         if path == "/_lzemu/detective/compliance" and method == "DELETE":
-            self.evaluations = []
+            self.evaluations = {}
+            self.evaluations_seq += 1
             return {"cleared": True}
         raise KeyError(path)
 

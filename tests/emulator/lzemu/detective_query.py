@@ -86,7 +86,11 @@ class QueryMixin:
         fields, conditions = parse(params.get("Expression"))
         items = []
         if ("resourceType", "AWS::Config::ResourceCompliance") in conditions:
-            items = self._resource_compliance_items(self._aggregated(ctx, agg))
+            seen = self._aggregated(ctx, agg)
+            key = ("resource-compliance", agg.get("ConfigurationAggregatorArn"), self.evaluations_seq, id(seen))
+            if key not in self._compliance_cache:
+                self._compliance_cache[key] = self._resource_compliance_items(seen)
+            items = self._compliance_cache[key]
         items = [i for i in items if all(str(_get(i, f)) == v for f, v in conditions)]
         rows = []
         for item in items:
