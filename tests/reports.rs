@@ -403,6 +403,42 @@ async fn two_months_of_reports_give_the_seeded_rates_and_name_the_improved_and_w
         "{csv}"
     );
 
+    // --post: a short summary to a Slack-compatible webhook.
+    let (url, got) = one_request_listener();
+    lz.lzctl_ok(&[
+        "report",
+        "-c",
+        CONFIG,
+        "--format",
+        "json",
+        "--out",
+        lz.dir().join("out/r.json").to_str().unwrap(),
+        "--history",
+        history.to_str().unwrap(),
+        "--no-save",
+        "--period",
+        "2026-11",
+        "--post",
+        &url,
+    ]);
+    let posted = got
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the summary was posted");
+    let text = posted["text"].as_str().unwrap();
+    assert!(
+        text.contains("Compliance report 2026-11") && text.contains("81.8%"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Most improved: *Alpha* (+60.0 pt)") && text.contains("Worsened: Beta"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Highest compliance: *Alpha*") && text.contains("Lowest: Gamma"),
+        "{text}"
+    );
+    assert_eq!(posted["blocks"][0]["type"], "section");
+
     // HTML in headless Chromium.
     let html_path = lz.dir().join("out/report.html");
     lz.lzctl_ok(&[
@@ -509,6 +545,38 @@ fn check_in_chromium(html: &Path, companies: &[&str]) {
         dom.contains("<polyline"),
         "the trend has a line for two months"
     );
+}
+
+/// A webhook on 127.0.0.1 that takes one POST, answers `ok` and hands over its JSON body.
+fn one_request_listener() -> (String, std::sync::mpsc::Receiver<serde_json::Value>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://127.0.0.1:{}/services/T/B/x",
+        socket.local_addr().unwrap().port()
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (stream, _) = socket.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        let mut stream = stream;
+        let _ = write!(stream, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        tx.send(serde_json::from_slice(&body).unwrap()).unwrap();
+    });
+    (url, rx)
 }
 
 fn which(name: &str) -> Option<PathBuf> {
