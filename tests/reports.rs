@@ -362,8 +362,10 @@ async fn two_months_of_reports_give_the_seeded_rates_and_name_the_improved_and_w
         "report made a mutating call"
     );
     let count = |op: &str| log.iter().filter(|e| e["operation"] == op).count();
-    assert_eq!(count("DescribeAggregateComplianceByConfigRules"), 1);
-    assert_eq!(count("SelectAggregateResourceConfig"), 1);
+    // One listing and one query per region (read concurrently), whatever the
+    // number of accounts and rules; one GetFindings in the aggregation region.
+    assert_eq!(count("DescribeAggregateComplianceByConfigRules"), 2);
+    assert_eq!(count("SelectAggregateResourceConfig"), 2);
     assert_eq!(count("GetFindings"), 1);
     assert_eq!(count("GetAggregateComplianceDetailsByConfigRule"), 0);
 

@@ -50,6 +50,7 @@ pub(super) async fn collect(
             .or_else(|| Some(observed.caller.account.clone())),
         home_region: desired.organization.home_region.clone(),
         aggregator: aggregator.map(str::to_string),
+        regions: crate::reports::model::report_regions(desired),
     };
     let compliance = observe_compliance(clients, &observed.detective, &place)
         .await

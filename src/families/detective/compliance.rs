@@ -4,12 +4,14 @@
 //! and who GuardDuty and Security Hub cover.
 //!
 //! Calls grow with regions and pages, never with accounts × rules:
-//! - one paginated DescribeAggregateComplianceByConfigRules (1,000 rule ×
-//!   account × region evaluations a page) for every rule, account and region;
-//! - one paginated advanced query (SelectAggregateResourceConfig over
-//!   `AWS::Config::ResourceCompliance`, 100 resources a page) for the
-//!   non-compliant resources, instead of one GetAggregateComplianceDetails
-//!   call per non-compliant rule × account × region;
+//! - per region (concurrently), one paginated
+//!   DescribeAggregateComplianceByConfigRules (1,000 rule × account
+//!   evaluations a page) for every rule and account;
+//! - per region (concurrently), one paginated advanced query
+//!   (SelectAggregateResourceConfig over `AWS::Config::ResourceCompliance`,
+//!   100 resources a page) for the non-compliant resources, instead of one
+//!   GetAggregateComplianceDetails call per non-compliant rule × account ×
+//!   region;
 //! - one paginated GetFindings (100 a page) in the aggregation region for
 //!   the active findings of every account and linked region;
 //! - ListMembers per GuardDuty region (50 a page) and one paginated
@@ -141,6 +143,8 @@ pub struct CompliancePlace {
     pub home_region: String,
     /// An aggregator name given by the user.
     pub aggregator: Option<String>,
+    /// Regions to read (each read on its own, concurrently; empty: all at once).
+    pub regions: Vec<String>,
 }
 
 /// Reads compliance, findings and coverage.
@@ -171,12 +175,27 @@ pub async fn observe_compliance(
                     .await
                     .configservice
             };
-            let (evaluations, resources) = futures::try_join!(
-                aggregate_compliance(&config, &agg.name, &org_rules),
-                non_compliant_resources(&config, &agg.name, &org_rules),
-            )?;
-            out.evaluations = evaluations;
-            out.non_compliant = resources;
+            // One listing per region, concurrently: the same pages, a third
+            // of the rounds of waiting for three regions.
+            let regions: Vec<Option<&str>> = if place.regions.is_empty() {
+                vec![None]
+            } else {
+                place.regions.iter().map(|r| Some(r.as_str())).collect()
+            };
+            let reads = regions.iter().map(|region| {
+                let config = &config;
+                let (name, rules) = (&agg.name, &org_rules);
+                async move {
+                    futures::try_join!(
+                        aggregate_compliance(config, name, rules, *region),
+                        non_compliant_resources(config, name, rules, *region),
+                    )
+                }
+            });
+            for (evaluations, resources) in futures::future::try_join_all(reads).await? {
+                out.evaluations.extend(evaluations);
+                out.non_compliant.extend(resources);
+            }
             out.aggregator = Some(agg);
         }
         None => out.gaps.push(format!(
@@ -292,10 +311,17 @@ async fn aggregate_compliance(
     config: &aws_sdk_config::Client,
     aggregator: &str,
     org_rules: &BTreeSet<String>,
+    region: Option<&str>,
 ) -> Result<Vec<RuleEvaluation>, ObserveError> {
+    let filters = region.map(|r| {
+        aws_sdk_config::types::ConfigRuleComplianceFilters::builder()
+            .aws_region(r)
+            .build()
+    });
     let pages: Vec<_> = config
         .describe_aggregate_compliance_by_config_rules()
         .configuration_aggregator_name(aggregator)
+        .set_filters(filters)
         .limit(1000)
         .into_paginator()
         .send()
@@ -330,11 +356,16 @@ async fn non_compliant_resources(
     config: &aws_sdk_config::Client,
     aggregator: &str,
     org_rules: &BTreeSet<String>,
+    region: Option<&str>,
 ) -> Result<Vec<NonCompliantResource>, ObserveError> {
+    let expression = match region {
+        Some(r) => format!("{NON_COMPLIANT_QUERY} AND awsRegion = '{r}'"),
+        None => NON_COMPLIANT_QUERY.to_string(),
+    };
     let pages: Vec<_> = config
         .select_aggregate_resource_config()
         .configuration_aggregator_name(aggregator)
-        .expression(NON_COMPLIANT_QUERY)
+        .expression(expression)
         .limit(100)
         .into_paginator()
         .send()
