@@ -47,6 +47,21 @@ pub struct AwsArgs {
     pub member_role: String,
 }
 
+/// Parses a month, `2026-11`.
+pub fn parse_period(text: &str) -> Result<String, String> {
+    let ok = text.len() == 7
+        && text.as_bytes()[4] == b'-'
+        && text[..4].chars().all(|c| c.is_ascii_digit())
+        && matches!(text[5..].parse::<u32>(), Ok(1..=12));
+    if ok {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "`{text}` is not a month; write YYYY-MM, e.g. 2026-11"
+        ))
+    }
+}
+
 /// Parses `90s`, `30m`, `2h` or plain seconds.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let text = text.trim();
@@ -123,7 +138,8 @@ pub enum Command {
         /// Do not ask for confirmation.
         #[arg(long)]
         auto_approve: bool,
-        /// Where mutating calls are recorded (JSON lines).
+        /// Where mutating calls are recorded: a JSON-lines file, or
+        /// s3://bucket/prefix/ (one new object per apply, hash-chained).
         #[arg(long, default_value = ".lzctl/audit.jsonl")]
         audit_log: PathBuf,
         /// Changes applied at once.
@@ -179,6 +195,122 @@ pub enum Command {
     },
     /// Print the man page (roff).
     Man,
+    /// Compliance per company, account and region: detective coverage, the
+    /// SCPs in force, Config compliance per rule, Security Hub findings, and
+    /// the change since the previous month's report.
+    ///
+    /// Compliance rate = compliant / (compliant + non-compliant) Config rule
+    /// evaluations, one per rule × account × region; NOT_APPLICABLE and
+    /// INSUFFICIENT_DATA are left out. Read through the Config aggregator and
+    /// Security Hub's aggregation region: calls grow with pages, not accounts.
+    Report {
+        /// The landing-zone file.
+        #[arg(short, long)]
+        config: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Html)]
+        format: ReportFormat,
+        /// Write to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Where reports are kept and compared: a directory or s3://bucket/prefix.
+        #[arg(long, env = "LZCTL_REPORT_HISTORY")]
+        history: Option<String>,
+        /// Compare with the history but do not keep this report.
+        #[arg(long, requires = "history")]
+        no_save: bool,
+        /// The month this report stands for (YYYY-MM; default: this month, UTC).
+        #[arg(long, value_parser = parse_period)]
+        period: Option<String>,
+        /// Post a short summary to this Slack-compatible incoming webhook.
+        #[arg(long)]
+        post: Option<String>,
+        /// The Config aggregator to read (default: Control Tower's, else the
+        /// first organization aggregator found).
+        #[arg(long)]
+        aggregator: Option<String>,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
+    /// Send one message per new non-compliance or active finding, and one
+    /// when it is resolved; run it on a schedule. The state of what was sent
+    /// is kept with conditional writes, so overlapping runs never send twice.
+    Notify {
+        /// The landing-zone file.
+        #[arg(short, long)]
+        config: PathBuf,
+        /// The webhook (Slack incoming webhook URL, or the Slack Web API base
+        /// URL with --webhook-kind slack-api).
+        #[arg(long, env = "LZCTL_NOTIFY_WEBHOOK")]
+        webhook: String,
+        /// What the webhook is.
+        #[arg(long, value_enum, default_value_t = crate::reports::webhook::WebhookKind::Slack)]
+        webhook_kind: crate::reports::webhook::WebhookKind,
+        /// Channel for slack-api.
+        #[arg(long, required_if_eq("webhook_kind", "slack-api"))]
+        channel: Option<String>,
+        /// Environment variable holding the bot token for slack-api.
+        #[arg(long, default_value = "SLACK_BOT_TOKEN")]
+        token_env: String,
+        /// Where the state of what was sent is kept: a file or s3://bucket/key.
+        #[arg(
+            long,
+            default_value = ".lzctl/notify-state.json",
+            env = "LZCTL_NOTIFY_STATE"
+        )]
+        state: String,
+        /// Route of a severity: `SEVERITY=now|digest|off` (repeatable).
+        /// Default: critical=now, high=now, medium=digest, low=digest,
+        /// informational=off.
+        #[arg(long = "route", value_name = "SEVERITY=ROUTE")]
+        routes: Vec<String>,
+        /// How often the digest is sent, e.g. 24h.
+        #[arg(long, default_value = "24h", value_parser = parse_duration)]
+        digest_every: std::time::Duration,
+        /// Send the digest now, whenever the last one was sent.
+        #[arg(long)]
+        flush_digest: bool,
+        /// Record the current problems as already notified, sending nothing
+        /// (for the first run against an organization with a backlog).
+        #[arg(long)]
+        baseline: bool,
+        /// The Config aggregator to read.
+        #[arg(long)]
+        aggregator: Option<String>,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
+    /// Evidence for auditors over a period: the guardrails in force and
+    /// since when, detective coverage, the compliance summary and every
+    /// change lzctl made (from the audit log), each section with a digest.
+    Evidence {
+        /// The landing-zone file.
+        #[arg(short, long)]
+        config: PathBuf,
+        /// First day of the period (YYYY-MM-DD, UTC; default: 30 days ago).
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day of the period (YYYY-MM-DD, UTC; default: today).
+        #[arg(long)]
+        to: Option<String>,
+        /// The audit log: a JSON-lines file or s3://bucket/prefix/.
+        #[arg(long, default_value = ".lzctl/audit.jsonl", env = "LZCTL_AUDIT_LOG")]
+        audit_log: String,
+        /// Kept reports to summarize over the period (directory or s3://...).
+        #[arg(long, env = "LZCTL_REPORT_HISTORY")]
+        history: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = EvidenceFormat::Html)]
+        format: EvidenceFormat,
+        /// Write to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The Config aggregator to read.
+        #[arg(long)]
+        aggregator: Option<String>,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
     /// Record the observed organization to a file for offline review.
     Snapshot {
         /// Output file.
@@ -190,6 +322,28 @@ pub enum Command {
         #[command(flatten)]
         aws: AwsArgs,
     },
+}
+
+/// Output formats of `report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// A self-contained HTML page with charts (no network needed to view it).
+    Html,
+    /// Markdown tables.
+    Markdown,
+    /// The versioned JSON document (what history keeps).
+    Json,
+    /// One row per account.
+    Csv,
+}
+
+/// Output formats of `evidence`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EvidenceFormat {
+    /// A self-contained HTML page.
+    Html,
+    /// The versioned JSON document.
+    Json,
 }
 
 /// Output formats of `scp lint`.

@@ -17,5 +17,6 @@ pub mod observe;
 pub mod plan;
 pub mod policy;
 pub mod render;
+pub mod reports;
 pub mod scp_lint;
 pub mod snapshot;

@@ -1,6 +1,14 @@
 //! The audit log: one JSON line per mutating AWS call.
+//!
+//! Protection: the file is only ever appended to, and every record carries
+//! `prev`, the sha256 of the line before it (as written, without its
+//! newline), so editing or removing a line breaks the chain at the next one
+//! (`lzctl evidence` checks it and prints the digest of the last line, the
+//! head, for an auditor to pin). Records written before the chain existed
+//! have no `prev` and are still read. Records also carry the plan they
+//! belong to (`plan`: the sha256 of the applied plan's JSON).
 
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -25,6 +33,12 @@ pub struct AuditRecord<'a> {
     /// by account and region).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<&'a serde_json::Value>,
+    /// The plan being applied (sha256 of its JSON).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<&'a str>,
+    /// sha256 of the previous line (None for the first line).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prev: Option<&'a str>,
 }
 
 /// An append-only JSON-lines file.
@@ -32,15 +46,47 @@ pub struct AuditRecord<'a> {
 pub struct AuditLog {
     path: PathBuf,
     caller: String,
-    file: Mutex<std::fs::File>,
+    plan: Option<String>,
+    /// The file and the digest of its last line.
+    file: Mutex<(std::fs::File, Option<String>)>,
+}
+
+/// sha256 of the last non-empty line of a file (None: empty or missing).
+pub fn last_line_digest(path: &Path) -> std::io::Result<Option<String>> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut last = None;
+    for line in std::io::BufReader::new(file).lines() {
+        let line = line?;
+        if !line.trim().is_empty() {
+            last = Some(line);
+        }
+    }
+    Ok(last.map(|l| crate::digest::sha256_hex(l.as_bytes())))
 }
 
 impl AuditLog {
-    /// Opens (creating directories) for appending.
+    /// Opens (creating directories) for appending; the chain continues from
+    /// the file's last line.
     pub fn open(path: &Path, caller: String) -> std::io::Result<AuditLog> {
+        let prev = last_line_digest(path)?;
+        AuditLog::open_chained(path, caller, prev)
+    }
+
+    /// Opens for appending, chaining the first new record to `prev` (the
+    /// last line of the log this file continues, e.g. in S3).
+    pub fn open_chained(
+        path: &Path,
+        caller: String,
+        prev: Option<String>,
+    ) -> std::io::Result<AuditLog> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
+        let prev = last_line_digest(path)?.or(prev);
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -48,8 +94,15 @@ impl AuditLog {
         Ok(AuditLog {
             path: path.to_path_buf(),
             caller,
-            file: Mutex::new(file),
+            plan: None,
+            file: Mutex::new((file, prev)),
         })
+    }
+
+    /// Records the plan these calls carry out.
+    pub fn with_plan(mut self, plan: String) -> AuditLog {
+        self.plan = Some(plan);
+        self
     }
 
     /// Where it writes.
@@ -77,6 +130,8 @@ impl AuditLog {
         result: &str,
         details: Option<&serde_json::Value>,
     ) -> std::io::Result<()> {
+        let mut guard = self.file.lock().expect("audit lock");
+        let (file, prev) = &mut *guard;
         let record = AuditRecord {
             time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             caller: &self.caller,
@@ -85,11 +140,48 @@ impl AuditLog {
             request_id,
             result,
             details,
+            plan: self.plan.as_deref(),
+            prev: prev.as_deref(),
         };
-        let mut line = serde_json::to_string(&record).expect("records serialize");
-        line.push('\n');
-        let mut file = self.file.lock().expect("audit lock");
-        file.write_all(line.as_bytes())?;
-        file.flush()
+        let line = serde_json::to_string(&record).expect("records serialize");
+        file.write_all(format!("{line}\n").as_bytes())?;
+        file.flush()?;
+        *prev = Some(crate::digest::sha256_hex(line.as_bytes()));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_chain_to_the_line_before_across_reopenings_and_old_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        // A line in the format before the chain.
+        let old = r#"{"time":"2026-01-01T00:00:00.000Z","caller":"c","address":"a","operation":"organizations:CreatePolicy","request_id":null,"result":"ok"}"#;
+        std::fs::write(&path, format!("{old}\n")).unwrap();
+        let log = AuditLog::open(&path, "arn".into())
+            .unwrap()
+            .with_plan("p1".into());
+        log.record("x", "organizations:AttachPolicy", Some("r1"), "ok")
+            .unwrap();
+        drop(log);
+        let log = AuditLog::open(&path, "arn".into()).unwrap();
+        log.record("y", "organizations:DetachPolicy", None, "ok")
+            .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3);
+        let second: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
+        let third: serde_json::Value = serde_json::from_str(lines[2]).unwrap();
+        assert_eq!(second["prev"], crate::digest::sha256_hex(old.as_bytes()));
+        assert_eq!(second["plan"], "p1");
+        assert_eq!(
+            third["prev"],
+            crate::digest::sha256_hex(lines[1].as_bytes())
+        );
+        assert!(third.get("plan").is_none());
     }
 }

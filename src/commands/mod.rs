@@ -9,7 +9,10 @@ use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
 
+pub mod evidence;
 mod import;
+pub mod notify;
+pub mod report;
 mod schema;
 
 use crate::apply::audit::AuditLog;
@@ -211,6 +214,90 @@ pub async fn run(command: Command) -> Result<Outcome> {
         Command::Schema => schema::schema(),
         Command::Completions { shell } => schema::completions(shell),
         Command::Man => schema::man(),
+        Command::Report {
+            config,
+            format,
+            out,
+            history,
+            no_save,
+            period,
+            post,
+            aggregator,
+            aws,
+        } => {
+            report::run(
+                report::ReportRun {
+                    config,
+                    format,
+                    out,
+                    history,
+                    no_save,
+                    period,
+                    post,
+                    aggregator,
+                },
+                &aws,
+            )
+            .await
+        }
+        Command::Notify {
+            config,
+            webhook,
+            webhook_kind,
+            channel,
+            token_env,
+            state,
+            routes,
+            digest_every,
+            flush_digest,
+            baseline,
+            aggregator,
+            aws,
+        } => {
+            notify::run(
+                notify::NotifyRun {
+                    config,
+                    webhook,
+                    kind: webhook_kind,
+                    channel,
+                    token_env,
+                    state,
+                    routes,
+                    digest_every,
+                    flush_digest,
+                    baseline,
+                    aggregator,
+                },
+                &aws,
+            )
+            .await
+        }
+        Command::Evidence {
+            config,
+            from,
+            to,
+            audit_log,
+            history,
+            format,
+            out,
+            aggregator,
+            aws,
+        } => {
+            evidence::run(
+                evidence::EvidenceRun {
+                    config,
+                    from,
+                    to,
+                    audit_log,
+                    history,
+                    format,
+                    out,
+                    aggregator,
+                },
+                &aws,
+            )
+            .await
+        }
         Command::Snapshot { out, config, aws } => {
             let started = Instant::now();
             let desired = config.as_deref().map(load_config).transpose()?;
@@ -492,8 +579,19 @@ async fn apply(
         emit("Nothing to apply.\n")?;
         return Ok(Outcome::Clean);
     }
-    let audit = AuditLog::open(run.audit_log, observed.caller.arn.clone())
-        .with_context(|| format!("opening the audit log {}", run.audit_log.display()))?;
+    let audit_target =
+        crate::reports::audit::AuditTarget::open(&run.audit_log.to_string_lossy(), &clients)
+            .await
+            .with_context(|| format!("opening the audit log {}", run.audit_log.display()))?;
+    let audit = AuditLog::open_chained(
+        audit_target.local_path(),
+        observed.caller.arn.clone(),
+        audit_target.prev(),
+    )
+    .with_context(|| format!("opening the audit log {}", run.audit_log.display()))?
+    .with_plan(crate::digest::sha256_hex(
+        crate::render::json(&plan).as_bytes(),
+    ));
     let progress = Arc::new(Progress::new(std::io::stderr().is_terminal()));
     let gate: Box<dyn Gate> = match &observed.controltower.landing_zone {
         Some(lz) if is_present(&observed.controltower) => {
@@ -546,6 +644,13 @@ async fn apply(
     )
     .await;
     listener.abort();
+    audit_target.finish().await.with_context(|| {
+        format!(
+            "writing the audit log to {} (the records stay in {} and are written by the next apply)",
+            audit_target.describe(),
+            audit_target.local_path().display()
+        )
+    })?;
     print_created(&report)?;
     if report.interrupted {
         return Err(anyhow!(Interrupted {

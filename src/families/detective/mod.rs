@@ -10,6 +10,7 @@
 
 mod apply;
 mod catalog;
+pub mod compliance;
 mod config;
 mod diff;
 mod observe;

@@ -22,6 +22,7 @@ from urllib.parse import parse_qs
 from . import motoseam
 from .detective_config import ConfigMixin
 from .detective_hub import SecurityHubMixin
+from .detective_query import QueryMixin
 from .detective_trail import CloudTrailMixin
 from .errors import AwsError
 
@@ -51,7 +52,7 @@ def _std_arn(path, region):
     return f"arn:aws:securityhub:{region}::{path}"
 
 
-class DetectiveServices(SecurityHubMixin, ConfigMixin, CloudTrailMixin):
+class DetectiveServices(SecurityHubMixin, ConfigMixin, QueryMixin, CloudTrailMixin):
     def __init__(self, emulator):
         self.emulator = emulator
         self.reset()
@@ -105,7 +106,8 @@ class DetectiveServices(SecurityHubMixin, ConfigMixin, CloudTrailMixin):
         if path == "/_lzemu/detective/compliance" and method == "POST":
             return {"seeded": self.seed_compliance(body.get("results") or [])}
         if path == "/_lzemu/detective/compliance" and method == "DELETE":
-            self.evaluations = []
+            self.evaluations = {}
+            self.evaluations_seq += 1
             return {"cleared": True}
         raise KeyError(path)
 

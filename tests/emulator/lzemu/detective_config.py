@@ -33,7 +33,9 @@ class ConfigMixin:
     def _reset_config(self):
         self.config_rules = {}  # region -> {name: rule}
         self.aggregators = {}  # (account, region) -> {name: aggregator}
-        self.evaluations = []  # seeded evaluation results
+        self.evaluations = {}  # seeded evaluation results by key, in seeding order
+        self.evaluations_seq = 0  # bumped at every change (keys the caches below)
+        self._compliance_cache = {}
 
     def _config_settings(self):
         d = self.emulator.settings.get("detective", default={}) or {}
@@ -320,8 +322,15 @@ class ConfigMixin:
                     regions = None
                 elif regions is not None:
                     regions |= set(src.get("AwsRegions") or [])
-        return [e for e in self.evaluations
+        cache_key = ("aggregated", agg.get("ConfigurationAggregatorArn"), self.evaluations_seq,
+                     len(accounts), None if regions is None else tuple(sorted(regions)))
+        if cache_key not in self._compliance_cache:
+            self._compliance_cache = {k: v for k, v in self._compliance_cache.items()
+                                      if k[2] == self.evaluations_seq}
+            self._compliance_cache[cache_key] = [
+                e for e in self.evaluations.values()
                 if e["AccountId"] in accounts and (regions is None or e["AwsRegion"] in regions)]
+        return self._compliance_cache[cache_key]
 
     # ----------------------------------------------------------- compliance
     def member_rule_name(self, rule, region):
@@ -342,22 +351,27 @@ class ConfigMixin:
             name = self.member_rule_name(r["rule"], r["region"])
             resource_type = r.get("resource_type") or "AWS::::Account"
             key = (name, str(r["account"]), r["region"], resource_type, r["resource_id"])
-            self.evaluations = [e for e in self.evaluations if e["key"] != key]
+            self.evaluations.pop(key, None)
             when = r.get("recorded_at") or self._now()
-            self.evaluations.append({
+            self.evaluations[key] = ({
                 "key": key, "ConfigRuleName": name, "AccountId": str(r["account"]), "AwsRegion": r["region"],
                 "ResourceType": resource_type, "ResourceId": r["resource_id"],
                 "ComplianceType": r["compliance"], "Annotation": r.get("annotation"), "time": when})
+        self.evaluations_seq += 1
         return len(results)
 
     def _config_DescribeAggregateComplianceByConfigRules(self, ctx, params):
         agg = self._aggregator(ctx, params.get("ConfigurationAggregatorName"))
         filters = params.get("Filters") or {}
-        groups = {}
-        for e in self._aggregated(ctx, agg):
-            groups.setdefault((e["ConfigRuleName"], e["AccountId"], e["AwsRegion"]), []).append(e)
+        seen = self._aggregated(ctx, agg)
+        cache_key = ("groups", agg.get("ConfigurationAggregatorArn"), self.evaluations_seq, id(seen))
+        if cache_key not in self._compliance_cache:
+            groups = {}
+            for e in seen:
+                groups.setdefault((e["ConfigRuleName"], e["AccountId"], e["AwsRegion"]), []).append(e)
+            self._compliance_cache[cache_key] = sorted(groups.items())
         items = []
-        for (rule, account, region), evals in sorted(groups.items()):
+        for (rule, account, region), evals in self._compliance_cache[cache_key]:
             noncompliant = sum(1 for e in evals if e["ComplianceType"] == "NON_COMPLIANT")
             if noncompliant:
                 compliance = "NON_COMPLIANT"

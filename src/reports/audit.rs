@@ -1,0 +1,324 @@
+//! Where the audit log lives, and reading it back with its hash chain checked.
+//!
+//! - A local file (`.lzctl/audit.jsonl`): appended to by `apply`.
+//! - An S3 prefix (`s3://bucket/lzctl/audit/`): `apply` appends to a local
+//!   spool file while it runs and, when it ends, writes the spool as a *new*
+//!   object (`audit-<time>-<pid>-<random>.jsonl`, `If-None-Match: *`); it
+//!   never rewrites or deletes an object, so the bucket's versioning and
+//!   object lock (the team's settings) keep every record. A spool left by a
+//!   crashed apply is written by the next one. The chain continues across
+//!   objects: the first record of an object carries the digest of the last
+//!   line of the newest object before it.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::store::{Location, Store, StoreError};
+use crate::aws::Clients;
+
+/// Where `apply` writes.
+pub enum AuditTarget {
+    /// A local file.
+    Local(PathBuf),
+    /// A spool shipped to S3.
+    S3 {
+        /// The prefix.
+        store: Store,
+        /// This run's spool file.
+        spool: PathBuf,
+        /// The chain's previous digest.
+        prev: Option<String>,
+    },
+}
+
+const SPOOL_DIR: &str = ".lzctl/audit-spool";
+
+impl AuditTarget {
+    /// Opens the location (`s3://...` or a path). For S3, first ships the
+    /// spools crashed runs left.
+    pub async fn open(location: &str, clients: &Clients) -> Result<AuditTarget, StoreError> {
+        match Location::parse(location) {
+            Location::Local(path) => Ok(AuditTarget::Local(path)),
+            loc @ Location::S3 { .. } => {
+                let store = Store::open(&loc, Some(clients)).expect("clients given");
+                ship_spools(&store, None).await?;
+                let prev = match store
+                    .list()
+                    .await?
+                    .into_iter()
+                    .rfind(|n| is_audit_object(n))
+                {
+                    Some(name) => store.get(&name).await?.and_then(|o| {
+                        String::from_utf8_lossy(&o.bytes)
+                            .lines()
+                            .rfind(|l| !l.trim().is_empty())
+                            .map(|l| crate::digest::sha256_hex(l.as_bytes()))
+                    }),
+                    None => None,
+                };
+                let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%3fZ");
+                let spool = PathBuf::from(SPOOL_DIR).join(format!(
+                    "audit-{stamp}-{}-{:08x}.jsonl",
+                    std::process::id(),
+                    rand::random::<u32>()
+                ));
+                Ok(AuditTarget::S3 { store, spool, prev })
+            }
+        }
+    }
+
+    /// The file `AuditLog` appends to.
+    pub fn local_path(&self) -> &Path {
+        match self {
+            AuditTarget::Local(p) => p,
+            AuditTarget::S3 { spool, .. } => spool,
+        }
+    }
+
+    /// The digest the first record chains to (S3), None for a local file
+    /// (the file's own last line is used).
+    pub fn prev(&self) -> Option<String> {
+        match self {
+            AuditTarget::Local(_) => None,
+            AuditTarget::S3 { prev, .. } => prev.clone(),
+        }
+    }
+
+    /// Where it is, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            AuditTarget::Local(p) => p.display().to_string(),
+            AuditTarget::S3 { store, .. } => store.describe(),
+        }
+    }
+
+    /// After the apply: ships this run's spool (S3). Nothing for a file.
+    pub async fn finish(&self) -> Result<(), StoreError> {
+        match self {
+            AuditTarget::Local(_) => Ok(()),
+            AuditTarget::S3 { store, spool, .. } => ship_spools(store, Some(spool)).await,
+        }
+    }
+}
+
+fn is_audit_object(name: &str) -> bool {
+    name.starts_with("audit-") && name.ends_with(".jsonl")
+}
+
+/// Writes spool files as new objects, then removes them; `only`: just that one.
+async fn ship_spools(store: &Store, only: Option<&Path>) -> Result<(), StoreError> {
+    let dir = Path::new(SPOOL_DIR);
+    let files: Vec<PathBuf> = match only {
+        Some(p) => vec![p.to_path_buf()],
+        None => match std::fs::read_dir(dir) {
+            Ok(entries) => {
+                let mut v: Vec<PathBuf> =
+                    entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+                v.sort();
+                v
+            }
+            Err(_) => Vec::new(),
+        },
+    };
+    for file in files {
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !is_audit_object(&name) {
+            continue;
+        }
+        let bytes = match std::fs::read(&file) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(cause) => return Err(StoreError::Io { path: file, cause }),
+        };
+        if !bytes.is_empty() {
+            // An object of that name already there is this spool, shipped
+            // before a crash removed the file: nothing to add.
+            store.put_new(&name, &bytes).await?;
+        }
+        std::fs::remove_file(&file).map_err(|cause| StoreError::Io {
+            path: file.clone(),
+            cause,
+        })?;
+    }
+    Ok(())
+}
+
+/// One record as read back (any version of the format).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadRecord {
+    /// Where it was read (file or object) and its line number.
+    pub source: String,
+    /// Line number (1-based) in its source.
+    pub line: usize,
+    /// Time.
+    pub time: String,
+    /// Who.
+    pub caller: String,
+    /// Plan address.
+    pub address: String,
+    /// Operation.
+    pub operation: String,
+    /// Request id.
+    pub request_id: Option<String>,
+    /// Result.
+    pub result: String,
+    /// The plan (sha256 of its JSON), for records that carry it.
+    pub plan: Option<String>,
+    /// Details.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
+}
+
+/// The chain check.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainCheck {
+    /// Records read.
+    pub records: usize,
+    /// Records whose `prev` matches the line before.
+    pub chained: usize,
+    /// Records without `prev` (written before the chain existed, or the first).
+    pub unchained: usize,
+    /// Where the chain breaks: `source:line: reason`.
+    pub broken: Vec<String>,
+    /// Lines that are not records.
+    pub unreadable: Vec<String>,
+    /// sha256 of the last line: pin it to detect later edits or truncation.
+    pub head: Option<String>,
+}
+
+/// Reads every record of the log (oldest first) and checks the chain.
+pub async fn read(
+    location: &str,
+    clients: Option<&Clients>,
+) -> Result<(Vec<ReadRecord>, ChainCheck), StoreError> {
+    let mut sources: Vec<(String, String)> = Vec::new();
+    match Location::parse(location) {
+        Location::Local(path) => match std::fs::read_to_string(&path) {
+            Ok(text) => sources.push((path.display().to_string(), text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(cause) => return Err(StoreError::Io { path, cause }),
+        },
+        loc @ Location::S3 { .. } => {
+            let store = Store::open(&loc, clients).expect("S3 needs clients");
+            for name in store
+                .list()
+                .await?
+                .into_iter()
+                .filter(|n| is_audit_object(n))
+            {
+                if let Some(o) = store.get(&name).await? {
+                    sources.push((
+                        format!("{}{name}", store.describe()),
+                        String::from_utf8_lossy(&o.bytes).into_owned(),
+                    ));
+                }
+            }
+        }
+    }
+    let mut records = Vec::new();
+    let mut check = ChainCheck::default();
+    let mut prev: Option<String> = None;
+    for (source, text) in &sources {
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let digest = crate::digest::sha256_hex(line.as_bytes());
+            let value: serde_json::Value = match serde_json::from_str(line) {
+                Ok(v) => v,
+                Err(e) => {
+                    check.unreadable.push(format!("{source}:{}: {e}", i + 1));
+                    prev = Some(digest);
+                    continue;
+                }
+            };
+            check.records += 1;
+            match value.get("prev").and_then(|p| p.as_str()) {
+                Some(p) if Some(p) == prev.as_deref() => check.chained += 1,
+                Some(_) => check.broken.push(format!(
+                    "{source}:{}: `prev` does not match the line before: a line before it was edited, removed or inserted",
+                    i + 1
+                )),
+                None => {
+                    check.unchained += 1;
+                    // Records without `prev` predate the chain; one after
+                    // chained records was inserted.
+                    if check.chained > 0 {
+                        check.broken.push(format!(
+                            "{source}:{}: a record without `prev` after chained records",
+                            i + 1
+                        ));
+                    }
+                }
+            }
+            let text = |k: &str| {
+                value
+                    .get(k)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            records.push(ReadRecord {
+                source: source.clone(),
+                line: i + 1,
+                time: text("time"),
+                caller: text("caller"),
+                address: text("address"),
+                operation: text("operation"),
+                request_id: value
+                    .get("request_id")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string),
+                result: text("result"),
+                plan: value
+                    .get("plan")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string),
+                details: value.get("details").cloned().filter(|d| !d.is_null()),
+            });
+            prev = Some(digest);
+        }
+    }
+    check.head = prev;
+    Ok((records, check))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply::audit::AuditLog;
+
+    #[tokio::test]
+    async fn an_edited_line_breaks_the_chain_at_the_next_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = AuditLog::open(&path, "arn:aws:iam::123456789012:root".into())
+            .unwrap()
+            .with_plan("p".into());
+        for op in [
+            "organizations:CreatePolicy",
+            "organizations:AttachPolicy",
+            "organizations:DetachPolicy",
+        ] {
+            log.record("scp:x", op, Some("req"), "ok").unwrap();
+        }
+        let location = path.display().to_string();
+        let (records, check) = read(&location, None).await.unwrap();
+        assert_eq!(records.len(), 3);
+        assert_eq!(
+            (check.chained, check.unchained, check.broken.len()),
+            (2, 1, 0)
+        );
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("AttachPolicy", "AttachPolicyX");
+        std::fs::write(&path, text).unwrap();
+        let (_, check) = read(&location, None).await.unwrap();
+        assert_eq!(check.broken.len(), 1, "{check:?}");
+        assert!(check.broken[0].contains(":3:"), "{check:?}");
+    }
+}
