@@ -616,8 +616,7 @@ async fn plan_stays_within_its_call_budget() {
     // StackSets: one listing, then per baseline its description and one page
     // of instances (fewer than 100 each here).
     let baselines = desired.families.stacksets.0.len() as u64;
-    let budget =
-        2 * parents + tagged + 2 * policies + 10 + 8 * regions + 12 + (1 + 2 * baselines);
+    let budget = 2 * parents + tagged + 2 * policies + 10 + 8 * regions + 12 + (1 + 2 * baselines);
     let total: u64 = stderr
         .lines()
         .find_map(|l| l.strip_prefix("API calls: "))

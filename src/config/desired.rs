@@ -23,6 +23,9 @@ pub struct OrganizationSettings {
     /// Break-glass role names the lockout guard protects.
     #[serde(default)]
     pub break_glass_roles: Vec<String>,
+    /// Where `apply` takes its lock (`s3://BUCKET/KEY`), validated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock: Option<String>,
 }
 
 /// A validated configuration.
@@ -50,4 +53,6 @@ pub struct Desired {
     pub lint_warnings: Vec<String>,
     /// What the families' own sections (`baselines:`, `detective:`) ask for.
     pub families: crate::families::DesiredSections,
+    /// Staged rollouts by policy name (`policies.NAME.rollout`).
+    pub rollouts: BTreeMap<String, crate::rollout::RolloutSpec>,
 }

@@ -75,6 +75,8 @@ pub struct OrganizationConfig {
     /// Break-glass IAM role names the lockout guard protects in every account.
     #[serde(default)]
     pub break_glass_roles: Vec<String>,
+    /// Where `apply` takes its lock (`s3://BUCKET/KEY`).
+    pub lock: Option<String>,
     /// Anything else.
     #[serde(flatten)]
     pub unknown: UnknownKeys,
@@ -179,6 +181,8 @@ pub struct PolicyConfig {
     pub targets: Vec<String>,
     /// Description stored with the policy.
     pub description: Option<String>,
+    /// Staged rollout: waves of targets and a soak between them (SCPs).
+    pub rollout: Option<serde_yaml::Value>,
     /// Anything else.
     #[serde(flatten)]
     pub unknown: UnknownKeys,
@@ -205,6 +209,7 @@ pub mod known_keys {
         "management_account",
         "control_tower",
         "break_glass_roles",
+        "lock",
     ];
     /// `settings`.
     pub const SETTINGS: &[&str] = &["limits"];
@@ -228,7 +233,14 @@ pub mod known_keys {
     /// An account.
     pub const ACCOUNT: &[&str] = &["name", "id", "email", "ou", "tags"];
     /// A policy.
-    pub const POLICY: &[&str] = &["type", "template", "params", "targets", "description"];
+    pub const POLICY: &[&str] = &[
+        "type",
+        "template",
+        "params",
+        "targets",
+        "description",
+        "rollout",
+    ];
     /// Keys planned for later versions, with what to say about them.
     pub const NOT_YET: &[(&str, &str)] = &[
         (

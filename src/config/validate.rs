@@ -231,7 +231,16 @@ fn check(c: &mut Checker, file: &ConfigFile, base_dir: &Path, path: &Path, text:
         accounts,
         ..OrgState::default()
     };
-    state.policies = check_policies(c, file, base_dir, &organization, &limits, &state);
+    let mut rollouts = BTreeMap::new();
+    state.policies = check_policies(
+        c,
+        file,
+        base_dir,
+        &organization,
+        &limits,
+        &state,
+        &mut rollouts,
+    );
     state.enabled_policy_types = state.policies.values().map(|p| p.kind).collect();
     check_attachment_caps(c, &state, &limits);
 
@@ -257,6 +266,7 @@ fn check(c: &mut Checker, file: &ConfigFile, base_dir: &Path, path: &Path, text:
         })
         .collect();
     Desired {
+        rollouts,
         families,
         lint_warnings: Vec::new(),
         registration,
@@ -278,6 +288,7 @@ fn check_organization(c: &mut Checker, file: &ConfigFile) -> OrganizationSetting
         management_account: String::new(),
         control_tower: Default::default(),
         break_glass_roles: Vec::new(),
+        lock: None,
     };
     let Some(org) = &file.organization else {
         c.error(
@@ -290,6 +301,19 @@ fn check_organization(c: &mut Checker, file: &ConfigFile) -> OrganizationSetting
     c.unknown_keys("organization", &org.unknown, known_keys::ORGANIZATION);
     settings.control_tower = org.control_tower;
     settings.break_glass_roles = org.break_glass_roles.clone();
+    if let Some(lock) = &org.lock {
+        match lock.parse::<crate::lock::LockLocation>() {
+            Ok(l) => settings.lock = Some(l.to_string()),
+            Err(e) => c.error_at_value(
+                "organization.lock",
+                e.to_string(),
+                Some(
+                    "a bucket every pipeline can write, e.g. the bucket of your Terraform state"
+                        .into(),
+                ),
+            ),
+        }
+    }
     match &org.home_region {
         Some(r) => {
             check_region(c, "organization.home_region", r);
@@ -696,6 +720,7 @@ fn check_policies(
     org: &OrganizationSettings,
     limits: &Limits,
     state: &OrgState,
+    rollouts: &mut BTreeMap<String, crate::rollout::RolloutSpec>,
 ) -> BTreeMap<String, Policy> {
     let mut policies = BTreeMap::new();
     for (name, p) in &file.policies {
@@ -743,7 +768,7 @@ fn check_policies(
             continue;
         };
         let mut targets = BTreeSet::new();
-        if p.targets.is_empty() {
+        if p.targets.is_empty() && p.rollout.is_none() {
             c.error(
                 &field,
                 format!("policy `{name}` has no `targets`"),
@@ -763,6 +788,24 @@ fn check_policies(
                         ),
                     );
                 }
+            }
+        }
+        if let Some(rollout) = &p.rollout {
+            let rollout_field = format!("{field}.rollout");
+            if kind != PolicyKind::Scp {
+                c.error(
+                    &rollout_field,
+                    format!(
+                        "a staged rollout is for SCPs; `{name}` is a {} policy",
+                        kind.short_name()
+                    ),
+                    Some("remove `rollout`".into()),
+                );
+            } else if let Some((spec, all)) =
+                crate::rollout::config::check(c, &rollout_field, rollout, &targets, state)
+            {
+                targets = all;
+                rollouts.insert(name.clone(), spec);
             }
         }
         let Some(content) =

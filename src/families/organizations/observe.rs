@@ -66,11 +66,42 @@ pub(super) async fn observe_for_plan(ctx: &ObserveContext<'_>) -> Result<OrgStat
             limits: desired.limits,
             manage_account_tags: desired.uses_account_tags,
             governed: false,
+            rollouts: &desired.rollouts,
+            regions: &desired.organization.governed_regions,
         };
         let needed = targets_to_complete(&input, &state);
         complete_targets(ctx.clients, &mut state, &needed, ctx.scope.concurrency).await?;
+        read_rollout_halts(ctx.clients, &mut state, desired).await?;
     }
     Ok(state)
+}
+
+/// The halt tags of the policies the file rolls out in waves: one call per
+/// such policy that exists.
+async fn read_rollout_halts(
+    clients: &Clients,
+    state: &mut OrgState,
+    desired: &crate::config::Desired,
+) -> Result<(), ObserveError> {
+    let ids: Vec<(String, String)> = desired
+        .rollouts
+        .keys()
+        .filter_map(|name| {
+            let id = state.policies.get(name)?.id.clone()?;
+            Some((name.clone(), id))
+        })
+        .collect();
+    let org = &clients.organizations_policies;
+    let found = futures::future::try_join_all(ids.into_iter().map(|(name, id)| async move {
+        let tags = read_tags(org, &id).await?;
+        Ok::<_, ObserveError>(
+            tags.get(crate::rollout::HALT_TAG_KEY)
+                .map(|v| (name, v.clone())),
+        )
+    }))
+    .await?;
+    state.rollout_halts.extend(found.into_iter().flatten());
+    Ok(())
 }
 
 /// Looks up, target by target, the attachments of partially listed policies

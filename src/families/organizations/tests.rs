@@ -244,6 +244,8 @@ fn input<'a>(
         limits: Limits::default(),
         manage_account_tags: true,
         governed: false,
+        rollouts: &super::diff::NO_ROLLOUTS,
+        regions: &[],
     }
 }
 
