@@ -120,18 +120,17 @@ pub fn duration_text(d: Duration) -> String {
     }
 }
 
-/// The halt tag's value: `wave 2/3 halted 2026-11-28T05:51:58Z doc 1a2b3c4d5e6f`
+/// The halt tag's value (`digest`: [`content_digest`] of the document): `wave 2/3 halted 2026-11-28T05:51:58Z doc 1a2b3c4d5e6f`
 /// (tag values allow letters, digits, spaces and `_.:/=+-@`).
 pub fn halt_tag_value(
     wave: usize,
     of: usize,
     at: chrono::DateTime<chrono::Utc>,
-    content: &str,
+    digest: &str,
 ) -> String {
     format!(
-        "wave {wave}/{of} halted {} doc {}",
+        "wave {wave}/{of} halted {} doc {digest}",
         at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        content_digest(content)
     )
 }
 
@@ -174,7 +173,8 @@ mod tests {
         let at = chrono::DateTime::parse_from_rfc3339("2026-11-28T05:51:58Z")
             .unwrap()
             .with_timezone(&chrono::Utc);
-        let v = halt_tag_value(2, 3, at, r#"{"Version":"2012-10-17","Statement":[]}"#);
+        let digest = content_digest(r#"{"Version":"2012-10-17","Statement":[]}"#);
+        let v = halt_tag_value(2, 3, at, &digest);
         assert!(v.len() <= 256);
         assert!(
             v.chars()
@@ -183,6 +183,7 @@ mod tests {
         );
         let h = parse_halt(&v).unwrap();
         assert_eq!((h.wave, h.at.as_str()), (2, "2026-11-28T05:51:58Z"));
+        assert_eq!(h.doc, digest);
         assert_eq!(h.doc.len(), 12);
         assert_eq!(parse_halt("something else"), None);
     }
