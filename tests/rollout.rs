@@ -271,6 +271,13 @@ async fn a_wave_whose_accounts_meet_scp_denials_halts_and_is_detached_and_resume
         "{human}"
     );
 
+    let md = emu.lzctl(dir, &["plan", "-c", "staged.yaml", "--markdown"]);
+    let md = String::from_utf8_lossy(&md.stdout);
+    assert!(
+        md.contains("| `rollout:scp:deny-leave:wave-2` | Companies/A/dev, Companies/B/dev | a-dev, b-dev | 3s |"),
+        "{md}"
+    );
+
     // Calls denied by an SCP before the rollout are the baseline, not new.
     let old = (chrono::Utc::now() - chrono::Duration::minutes(10))
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
