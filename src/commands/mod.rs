@@ -284,7 +284,6 @@ async fn connect(aws: &AwsArgs, desired: Option<&Desired>) -> Result<Clients> {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(AwsOptions::default().max_attempts),
-        ..AwsOptions::default()
     };
     let home = desired.map(|d| d.organization.home_region.as_str());
     let config = load_sdk_config(&options, home).await?;
