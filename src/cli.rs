@@ -155,8 +155,20 @@ pub enum Command {
         /// Longest pause between two polls of a long operation, e.g. 30s.
         #[arg(long, default_value = "30s", value_parser = parse_duration)]
         poll_interval: std::time::Duration,
+        /// Run the wave of a staged SCP rollout that halted on denials again,
+        /// and the waves after it.
+        #[arg(long)]
+        resume: bool,
+        #[command(flatten)]
+        lock: LockArgs,
         #[command(flatten)]
         aws: AwsArgs,
+    },
+    /// The lock `apply` takes: show who holds it, or break a stale one.
+    Lock {
+        /// What to do.
+        #[command(subcommand)]
+        command: LockCommand,
     },
     /// Review organization policies before they are attached.
     Scp {
@@ -344,6 +356,51 @@ pub enum EvidenceFormat {
     Html,
     /// The versioned JSON document.
     Json,
+}
+
+/// Where and how long `apply` takes its lock.
+#[derive(Debug, Args, Clone)]
+pub struct LockArgs {
+    /// The lock object, s3://BUCKET/KEY (default: `organization.lock` in the file).
+    #[arg(long = "lock", env = "LZCTL_LOCK", value_name = "S3_URL")]
+    pub location: Option<String>,
+    /// Longest wait for another apply's lock, e.g. 30m (0: refuse at once,
+    /// naming the holder).
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    pub lock_timeout: std::time::Duration,
+}
+
+/// `lzctl lock ...`
+#[derive(Debug, Subcommand)]
+pub enum LockCommand {
+    /// Who holds the lock, since when, and whether it is stale.
+    Show {
+        /// The landing-zone file (its `organization.lock`).
+        #[arg(short, long, required_unless_present = "location")]
+        config: Option<std::path::PathBuf>,
+        /// The lock object, s3://BUCKET/KEY.
+        #[arg(long = "lock", env = "LZCTL_LOCK", value_name = "S3_URL")]
+        location: Option<String>,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
+    /// Remove the lock of an apply that died (recorded in the audit log).
+    Break {
+        /// The landing-zone file (its `organization.lock`).
+        #[arg(short, long, required_unless_present = "location")]
+        config: Option<std::path::PathBuf>,
+        /// The lock object, s3://BUCKET/KEY.
+        #[arg(long = "lock", env = "LZCTL_LOCK", value_name = "S3_URL")]
+        location: Option<String>,
+        /// Break it; without this lzctl only shows the holder.
+        #[arg(long)]
+        force: bool,
+        /// Where the break is recorded (JSON lines).
+        #[arg(long, default_value = ".lzctl/audit.jsonl")]
+        audit_log: PathBuf,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
 }
 
 /// Output formats of `scp lint`.

@@ -64,7 +64,11 @@ fn the_schema_is_draft_07_and_valid() {
 fn every_example_and_every_split_file_validates() {
     let validator = jsonschema::validator_for(&printed_schema()).unwrap();
     let root = support::repo_root();
-    let mut files = yaml_files(&root.join("examples"));
+    // examples/ci holds pipeline definitions, not landing-zone files.
+    let mut files: Vec<PathBuf> = yaml_files(&root.join("examples"))
+        .into_iter()
+        .filter(|f| !f.starts_with(root.join("examples/ci")))
+        .collect();
     files.extend(yaml_files(&root.join("tests/fixtures/include")));
     assert!(files.len() >= 7, "{files:?}");
     for file in files {

@@ -82,6 +82,8 @@ pub struct ApplyOptions {
     pub poll: WaitPolicy,
     /// Longest time a step waits for the gate and for busy resources.
     pub wait_timeout: Duration,
+    /// Run rollout waves that halted before (`apply --resume`).
+    pub resume: bool,
 }
 
 impl Default for ApplyOptions {
@@ -90,6 +92,7 @@ impl Default for ApplyOptions {
             concurrency: 4,
             poll: WaitPolicy::default(),
             wait_timeout: Duration::from_secs(3600),
+            resume: false,
         }
     }
 }

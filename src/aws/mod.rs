@@ -204,6 +204,8 @@ pub struct Clients {
     pub cloudtrail: aws_sdk_cloudtrail::Client,
     /// CloudFormation (StackSets) in this region.
     pub cloudformation: aws_sdk_cloudformation::Client,
+    /// S3 (the apply lock, the organization trail's log files).
+    pub s3: aws_sdk_s3::Client,
     /// Calls made, by operation (shared by every client lzctl builds).
     pub stats: CallStats,
     /// Role assumed in other accounts.
@@ -240,6 +242,7 @@ impl Clients {
             configservice: service_client!(aws_sdk_config, config, stats),
             cloudtrail: service_client!(aws_sdk_cloudtrail, config, stats),
             cloudformation: service_client!(aws_sdk_cloudformation, config, stats),
+            s3: service_client!(aws_sdk_s3, config, stats),
             stats,
             member_role: member_role.to_string(),
             others: Default::default(),

@@ -21,6 +21,8 @@ use crate::apply::{execute_plan, ApplyOptions, ApplyReport, Progress, StopSignal
 use crate::aws::waiter::WaitPolicy;
 use crate::aws::{group_repeated, load_sdk_config, AwsOptions, Clients};
 use crate::cli::{AwsArgs, Command, ScpCommand, SimulateFormat};
+
+mod lock;
 use crate::config::Desired;
 use crate::families::controltower::{is_present, ControlTowerGate};
 use crate::families::organizations::{plan_base, states_around, DiffInput};
@@ -177,13 +179,17 @@ pub async fn run(command: Command) -> Result<Outcome> {
             allow_lockout,
             wait_timeout,
             poll_interval,
+            resume,
+            lock,
             aws,
         } => {
             let options = ApplyRun {
                 auto_approve,
                 audit_log: &audit_log,
                 allow_lockout,
+                lock,
                 executor: ApplyOptions {
+                    resume,
                     concurrency: apply_concurrency,
                     poll: WaitPolicy {
                         initial: std::time::Duration::from_millis(500).min(poll_interval),
@@ -298,6 +304,7 @@ pub async fn run(command: Command) -> Result<Outcome> {
             )
             .await
         }
+        Command::Lock { command } => lock::run(command).await,
         Command::Snapshot { out, config, aws } => {
             let started = Instant::now();
             let desired = config.as_deref().map(load_config).transpose()?;
@@ -513,6 +520,7 @@ struct ApplyRun<'a> {
     auto_approve: bool,
     audit_log: &'a Path,
     allow_lockout: bool,
+    lock: crate::cli::LockArgs,
     executor: ApplyOptions,
 }
 
@@ -538,7 +546,40 @@ async fn apply(
     };
     let desired = load_config(&config_path)?;
     let clients = connect(aws, Some(&desired)).await?;
-    let observed = observe(&clients, &desired, aws).await?;
+    let stop = Arc::new(StopSignal::default());
+    // The lock comes before the first read: a plan made on what another
+    // apply is still changing would be stale at once.
+    let held = lock::take_for_apply(&clients, &desired, run, stop.clone()).await?;
+    let result = apply_locked(
+        saved,
+        &config_path,
+        &desired,
+        &clients,
+        run,
+        aws,
+        started,
+        stop,
+        held.as_ref(),
+    )
+    .await;
+    lock::give_back(held).await;
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn apply_locked(
+    saved: Option<Plan>,
+    config_path: &Path,
+    desired: &Desired,
+    clients: &Clients,
+    run: &ApplyRun<'_>,
+    aws: &AwsArgs,
+    started: Instant,
+    stop: Arc<StopSignal>,
+    held: Option<&crate::lock::HeldLock>,
+) -> Result<Outcome> {
+    let (desired, clients) = (desired, clients.clone());
+    let observed = observe(&clients, desired, aws).await?;
     let plan = match saved {
         Some(saved) => {
             if saved.config_digest != desired.digest {
@@ -552,7 +593,7 @@ async fn apply(
             }
             // The file is data from disk: carry out only what lzctl itself plans now
             // (a hand-edited or foreign plan could name anything).
-            let fresh = plan_or_refuse(&desired, &observed, run.allow_lockout)?;
+            let fresh = plan_or_refuse(desired, &observed, run.allow_lockout)?;
             if fresh.changes != saved.changes {
                 bail!("the saved plan's changes differ from what this lzctl plans for the same config and landing zone; run `lzctl plan` again");
             }
@@ -560,7 +601,7 @@ async fn apply(
             fresh
         }
         None => {
-            let plan = plan_or_refuse(&desired, &observed, run.allow_lockout)?;
+            let plan = plan_or_refuse(desired, &observed, run.allow_lockout)?;
             emit(&crate::render::human(
                 &plan,
                 crate::render::use_color(std::io::stdout().is_terminal()),
@@ -569,6 +610,7 @@ async fn apply(
                 print_stats(aws, Some(&clients), started);
                 return converged_or_pending(&plan, 0);
             }
+            lock::refuse_halted_rollouts(&plan, run.executor.resume)?;
             if !run.auto_approve {
                 confirm(&plan)?;
             }
@@ -578,6 +620,11 @@ async fn apply(
     if plan.is_empty() {
         emit("Nothing to apply.\n")?;
         return Ok(Outcome::Clean);
+    }
+    lock::refuse_halted_rollouts(&plan, run.executor.resume)?;
+    let plan_digest = crate::digest::sha256_hex(crate::render::json(&plan).as_bytes());
+    if let Some(held) = held {
+        held.set_plan_digest(&plan_digest).await?;
     }
     let audit_target =
         crate::reports::audit::AuditTarget::open(&run.audit_log.to_string_lossy(), &clients)
@@ -589,9 +636,7 @@ async fn apply(
         audit_target.prev(),
     )
     .with_context(|| format!("opening the audit log {}", run.audit_log.display()))?
-    .with_plan(crate::digest::sha256_hex(
-        crate::render::json(&plan).as_bytes(),
-    ));
+    .with_plan(plan_digest);
     let progress = Arc::new(Progress::new(std::io::stderr().is_terminal()));
     let gate: Box<dyn Gate> = match &observed.controltower.landing_zone {
         Some(lz) if is_present(&observed.controltower) => {
@@ -612,7 +657,6 @@ async fn apply(
         }
         _ => Box::new(AlwaysOpen),
     };
-    let stop = Arc::new(StopSignal::default());
     let listener = tokio::spawn({
         let stop = stop.clone();
         async move {
@@ -628,10 +672,7 @@ async fn apply(
             }
         }
     });
-    let base = plan_base(
-        &DiffInput::new(&desired, &observed),
-        &observed.organizations,
-    );
+    let base = plan_base(&DiffInput::new(desired, &observed), &observed.organizations);
     let report = execute_plan(
         &clients,
         &plan,
@@ -662,9 +703,9 @@ async fn apply(
         return Err(failure(&report, &audit));
     }
     let applied = report.done.len();
-    let after = observe(&clients, &desired, aws).await?;
+    let after = observe(&clients, desired, aws).await?;
     let remaining = make_plan(
-        &desired,
+        desired,
         &after,
         &PlanOptions {
             allow_lockout: true,

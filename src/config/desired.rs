@@ -23,6 +23,9 @@ pub struct OrganizationSettings {
     /// Break-glass role names the lockout guard protects.
     #[serde(default)]
     pub break_glass_roles: Vec<String>,
+    /// Where `apply` takes its lock (`s3://BUCKET/KEY`), validated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock: Option<String>,
 }
 
 /// The Identity Center user Account Factory creates with an account.
@@ -67,4 +70,6 @@ pub struct Desired {
     pub described_policies: std::collections::BTreeSet<String>,
     /// What the families' own sections (`baselines:`, `detective:`) ask for.
     pub families: crate::families::DesiredSections,
+    /// Staged rollouts by policy name (`policies.NAME.rollout`).
+    pub rollouts: BTreeMap<String, crate::rollout::RolloutSpec>,
 }

@@ -85,6 +85,8 @@ pub struct OrganizationConfig {
     /// Break-glass IAM role names the lockout guard protects in every account.
     #[serde(default)]
     pub break_glass_roles: Vec<String>,
+    /// Where `apply` takes its lock (`s3://BUCKET/KEY`).
+    pub lock: Option<String>,
     /// Anything else.
     #[serde(flatten)]
     #[schemars(skip)]
@@ -223,6 +225,10 @@ pub struct PolicyConfig {
     pub targets: Vec<String>,
     /// Description stored with the policy.
     pub description: Option<String>,
+    /// Staged rollout: waves of targets and a soak between them (SCPs).
+    #[serde(default)]
+    #[schemars(schema_with = "super::schema::rollout")]
+    pub rollout: Option<serde_yaml::Value>,
     /// Anything else.
     #[serde(flatten)]
     #[schemars(skip)]
@@ -251,6 +257,7 @@ pub mod known_keys {
         "management_account",
         "control_tower",
         "break_glass_roles",
+        "lock",
     ];
     /// `settings`.
     pub const SETTINGS: &[&str] = &["limits"];
@@ -280,16 +287,12 @@ pub mod known_keys {
         "sso_user_last_name",
     ];
     /// A policy.
-    pub const POLICY: &[&str] = &["type", "template", "params", "targets", "description"];
-    /// Keys planned for later versions, with what to say about them.
-    pub const NOT_YET: &[(&str, &str)] = &[
-        (
-            "baselines",
-            "StackSet baselines are not built yet; remove the block for now",
-        ),
-        (
-            "detective",
-            "detective services are not built yet; remove the block for now",
-        ),
+    pub const POLICY: &[&str] = &[
+        "type",
+        "template",
+        "params",
+        "targets",
+        "description",
+        "rollout",
     ];
 }

@@ -42,6 +42,47 @@ pub fn amount(_: &mut SchemaGenerator) -> Schema {
     })
 }
 
+/// A policy's `rollout:` (read by `crate::rollout::config`, which gives
+/// each field its own message).
+pub fn rollout(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["waves"],
+        "properties": {
+            "waves": {
+                "type": "array",
+                "minItems": 1,
+                "description": "Targets of each wave, first wave first: a target or a list of targets.",
+                "items": {
+                    "anyOf": [
+                        { "type": "string" },
+                        { "type": "array", "items": { "type": "string" } }
+                    ]
+                }
+            },
+            "soak": {
+                "anyOf": [{ "type": "string" }, { "type": "integer", "minimum": 0 }],
+                "description": "How long each wave is watched before the next, e.g. 30m."
+            },
+            "max_denials": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "SCP denials tolerated per wave before the rollout halts."
+            },
+            "trail": {
+                "type": "string",
+                "pattern": "^s3://",
+                "description": "The organization trail's bucket, s3://BUCKET[/PREFIX]."
+            },
+            "trail_account": {
+                "type": "string",
+                "description": "The account (name in the file) that owns the trail bucket."
+            }
+        }
+    })
+}
+
 /// Any YAML value (template and rule parameters).
 pub fn any(_: &mut SchemaGenerator) -> Schema {
     json_schema!({})

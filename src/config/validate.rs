@@ -104,16 +104,6 @@ impl Checker<'_> {
             if base.is_empty() && crate::families::SECTIONS.contains(&key.as_str()) {
                 continue;
             }
-            if base.is_empty() {
-                if let Some((_, why)) = known_keys::NOT_YET.iter().find(|(k, _)| k == key) {
-                    self.error(
-                        &field,
-                        format!("`{key}` is not supported yet"),
-                        Some(why.to_string()),
-                    );
-                    continue;
-                }
-            }
             let hint = match closest(key, known.iter().copied()) {
                 Some(c) => format!("did you mean `{c}`? known keys here: {}", known.join(", ")),
                 None => format!("known keys here: {}", known.join(", ")),
@@ -273,7 +263,16 @@ fn check(
         accounts,
         ..OrgState::default()
     };
-    state.policies = check_policies(c, file, base_dir, &organization, &limits, &state);
+    let mut rollouts = BTreeMap::new();
+    state.policies = check_policies(
+        c,
+        file,
+        base_dir,
+        &organization,
+        &limits,
+        &state,
+        &mut rollouts,
+    );
     state.enabled_policy_types = state.policies.values().map(|p| p.kind).collect();
     check_attachment_caps(c, &state, &limits);
 
@@ -306,6 +305,7 @@ fn check(
             .filter(|(_, p)| p.description.is_some())
             .map(|(n, _)| n.clone())
             .collect(),
+        rollouts,
         families,
         lint_warnings: Vec::new(),
         registration,
@@ -327,6 +327,7 @@ fn check_organization(c: &mut Checker, file: &ConfigFile) -> OrganizationSetting
         management_account: String::new(),
         control_tower: Default::default(),
         break_glass_roles: Vec::new(),
+        lock: None,
     };
     let Some(org) = &file.organization else {
         c.error(
@@ -339,6 +340,19 @@ fn check_organization(c: &mut Checker, file: &ConfigFile) -> OrganizationSetting
     c.unknown_keys("organization", &org.unknown, known_keys::ORGANIZATION);
     settings.control_tower = org.control_tower;
     settings.break_glass_roles = org.break_glass_roles.clone();
+    if let Some(lock) = &org.lock {
+        match lock.parse::<crate::lock::LockLocation>() {
+            Ok(l) => settings.lock = Some(l.to_string()),
+            Err(e) => c.error_at_value(
+                "organization.lock",
+                e.to_string(),
+                Some(
+                    "a bucket every pipeline can write, e.g. the bucket of your Terraform state"
+                        .into(),
+                ),
+            ),
+        }
+    }
     match &org.home_region {
         Some(r) => {
             check_region(c, "organization.home_region", r);
@@ -803,6 +817,7 @@ fn check_policies(
     org: &OrganizationSettings,
     limits: &Limits,
     state: &OrgState,
+    rollouts: &mut BTreeMap<String, crate::rollout::RolloutSpec>,
 ) -> BTreeMap<String, Policy> {
     let mut policies = BTreeMap::new();
     for (name, p) in &file.policies {
@@ -850,7 +865,7 @@ fn check_policies(
             continue;
         };
         let mut targets = BTreeSet::new();
-        if p.targets.is_empty() {
+        if p.targets.is_empty() && p.rollout.is_none() {
             c.error(
                 &field,
                 format!("policy `{name}` has no `targets`"),
@@ -889,6 +904,24 @@ fn check_policies(
                         ),
                     );
                 }
+            }
+        }
+        if let Some(rollout) = &p.rollout {
+            let rollout_field = format!("{field}.rollout");
+            if kind != PolicyKind::Scp {
+                c.error(
+                    &rollout_field,
+                    format!(
+                        "a staged rollout is for SCPs; `{name}` is a {} policy",
+                        kind.short_name()
+                    ),
+                    Some("remove `rollout`".into()),
+                );
+            } else if let Some((spec, all)) =
+                crate::rollout::config::check(c, &rollout_field, rollout, &targets, state)
+            {
+                targets = all;
+                rollouts.insert(name.clone(), spec);
             }
         }
         let Some(content) =

@@ -223,6 +223,10 @@ pub struct OrgState {
     /// up target by target. See `plan::targets_to_complete`.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub partially_listed: BTreeSet<String>,
+    /// Halt tags (`lzctl-rollout-halted`) of policies with a staged rollout,
+    /// by policy name: where their rollout stopped (observed only).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rollout_halts: BTreeMap<String, String>,
 }
 
 impl OrgState {

@@ -72,6 +72,36 @@ pub fn markdown(plan: &Plan) -> String {
             }
         }
     }
+    let waves: Vec<&crate::plan::Change> = plan
+        .changes
+        .iter()
+        .filter(|c| c.address.kind() == "rollout")
+        .collect();
+    if !waves.is_empty() {
+        out.push_str("\n**Staged rollouts** (each wave soaks, then halts the rollout on SCP denials in its accounts)\n\n| wave | targets | accounts | soak |\n|---|---|---|---|\n");
+        for c in waves {
+            let after = c.after.clone().unwrap_or_default();
+            let list = |key: &str| {
+                after[key]
+                    .as_array()
+                    .map(|v| {
+                        v.iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default()
+            };
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} |",
+                c.address,
+                escape(&list("targets")),
+                escape(&list("accounts")),
+                after["soak"].as_str().unwrap_or_default()
+            );
+        }
+    }
     if !plan.notices.is_empty() {
         out.push_str("\n**Notices**\n\n");
         for n in &plan.notices {

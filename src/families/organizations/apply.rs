@@ -221,6 +221,7 @@ pub async fn execute(ctx: &StepContext<'_>, op: &Operation) -> Result<(), StepEr
                     .await,
             )?;
         }
+        Operation::RolloutWave(wave) => crate::rollout::apply::run_wave(ctx, wave).await?,
         Operation::SetTags { target, set } => {
             let id = ctx.ids().target(target)?;
             ctx.audited(

@@ -16,6 +16,7 @@ use crate::model::{
     MANAGED_TAG_KEY, MANAGED_TAG_VALUE, PATH_TAG_KEY,
 };
 use crate::plan::{Change, FamilyPlan, Notice, Unmanaged};
+use crate::rollout::{WaveStep, WaveTarget};
 use crate::policy::document::{has_allow_statement, normalize};
 use crate::policy::limits::Limits;
 
@@ -40,7 +41,14 @@ pub struct DiffInput<'a> {
     /// Policies whose `description` the file states; the description of an
     /// adopted policy that the file does not state is left as it is.
     pub described: &'a BTreeSet<String>,
+    /// Staged rollouts by policy name.
+    pub rollouts: &'a BTreeMap<String, crate::rollout::RolloutSpec>,
+    /// Regions whose trail logs a rollout reads (the governed regions).
+    pub regions: &'a [String],
 }
+
+/// No staged rollouts (tests, offline tools).
+pub static NO_ROLLOUTS: BTreeMap<String, crate::rollout::RolloutSpec> = BTreeMap::new();
 
 /// The policy AWS attaches to every new target when a type is enabled.
 pub fn implicit_policy(kind: PolicyKind) -> Option<&'static str> {
@@ -71,6 +79,8 @@ impl<'a> DiffInput<'a> {
             governed,
             account_factory: &desired.account_factory,
             described: &desired.described_policies,
+            rollouts: &desired.rollouts,
+            regions: &desired.organization.governed_regions,
         }
     }
 }
@@ -711,8 +721,16 @@ fn adopt_policy(b: &mut Builder, input: &DiffInput, name: &str, kind: PolicyKind
     }
 }
 
+fn wave_step(step: &Step) -> WaveStep {
+    match step {
+        Step::Attach(p) => WaveStep::Attach(p.clone()),
+        Step::Detach(p) => WaveStep::Detach(p.clone()),
+    }
+}
+
 fn plan_attachments(b: &mut Builder, input: &DiffInput, working: &OrgState) {
     let desired = input.desired;
+    let mut waves: BTreeMap<(String, usize), Vec<WaveTarget>> = BTreeMap::new();
     let pruned: BTreeSet<String> = b
         .ops()
         .filter_map(|op| match op {
@@ -785,8 +803,8 @@ fn plan_attachments(b: &mut Builder, input: &DiffInput, working: &OrgState) {
             }
             let change = TargetChange {
                 kind,
-                current,
-                wanted,
+                current: current.clone(),
+                wanted: wanted.clone(),
                 cap: input.limits.max_attachments(kind),
                 grants: &grants,
             };
@@ -798,6 +816,33 @@ fn plan_attachments(b: &mut Builder, input: &DiffInput, working: &OrgState) {
                     continue;
                 }
             };
+            // A target that a staged policy reaches in this plan changes in
+            // that policy's wave: every step of the target travels with it.
+            let staged = input.rollouts.iter().find_map(|(name, spec)| {
+                let attaches = steps.iter().any(|s| matches!(s, Step::Attach(p) if p == name));
+                let wave = spec.wave_of(&target)?;
+                attaches.then(|| (name.clone(), wave))
+            });
+            if let Some(key) = staged.filter(|_| kind == PolicyKind::Scp) {
+                let undo = TargetChange {
+                    kind,
+                    current: wanted,
+                    wanted: current,
+                    cap: input.limits.max_attachments(kind),
+                    grants: &grants,
+                };
+                match undo.steps() {
+                    Ok(undo) => waves.entry(key).or_default().push(WaveTarget {
+                        target: target.clone(),
+                        steps: steps.iter().map(wave_step).collect(),
+                        undo: undo.iter().map(wave_step).collect(),
+                    }),
+                    Err(why) => b.refusals.push(format!(
+                        "scp policies on {target}: a halted rollout could not be undone safely: {why}"
+                    )),
+                }
+                continue;
+            }
             let mut previous: Option<Address> = None;
             for step in steps {
                 let (policy, attach) = match &step {
@@ -843,15 +888,25 @@ fn plan_attachments(b: &mut Builder, input: &DiffInput, working: &OrgState) {
             }
         }
     }
+    plan_waves(b, input, working, waves);
     // A pruned policy is deleted after every detach of it.
     let detaches: Vec<(String, Address)> = b
         .changes
         .iter()
-        .filter_map(|c| match &c.operation {
+        .flat_map(|c| match &c.operation {
             crate::families::Operation::Organizations(Operation::DetachPolicy { policy, .. }) => {
-                Some((policy.clone(), c.address.clone()))
+                vec![(policy.clone(), c.address.clone())]
             }
-            _ => None,
+            crate::families::Operation::Organizations(Operation::RolloutWave(w)) => w
+                .targets
+                .iter()
+                .flat_map(|t| &t.steps)
+                .filter_map(|s| match s {
+                    WaveStep::Detach(p) => Some((p.clone(), c.address.clone())),
+                    WaveStep::Attach(_) => None,
+                })
+                .collect(),
+            _ => Vec::new(),
         })
         .collect();
     for change in &mut b.changes {
@@ -948,5 +1003,127 @@ fn plan_pruned_ous(b: &mut Builder, input: &DiffInput, working: &OrgState) {
             .after(children),
         );
         deleted.insert(path.clone());
+    }
+}
+
+/// Accounts under a target in `state`, by name.
+fn accounts_under(state: &OrgState, target: &Target) -> Vec<String> {
+    state
+        .accounts
+        .iter()
+        .filter(|(name, a)| match target {
+            Target::Root => true,
+            Target::Ou(p) => a.ou == *p || a.ou.starts_with(p),
+            Target::Account(n) => n == *name,
+        })
+        .map(|(n, _)| n.clone())
+        .collect()
+}
+
+/// One change per wave of each staged policy, each after the wave before it.
+fn plan_waves(
+    b: &mut Builder,
+    input: &DiffInput,
+    working: &OrgState,
+    mut waves: BTreeMap<(String, usize), Vec<WaveTarget>>,
+) {
+    let management = working.management_account_id.clone();
+    for (policy, spec) in input.rollouts {
+        let Some(desired) = input.desired.policies.get(policy) else {
+            continue;
+        };
+        let digest = crate::rollout::content_digest(&desired.content);
+        let halt = working
+            .rollout_halts
+            .get(policy)
+            .map(|v| (v.clone(), crate::rollout::parse_halt(v)));
+        let mut previous: Option<Address> = None;
+        let mut first = true;
+        for (i, _) in spec.waves.iter().enumerate() {
+            let Some(targets) = waves.remove(&(policy.clone(), i)) else {
+                continue;
+            };
+            // Accounts as the plan leaves them: those the file places, and
+            // those it does not name but that exist (left where they are).
+            let mut accounts: BTreeSet<String> = BTreeSet::new();
+            for t in &targets {
+                accounts.extend(accounts_under(input.desired, &t.target));
+                accounts.extend(
+                    accounts_under(working, &t.target)
+                        .into_iter()
+                        .filter(|n| !input.desired.accounts.contains_key(n)),
+                );
+            }
+            accounts.retain(|n| {
+                working.is_usable_account(n)
+                    && !(management.is_some()
+                        && working.accounts.get(n).and_then(|a| a.id.clone()) == management)
+            });
+            let (resumes, needs_resume) = match (&halt, first) {
+                (Some((value, parsed)), true) => {
+                    let same = parsed.as_ref().is_some_and(|h| h.doc == digest);
+                    (Some(value.clone()), same)
+                }
+                _ => (None, false),
+            };
+            first = false;
+            let wave = super::RolloutWave {
+                policy: policy.clone(),
+                kind: PolicyKind::Scp,
+                wave: i + 1,
+                of: spec.waves.len(),
+                targets,
+                accounts: accounts.into_iter().collect(),
+                soak_ms: spec.soak.as_millis() as u64,
+                max_denials: spec.max_denials,
+                trail: spec.trail.clone(),
+                trail_account: spec.trail_account.clone(),
+                regions: input.regions.to_vec(),
+                organization_id: working.organization_id.clone().unwrap_or_default(),
+                content_digest: digest.clone(),
+                resumes,
+                needs_resume,
+            };
+            let address = Address::new("rollout", &format!("scp:{policy}:wave-{}", i + 1));
+            let targets_text: Vec<String> = wave.targets.iter().map(|t| t.target.to_string()).collect();
+            let reason = format!(
+                "the config rolls {policy} out in waves: wave {} of {} attaches it to {} ({} account(s)), then soaks {}",
+                wave.wave,
+                wave.of,
+                targets_text.join(", "),
+                wave.accounts.len(),
+                crate::rollout::duration_text(spec.soak)
+            );
+            let after = json!({
+                "wave": wave.wave,
+                "of": wave.of,
+                "targets": targets_text,
+                "accounts": wave.accounts,
+                "soak": crate::rollout::duration_text(spec.soak),
+                "max_denials": wave.max_denials,
+            });
+            let provided = wave.attached();
+            b.push(
+                Change::new(address.clone(), reason, None, Some(after), Operation::RolloutWave(Box::new(wave)))
+                    .providing(provided)
+                    .after(previous.take()),
+            );
+            previous = Some(address);
+        }
+        if let Some((value, parsed)) = &halt {
+            let same = parsed.as_ref().is_some_and(|h| h.doc == digest);
+            let message = if !b.changes.iter().any(|c| matches!(&c.operation, crate::families::Operation::Organizations(Operation::RolloutWave(w)) if &w.policy == policy)) {
+                format!("the rollout of {policy} is tagged `{}: {value}` but has no wave left to run; remove the tag", crate::rollout::HALT_TAG_KEY)
+            } else if same {
+                format!("the rollout of {policy} halted ({value}); `lzctl apply --resume` runs the halted wave again, a plain apply refuses")
+            } else {
+                format!("the rollout of {policy} halted ({value}) with an earlier document; this plan rolls the new one out")
+            };
+            b.notices.push(Notice {
+                address: Address::policy(PolicyKind::Scp, policy),
+                message,
+                pending: false,
+            });
+        }
     }
 }

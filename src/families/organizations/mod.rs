@@ -15,7 +15,7 @@ mod tests;
 
 pub use diff::{
     diff, existing_addresses, implicit_policy, plan_base, targets_to_complete, working_state,
-    DiffInput, ACCOUNT_MANAGEMENT_PRINCIPAL,
+    DiffInput, ACCOUNT_MANAGEMENT_PRINCIPAL, NO_ROLLOUTS,
 };
 pub use observe::{complete_targets, observe_organization};
 
@@ -209,6 +209,10 @@ pub enum Operation {
         /// Target.
         target: Target,
     },
+    /// One wave of a staged SCP rollout: the attachment steps of its
+    /// targets, a soak, a look at the wave's CloudTrail denials, and the
+    /// undo steps when they exceed the threshold (see `crate::rollout`).
+    RolloutWave(Box<RolloutWave>),
     /// Add or overwrite tags of an OU or account. Keys the config does not
     /// name are left alone: other tools tag OUs too.
     SetTags {
@@ -217,6 +221,66 @@ pub enum Operation {
         /// Tags to add or overwrite.
         set: Tags,
     },
+}
+
+/// One wave of a staged rollout, as planned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RolloutWave {
+    /// The policy rolled out.
+    pub policy: String,
+    /// Its type (SCP).
+    pub kind: PolicyKind,
+    /// This wave (1-based) and the number of waves.
+    pub wave: usize,
+    /// Number of waves.
+    pub of: usize,
+    /// The wave's targets with their steps.
+    pub targets: Vec<crate::rollout::WaveTarget>,
+    /// Accounts under the targets (names), the management account left out.
+    pub accounts: Vec<String>,
+    /// Soak in milliseconds.
+    pub soak_ms: u64,
+    /// New SCP denials tolerated.
+    pub max_denials: u32,
+    /// The organization trail's bucket.
+    pub trail: crate::rollout::TrailLocation,
+    /// The account whose member role reads the trail bucket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trail_account: Option<String>,
+    /// Regions whose logs are read.
+    pub regions: Vec<String>,
+    /// Organization id (log file paths).
+    pub organization_id: String,
+    /// Digest of the document rolled out (the halt tag names it).
+    pub content_digest: String,
+    /// The halt tag this wave picks up from (removed once the wave passes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumes: Option<String>,
+    /// The halt is for this very document: only `apply --resume` runs it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub needs_resume: bool,
+}
+
+impl RolloutWave {
+    /// The soak.
+    pub fn soak(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.soak_ms)
+    }
+
+    /// The attachment addresses this wave makes exist.
+    pub fn attached(&self) -> Vec<Address> {
+        self.targets
+            .iter()
+            .flat_map(|t| {
+                t.steps.iter().filter_map(|s| match s {
+                    crate::rollout::WaveStep::Attach(p) => {
+                        Some(Address::attachment(self.kind, p, &t.target))
+                    }
+                    crate::rollout::WaveStep::Detach(_) => None,
+                })
+            })
+            .collect()
+    }
 }
 
 /// Control Tower runs at most this many account operations at once
@@ -263,6 +327,7 @@ impl FamilyOperation for Operation {
             Operation::DeletePolicy { .. } => "delete policy",
             Operation::AttachPolicy { .. } => "attach policy",
             Operation::DetachPolicy { .. } => "detach policy",
+            Operation::RolloutWave(_) => "roll out wave",
             Operation::SetTags { .. } => "set tags",
         }
     }
@@ -280,9 +345,9 @@ impl FamilyOperation for Operation {
             | Operation::UpdatePolicy { .. }
             | Operation::AdoptPolicy { .. }
             | Operation::DeletePolicy { .. } => "Policies",
-            Operation::AttachPolicy { .. } | Operation::DetachPolicy { .. } => {
-                "Policy attachments"
-            }
+            Operation::AttachPolicy { .. }
+            | Operation::DetachPolicy { .. }
+            | Operation::RolloutWave(_) => "Policy attachments",
             Operation::SetTags { .. } => "Tags",
         }
     }
@@ -297,7 +362,9 @@ impl FamilyOperation for Operation {
             | Operation::AdoptPolicy { .. } => 3,
             Operation::CreateAccount { .. } | Operation::RenameAccount { .. } => 4,
             Operation::MoveAccount { .. } => 5,
-            Operation::AttachPolicy { .. } | Operation::DetachPolicy { .. } => 6,
+            Operation::AttachPolicy { .. }
+            | Operation::DetachPolicy { .. }
+            | Operation::RolloutWave(_) => 6,
             Operation::SetTags { .. } => 7,
             Operation::DeletePolicy { .. } => 8,
             Operation::DeleteOu { .. } => 9,
@@ -349,8 +416,28 @@ impl FamilyOperation for Operation {
                 needs.extend(Address::of_target(target));
                 needs
             }
+            Operation::RolloutWave(w) => {
+                let mut needs = vec![
+                    Address::policy(w.kind, &w.policy),
+                    Address::policy_type(w.kind),
+                ];
+                for t in &w.targets {
+                    needs.extend(Address::of_target(&t.target));
+                }
+                needs
+            }
             Operation::SetTags { target, .. } => Address::of_target(target),
         }
+    }
+
+    fn counts_toward_concurrency(&self) -> bool {
+        // A wave mostly soaks; its order comes from the waves before it.
+        !matches!(self, Operation::RolloutWave(_))
+    }
+
+    fn isolates_failure(&self) -> bool {
+        // A halted rollout stops its later waves, not the rest of the plan.
+        matches!(self, Operation::RolloutWave(_))
     }
 
     fn slots(&self) -> Vec<Slot> {
@@ -374,6 +461,17 @@ impl FamilyOperation for Operation {
             Operation::AttachPolicy { policy, .. } | Operation::DetachPolicy { policy, .. } => {
                 policy
             }
+            Operation::RolloutWave(w) => {
+                return w
+                    .targets
+                    .iter()
+                    .flat_map(|t| t.steps.iter().chain(&t.undo))
+                    .map(|s| match s {
+                        crate::rollout::WaveStep::Attach(p) | crate::rollout::WaveStep::Detach(p) => p,
+                    })
+                    .find(|p| is_foreign_policy(p))
+                    .map(|p| format!("{p} belongs to Control Tower or AWS; lzctl does not change it"));
+            }
             _ => return None,
         };
         is_foreign_policy(name)
@@ -386,6 +484,7 @@ impl FamilyOperation for Operation {
                 .lines()
                 .map(|l| format!("  {l}"))
                 .collect(),
+            Operation::RolloutWave(w) => crate::rollout::describe_wave(w),
             _ => vec![],
         }
     }

@@ -117,6 +117,7 @@ pub(super) async fn observe_for_plan(ctx: &ObserveContext<'_>) -> Result<OrgStat
     let input = DiffInput::of(desired, false);
     let needed = targets_to_complete(&input, &state);
     complete_targets(ctx.clients, &mut state, &needed, ctx.scope.concurrency).await?;
+    read_rollout_halts(ctx.clients, &mut state, desired).await?;
     Ok(state)
 }
 
@@ -171,6 +172,34 @@ async fn trusted_services(
         .flat_map(|p| p.enabled_service_principals())
         .filter_map(|s| s.service_principal().map(str::to_string))
         .collect())
+}
+
+/// The halt tags of the policies the file rolls out in waves: one call per
+/// such policy that exists.
+async fn read_rollout_halts(
+    clients: &Clients,
+    state: &mut OrgState,
+    desired: &crate::config::Desired,
+) -> Result<(), ObserveError> {
+    let ids: Vec<(String, String)> = desired
+        .rollouts
+        .keys()
+        .filter_map(|name| {
+            let id = state.policies.get(name)?.id.clone()?;
+            Some((name.clone(), id))
+        })
+        .collect();
+    let org = &clients.organizations_policies;
+    let found = futures::future::try_join_all(ids.into_iter().map(|(name, id)| async move {
+        let tags = read_tags(org, &id).await?;
+        Ok::<_, ObserveError>(
+            tags.get(crate::rollout::HALT_TAG_KEY)
+                .map(|v| (name, v.clone())),
+        )
+    }))
+    .await?;
+    state.rollout_halts.extend(found.into_iter().flatten());
+    Ok(())
 }
 
 /// Looks up, target by target, the attachments of partially listed policies

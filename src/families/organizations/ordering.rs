@@ -44,6 +44,22 @@ pub fn add_safety_orderings(changes: &mut [Change], working: &OrgState, desired:
     let mut ou_deleted: BTreeMap<OuPath, Address> = BTreeMap::new();
     for c in changes.iter() {
         match org_op(c) {
+            Some(Operation::RolloutWave(w)) => {
+                for t in &w.targets {
+                    for step in &t.steps {
+                        match step {
+                            crate::rollout::WaveStep::Attach(p) => attaches_on
+                                .entry(t.target.clone())
+                                .or_default()
+                                .push((p.clone(), c.address.clone())),
+                            crate::rollout::WaveStep::Detach(_) => detaches_on
+                                .entry(t.target.clone())
+                                .or_default()
+                                .push(c.address.clone()),
+                        }
+                    }
+                }
+            }
             Some(Operation::AttachPolicy { policy, target, .. }) => attaches_on
                 .entry(target.clone())
                 .or_default()
@@ -86,6 +102,18 @@ pub fn add_safety_orderings(changes: &mut [Change], working: &OrgState, desired:
             Operation::AttachPolicy { policy, .. } => {
                 if let Some(dep) = updated.get(policy) {
                     preferred.push((i, dep.clone()));
+                }
+            }
+            Operation::RolloutWave(w) => {
+                // A wave attaches the updated document, so its soak watches it.
+                for t in &w.targets {
+                    for step in &t.steps {
+                        if let crate::rollout::WaveStep::Attach(p) = step {
+                            if let Some(dep) = updated.get(p) {
+                                safety.push((i, dep.clone()));
+                            }
+                        }
+                    }
                 }
             }
             Operation::DeletePolicy { name, .. } => {

@@ -261,6 +261,26 @@ pub fn apply_operation(
                 .targets
                 .remove(target);
         }
+        Operation::RolloutWave(w) => {
+            // The model assumes every wave passes: the plan's end state.
+            for t in &w.targets {
+                for step in &t.steps {
+                    let op = match step {
+                        crate::rollout::WaveStep::Attach(p) => Operation::AttachPolicy {
+                            policy: p.clone(),
+                            kind: w.kind,
+                            target: t.target.clone(),
+                        },
+                        crate::rollout::WaveStep::Detach(p) => Operation::DetachPolicy {
+                            policy: p.clone(),
+                            kind: w.kind,
+                            target: t.target.clone(),
+                        },
+                    };
+                    apply_operation(state, &op, limits)?;
+                }
+            }
+        }
         Operation::SetTags { target, set } => {
             let tags = match target {
                 Target::Ou(p) => &mut state.ous.get_mut(p).ok_or("no such OU")?.tags,

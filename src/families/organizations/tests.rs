@@ -249,6 +249,8 @@ fn input<'a>(
         governed: false,
         account_factory: &NO_ACCOUNT_FACTORY,
         described: &NO_DESCRIPTIONS,
+        rollouts: &super::diff::NO_ROLLOUTS,
+        regions: &[],
     }
 }
 
@@ -702,4 +704,155 @@ fn with_prune_adoption_is_recorded_by_a_tag_and_then_the_policy_can_be_pruned() 
     // An untagged hand-made policy the file never named is never pruned.
     let untouched = plan_of(&input(&dropped, &renames, true), &observed).unwrap();
     assert!(untouched.changes.is_empty(), "{:#?}", untouched.changes);
+}
+
+mod rollout_waves {
+    use super::*;
+    use crate::plan::Change;
+    use crate::rollout::{RolloutSpec, TrailLocation, Wave, WaveStep};
+
+    fn policy(content: &str, targets: &[Target], managed: bool) -> Policy {
+        Policy {
+            id: managed.then(|| "p-x".to_string()),
+            kind: PolicyKind::Scp,
+            description: format!("{MANAGED_DESCRIPTION_PREFIX}x"),
+            content: content.into(),
+            targets: targets.iter().cloned().collect(),
+            aws_managed: false,
+            tags: Tags::new(),
+        }
+    }
+
+    /// Observed: OUs A, B, C with FullAWSAccess; `old` (a deny) on C.
+    fn observed() -> OrgState {
+        let mut s = OrgState {
+            root_id: Some("r-1".into()),
+            organization_id: Some("o-abc".into()),
+            ..OrgState::default()
+        };
+        s.enabled_policy_types.insert(PolicyKind::Scp);
+        for ou in ["A", "B", "C"] {
+            s.ous.insert(path(ou), Ou { id: Some(format!("ou-{ou}")), tags: Default::default() });
+        }
+        s.accounts.insert(
+            "b1".into(),
+            Account { id: Some("222222222222".into()), email: "b1@x".into(), ou: path("B"), tags: Default::default() },
+        );
+        s.policies.insert("FullAWSAccess".into(), full_aws_access(all_targets(&s)));
+        s.policies.insert("old".into(), policy(DOCS[1], &[Target::Ou(path("C"))], true));
+        s
+    }
+
+    fn spec() -> RolloutSpec {
+        let wave = |ous: &[&str]| Wave {
+            exprs: ous.iter().map(|s| s.to_string()).collect(),
+            targets: ous.iter().map(|o| Target::Ou(path(o))).collect(),
+        };
+        RolloutSpec {
+            waves: vec![wave(&["A"]), wave(&["B", "C"])],
+            soak: std::time::Duration::from_secs(60),
+            max_denials: 0,
+            trail: TrailLocation { bucket: "logs".into(), prefix: String::new() },
+            trail_account: None,
+        }
+    }
+
+    #[test]
+    fn attachments_become_ordered_waves_with_their_accounts_and_safe_undo_steps() {
+        let observed = observed();
+        let mut desired = OrgState::default();
+        for ou in ["A", "B", "C"] {
+            desired.ous.insert(path(ou), Ou { id: None, tags: Default::default() });
+        }
+        desired.accounts.insert(
+            "b1".into(),
+            Account { id: None, email: "b1@x".into(), ou: path("B"), tags: Default::default() },
+        );
+        let targets: Vec<Target> = ["A", "B", "C"].iter().map(|o| Target::Ou(path(o))).collect();
+        desired.policies.insert("new".into(), policy(DOCS[2], &targets, false));
+        desired.enabled_policy_types.insert(PolicyKind::Scp);
+        let rollouts = BTreeMap::from([("new".to_string(), spec())]);
+        let renames = BTreeMap::new();
+        // prune: `old`, no longer in the file, is detached and deleted.
+        let input = DiffInput { rollouts: &rollouts, regions: &[], ..input(&desired, &renames, true) };
+        let plan = plan_of(&input, &observed).unwrap();
+        let waves: Vec<(&Change, &RolloutWave)> = plan
+            .changes
+            .iter()
+            .filter_map(|c| match &c.operation {
+                crate::families::Operation::Organizations(Operation::RolloutWave(w)) => Some((c, w.as_ref())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(waves.len(), 2, "{:#?}", plan.changes);
+        assert!(
+            !plan.changes.iter().any(|c| matches!(&c.operation, crate::families::Operation::Organizations(Operation::AttachPolicy { .. } | Operation::DetachPolicy { .. }))),
+            "every step of a staged target is in its wave"
+        );
+        let (c1, w1) = waves[0];
+        let (c2, w2) = waves[1];
+        assert_eq!((w1.wave, w2.wave, w2.of), (1, 2, 2));
+        assert!(c2.depends_on.contains(&c1.address), "wave 2 waits for wave 1");
+        assert_eq!(w2.accounts, vec!["b1".to_string()]);
+        assert_eq!(w2.organization_id, "o-abc");
+        let delete = plan.changes.iter().find(|c| c.address.to_string() == "scp:old").unwrap();
+        assert!(delete.depends_on.contains(&c2.address), "old is deleted after the wave that detaches it");
+        // C: the wave replaces `old` with `new`; the undo puts `old` back
+        // before taking `new` off.
+        let c = w2.targets.iter().find(|t| t.target == Target::Ou(path("C"))).unwrap();
+        assert_eq!(c.steps, vec![WaveStep::Attach("new".into()), WaveStep::Detach("old".into())]);
+        assert_eq!(c.undo, vec![WaveStep::Attach("old".into()), WaveStep::Detach("new".into())]);
+        let a = &w1.targets[0];
+        assert_eq!((a.steps.clone(), a.undo.clone()), (vec![WaveStep::Attach("new".into())], vec![WaveStep::Detach("new".into())]));
+        // Carried out in any order the dependencies allow, no target loses its Allow path.
+        let mut state = observed.clone();
+        state.policies.insert("new".into(), policy(DOCS[2], &[], true));
+        let creates: Vec<_> = plan.changes.iter().filter(|c| !matches!(&c.operation, crate::families::Operation::Organizations(Operation::CreatePolicy { .. }))).cloned().collect();
+        let rest = Plan { changes: creates, ..plan.clone() };
+        for seed in 0..8 {
+            let mut s = state.clone();
+            apply_plan_in_any_order(&mut s, &rest, &Limits::default(), seed).unwrap();
+            assert_eq!(s.policies["new"].targets, targets.iter().cloned().collect());
+        }
+    }
+
+    #[test]
+    fn a_halted_rollout_marks_its_next_wave_as_needing_resume_only_for_the_same_document() {
+        let mut observed = observed();
+        observed.policies.insert("new".into(), policy(DOCS[2], &[Target::Ou(path("A"))], true));
+        let mut desired = OrgState::default();
+        for ou in ["A", "B", "C"] {
+            desired.ous.insert(path(ou), Ou { id: None, tags: Default::default() });
+        }
+        desired.accounts.insert("b1".into(), Account { id: None, email: "b1@x".into(), ou: path("B"), tags: Default::default() });
+        let targets: Vec<Target> = ["A", "B", "C"].iter().map(|o| Target::Ou(path(o))).collect();
+        desired.policies.insert("new".into(), policy(DOCS[2], &targets, false));
+        desired.policies.insert("old".into(), policy(DOCS[1], &[Target::Ou(path("C"))], false));
+        desired.enabled_policy_types.insert(PolicyKind::Scp);
+        let rollouts = BTreeMap::from([("new".to_string(), spec())]);
+        let renames = BTreeMap::new();
+        let at = chrono::Utc::now();
+        for (doc, needs) in [(DOCS[2], true), (DOCS[0], false)] {
+            let mut obs = observed.clone();
+            obs.rollout_halts.insert(
+                "new".into(),
+                crate::rollout::halt_tag_value(2, 2, at, &crate::rollout::content_digest(doc)),
+            );
+            let input = DiffInput { rollouts: &rollouts, regions: &[], ..input(&desired, &renames, false) };
+            let plan = plan_of(&input, &obs).unwrap();
+            let waves: Vec<&RolloutWave> = plan
+                .changes
+                .iter()
+                .filter_map(|c| match &c.operation {
+                    crate::families::Operation::Organizations(Operation::RolloutWave(w)) => Some(w.as_ref()),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(waves.len(), 1, "wave 1 is done (A has the policy)");
+            assert_eq!(waves[0].wave, 2);
+            assert_eq!(waves[0].needs_resume, needs, "halted with {doc}");
+            assert!(waves[0].resumes.is_some());
+            assert_eq!(plan.notices.len(), 1);
+        }
+    }
 }

@@ -38,6 +38,11 @@ pub struct Record<'a> {
     /// `errorCode`, when the call failed.
     #[serde(borrow)]
     pub error_code: Str<'a>,
+    /// `errorMessage`, when the call failed (an AccessDenied names the kind of
+    /// policy that denied it, e.g. "... with an explicit deny in a service
+    /// control policy").
+    #[serde(borrow)]
+    pub error_message: Str<'a>,
     /// `vpcEndpointId`, when the call came through a VPC endpoint.
     #[serde(borrow)]
     pub vpc_endpoint_id: Str<'a>,
@@ -150,6 +155,7 @@ impl<'a> Record<'a> {
                 b"awsRegion" => F_REGION,
                 b"sourceIPAddress" => F_IP,
                 b"errorCode" => F_ERROR,
+                b"errorMessage" => F_ERROR_MESSAGE,
                 b"vpcEndpointId" => F_VPCE,
                 b"userIdentity" => {
                     f.identity = p.user_identity(&mut f.spans)?;
@@ -224,6 +230,7 @@ impl<'a> Record<'a> {
             aws_region: get(F_REGION)?,
             source_ip_address: get(F_IP)?,
             error_code: get(F_ERROR)?,
+            error_message: get(F_ERROR_MESSAGE)?,
             vpc_endpoint_id: get(F_VPCE)?,
             user_identity,
         };
@@ -258,8 +265,9 @@ const F_MFA: usize = 15;
 const F_ASSUMED_ROOT: usize = 16;
 const F_SOURCE_IDENTITY: usize = 17;
 const F_CREATION_DATE: usize = 18;
+const F_ERROR_MESSAGE: usize = 19;
 /// Number of string fields located in a record.
-const FIELDS: usize = 19;
+const FIELDS: usize = 20;
 
 /// Which objects were present (the spans of their fields are in `Fields::spans`).
 #[derive(Debug, Default, Clone, Copy)]

@@ -150,6 +150,10 @@ class Emulator:
             return domains
         if service in ("iam", "sts"):
             return ["moto:iam"]
+        if service == "s3":  # conditional writes must be atomic per bucket (s3lock.py)
+            from .s3lock import domains
+
+            return domains(ctx)
         return [f"moto:{service}:{ctx.account}"]
 
     def _unclassified(self, info, seq):

@@ -11,6 +11,7 @@ handled (latency sleeps happen before, outside every lock). Domains:
 | ``stacksets`` | every stack set, instance and operation | StackSet requests; Organizations/Control Tower work that deploys |
 | ``detective`` | GuardDuty/Security Hub/Config organization state | GuardDuty, Security Hub and Config requests |
 | ``moto:iam`` | IAM of every account (STS writes access keys there) | IAM and STS requests, CreateAccount |
+| ``s3:bucket:<name>`` | one S3 bucket (conditional writes are atomic, see ``s3lock.py``) | every S3 request naming the bucket |
 | ``moto:<service>:<account>`` | one moto backend | every other request |
 
 Locks are always taken in the order of ``RANKS`` (then by name); a thread that

@@ -1,0 +1,173 @@
+//! Glue of the apply lock: where it is, taking it around `apply`, and
+//! `lzctl lock show|break`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use super::{connect, emit, load_config, ApplyRun, Outcome};
+use crate::apply::audit::AuditLog;
+use crate::apply::StopSignal;
+use crate::aws::Clients;
+use crate::cli::LockCommand;
+use crate::config::Desired;
+use crate::families::organizations::Operation as OrgOperation;
+use crate::families::Operation;
+use crate::lock::{HeldLock, LockLocation, LockOptions, LockOwner};
+use crate::plan::Plan;
+
+/// The lock location: the flag (or `LZCTL_LOCK`), else the file's `organization.lock`.
+fn location(flag: Option<&str>, desired: Option<&Desired>) -> Result<Option<LockLocation>> {
+    let text = flag
+        .map(str::to_string)
+        .or_else(|| desired.and_then(|d| d.organization.lock.clone()));
+    text.map(|t| t.parse::<LockLocation>().map_err(|e| anyhow!(e)))
+        .transpose()
+}
+
+/// Takes the lock for `apply`, or says that none is configured.
+pub(super) async fn take_for_apply(
+    clients: &Clients,
+    desired: &Desired,
+    run: &ApplyRun<'_>,
+    stop: Arc<StopSignal>,
+) -> Result<Option<HeldLock>> {
+    let Some(location) = location(run.lock.location.as_deref(), Some(desired))? else {
+        eprintln!("warning: no lock is configured (organization.lock or --lock s3://BUCKET/KEY): nothing keeps another apply on this organization from running at the same time");
+        return Ok(None);
+    };
+    let caller = crate::observe::caller(clients)
+        .await
+        .context("finding out whom lzctl acts as")?;
+    let audit = Arc::new(
+        AuditLog::open(run.audit_log, caller.arn.clone())
+            .with_context(|| format!("opening the audit log {}", run.audit_log.display()))?,
+    );
+    let owner = LockOwner::this_process("apply", &caller.arn, None);
+    let options = LockOptions {
+        timeout: run.lock.lock_timeout,
+        ..LockOptions::default()
+    };
+    let mut said = false;
+    let held = crate::lock::acquire(
+        &clients.s3,
+        &location,
+        owner,
+        &options,
+        Some(audit),
+        |status, waited| {
+            if !said || waited.as_secs() % 60 == 0 {
+                eprintln!("Waiting for the lock: {status} ({}s)", waited.as_secs());
+                said = true;
+            }
+        },
+        move |location| {
+            stop.stop();
+            eprintln!("error: the lock {location} was broken by someone else: no new change starts; the changes in flight finish");
+        },
+    )
+    .await
+    .map_err(|e| {
+        let hint = e.hint().map(|h| format!("\nhint: {h}")).unwrap_or_default();
+        anyhow!("cannot take the lock: {e}{hint}")
+    })?;
+    eprintln!("Took the lock {location}.");
+    Ok(Some(held))
+}
+
+/// Gives the lock back; a failure is a warning (the lock expires anyway).
+pub(super) async fn give_back(held: Option<HeldLock>) {
+    let Some(held) = held else { return };
+    let location = held.location().clone();
+    if let Err(e) = held.release().await {
+        eprintln!("warning: could not release the lock {location}: {e}");
+    }
+}
+
+/// A plain apply refuses a plan that would run a rollout wave that halted
+/// on denials for the same document; `--resume` lets it.
+pub(super) fn refuse_halted_rollouts(plan: &Plan, resume: bool) -> Result<()> {
+    if resume {
+        return Ok(());
+    }
+    let halted: Vec<String> = plan
+        .changes
+        .iter()
+        .filter_map(|c| match &c.operation {
+            Operation::Organizations(OrgOperation::RolloutWave(w)) if w.needs_resume => {
+                Some(format!(
+                    "  {}: {}",
+                    c.address,
+                    w.resumes.as_deref().unwrap_or("halted")
+                ))
+            }
+            _ => None,
+        })
+        .collect();
+    if halted.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "a staged rollout halted on access denials and this plan would run its wave again:\n{}\nfix the denied callers (or the policy), then run `lzctl apply --resume`",
+        halted.join("\n")
+    )
+}
+
+/// `lzctl lock show|break`.
+pub(super) async fn run(command: LockCommand) -> Result<Outcome> {
+    match command {
+        LockCommand::Show {
+            config,
+            location: flag,
+            aws,
+        } => {
+            let (location, clients) = resolve(config.as_deref(), flag.as_deref(), &aws).await?;
+            match crate::lock::read(&clients.s3, &location).await? {
+                Some((record, _)) => {
+                    emit(&format!("{location} is held by {record}\n"))?;
+                }
+                None => emit(&format!("{location} is free\n"))?,
+            }
+            Ok(Outcome::Clean)
+        }
+        LockCommand::Break {
+            config,
+            location: flag,
+            force,
+            audit_log,
+            aws,
+        } => {
+            let (location, clients) = resolve(config.as_deref(), flag.as_deref(), &aws).await?;
+            let caller = crate::observe::caller(&clients).await?;
+            let audit = AuditLog::open(&audit_log, caller.arn.clone())
+                .with_context(|| format!("opening the audit log {}", audit_log.display()))?;
+            match crate::lock::break_lock(&clients.s3, &location, force, &audit).await {
+                Ok(holder) => {
+                    emit(&format!(
+                        "Broke the lock {location} held by {holder}.\nRecorded in {}.\n",
+                        audit_log.display()
+                    ))?;
+                    Ok(Outcome::Clean)
+                }
+                Err(e) => {
+                    let hint = e.hint().map(|h| format!("\nhint: {h}")).unwrap_or_default();
+                    Err(anyhow!("{e}{hint}"))
+                }
+            }
+        }
+    }
+}
+
+async fn resolve(
+    config: Option<&Path>,
+    flag: Option<&str>,
+    aws: &crate::cli::AwsArgs,
+) -> Result<(LockLocation, Clients)> {
+    let desired = config.map(load_config).transpose()?;
+    let location = location(flag, desired.as_ref())?.ok_or_else(|| {
+        anyhow!("the file names no lock (organization.lock); give --lock s3://BUCKET/KEY")
+    })?;
+    let clients = connect(aws, desired.as_ref()).await?;
+    Ok((location, clients))
+}

@@ -1,0 +1,349 @@
+//! The apply lock end to end: the real lzctl binary against the emulator's
+//! S3 (conditional writes) and Organizations, checked with the request log.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{create_organization, text, workspace, Emulator};
+
+const BUCKET: &str = "lzctl-state";
+const LOCK: &str = "s3://lzctl-state/landing-zone.lock";
+
+/// A config creating the OUs `names` under `Teams`, with the lock configured.
+fn config(dir: &Path, file: &str, names: &[&str]) -> String {
+    let children: Vec<String> = names.iter().map(|n| format!("      {n}: {{}}")).collect();
+    let yaml = format!(
+        "version: 1
+organization:
+  home_region: ap-northeast-1
+  governed_regions: [ap-northeast-1]
+  management_account: \"123456789012\"
+  control_tower: absent
+  lock: {LOCK}
+organizational_units:
+  Teams:
+    children:
+{}
+",
+        children.join("\n")
+    );
+    std::fs::write(dir.join(file), yaml).unwrap();
+    file.to_string()
+}
+
+async fn s3(emu: &Emulator) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::new(&emu.sdk_config().await)
+}
+
+async fn setup(emu: &Emulator) -> aws_sdk_s3::Client {
+    create_organization(emu).await;
+    let s3 = s3(emu).await;
+    s3.create_bucket()
+        .bucket(BUCKET)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::ApNortheast1)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("CreateBucket");
+    s3
+}
+
+fn spawn(emu: &Emulator, dir: &Path, args: &[&str]) -> std::process::Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lzctl"));
+    cmd.current_dir(dir)
+        .args(args)
+        .env_remove("AWS_PROFILE")
+        .env_remove("LZCTL_LOCK")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in emu.env() {
+        cmd.env(k, v);
+    }
+    cmd.spawn().expect("start lzctl")
+}
+
+/// The log entries of calls on the lock object and of Organizations mutations.
+fn lock_and_org_calls(emu: &Emulator) -> Vec<(String, i64)> {
+    emu.log()
+        .into_iter()
+        .filter_map(|e| {
+            let service = e["service"].as_str().unwrap_or_default().to_string();
+            let op = e["operation"].as_str().unwrap_or_default().to_string();
+            let status = e["status"].as_i64().unwrap_or_default();
+            if service == "s3" && op.ends_with("/lzctl-state/landing-zone.lock") {
+                Some((op.split(' ').next().unwrap_or_default().to_string(), status))
+            } else if service == "organizations" && e["mutating"].as_bool() == Some(true) {
+                Some((format!("organizations:{op}"), status))
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// Organizations mutations recorded in an audit log.
+fn audited_org_calls(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter_map(|v| v["operation"].as_str().map(str::to_string))
+        .filter(|op| op.starts_with("organizations:"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_applies_started_together_never_interleave_and_the_waiter_names_the_holder() {
+    let emu = Emulator::start_with(serde_json::json!({
+        "controltower_landing_zone": false,
+        "rate_limits": null,
+        // Slow OU creation, so that two unlocked applies would overlap.
+        "hold_ms": {"organizations:CreateOrganizationalUnit": 250}
+    }));
+    setup(&emu).await;
+    let ws = workspace();
+    let dir = ws.path();
+    let a = config(dir, "a.yaml", &["A1", "A2", "A3"]);
+    let b = config(dir, "b.yaml", &["B1", "B2", "B3"]);
+    emu.clear_log();
+    let args = |file: &str, audit: &str| -> Vec<String> {
+        [
+            "apply",
+            "-c",
+            file,
+            "--auto-approve",
+            "--lock-timeout",
+            "120s",
+            "--audit-log",
+            audit,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let (args_a, args_b) = (args(&a, "a.jsonl"), args(&b, "b.jsonl"));
+    let first = spawn(
+        &emu,
+        dir,
+        &args_a.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let second = spawn(
+        &emu,
+        dir,
+        &args_b.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let (pid_a, pid_b) = (first.id(), second.id());
+    let out_a = first.wait_with_output().unwrap();
+    let out_b = second.wait_with_output().unwrap();
+    assert!(out_a.status.success(), "{}", text(&out_a));
+    assert!(out_b.status.success(), "{}", text(&out_b));
+
+    // One of them waited, naming the other's process.
+    let (err_a, err_b) = (
+        String::from_utf8_lossy(&out_a.stderr).to_string(),
+        String::from_utf8_lossy(&out_b.stderr).to_string(),
+    );
+    let (waiter, holder_pid) = if err_a.contains("Waiting for the lock") {
+        (err_a.clone(), pid_b)
+    } else {
+        (err_b.clone(), pid_a)
+    };
+    assert!(
+        waiter.contains("Waiting for the lock: s3://lzctl-state/landing-zone.lock is held by lzctl apply by arn:aws:"),
+        "A:\n{err_a}\nB:\n{err_b}"
+    );
+    assert!(
+        waiter.contains(&format!("(pid {holder_pid})")),
+        "the waiter names the holder's pid {holder_pid}:\n{waiter}"
+    );
+
+    // The log: every Organizations mutation happens while exactly one lock
+    // is held, and each holding's mutations are one apply's, all of them.
+    let calls = lock_and_org_calls(&emu);
+    let mut windows: Vec<Vec<String>> = Vec::new();
+    let mut held = false;
+    for (op, status) in &calls {
+        match (op.as_str(), *status) {
+            ("PUT", 200) if !held => {
+                held = true;
+                windows.push(Vec::new());
+            }
+            ("PUT", 200) => {} // heartbeat or plan digest, by the holder
+            ("GET", _) => {}   // a waiter reading the holder
+            ("PUT", 412) => assert!(held, "a refused lock write while none was held: {calls:?}"),
+            ("DELETE", 204) => {
+                assert!(held, "{calls:?}");
+                held = false;
+            }
+            (org, _) if org.starts_with("organizations:") => {
+                assert!(held, "{org} outside a held lock: {calls:?}");
+                windows.last_mut().unwrap().push(org.to_string());
+            }
+            other => panic!("unexpected {other:?} in {calls:?}"),
+        }
+    }
+    assert!(!held, "a lock was never released: {calls:?}");
+    assert_eq!(windows.len(), 2, "{calls:?}");
+    assert!(
+        calls.iter().any(|(op, s)| op == "PUT" && *s == 412),
+        "the second apply found the lock taken: {calls:?}"
+    );
+    let (audit_a, audit_b) = (
+        audited_org_calls(&dir.join("a.jsonl")),
+        audited_org_calls(&dir.join("b.jsonl")),
+    );
+    let mut counts = vec![audit_a.len(), audit_b.len()];
+    counts.sort();
+    assert_eq!(
+        counts,
+        [3, 4],
+        "Teams and three OUs by the first, three by the second: {audit_a:?} {audit_b:?}"
+    );
+    let mut got: Vec<usize> = windows.iter().map(Vec::len).collect();
+    let mut want = vec![audit_a.len(), audit_b.len()];
+    got.sort();
+    want.sort();
+    assert_eq!(
+        got, want,
+        "each holding holds one apply's mutations: {windows:?}"
+    );
+    // The lock is free again.
+    assert!(emu
+        .lzctl(dir, &["lock", "show", "--lock", LOCK])
+        .stdout
+        .starts_with(b"s3://lzctl-state/landing-zone.lock is free"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_timeout_the_second_apply_refuses_at_once_naming_the_holder() {
+    let emu = Emulator::start_with(serde_json::json!({
+        "controltower_landing_zone": false,
+        "rate_limits": null,
+        "hold_ms": {"organizations:CreateOrganizationalUnit": 700}
+    }));
+    setup(&emu).await;
+    let ws = workspace();
+    let dir = ws.path();
+    let a = config(dir, "a.yaml", &["A1", "A2", "A3"]);
+    let b = config(dir, "b.yaml", &["B1"]);
+    emu.clear_log();
+    let first = spawn(&emu, dir, &["apply", "-c", &a, "--auto-approve"]);
+    let pid = first.id();
+    // Wait until the first apply holds the lock.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !lock_and_org_calls(&emu)
+        .iter()
+        .any(|(op, s)| op == "PUT" && *s == 200)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the first apply never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let refused = emu.lzctl(dir, &["apply", "-c", &b, "--auto-approve"]);
+    let out_a = first.wait_with_output().unwrap();
+    assert!(out_a.status.success(), "{}", text(&out_a));
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("cannot take the lock: s3://lzctl-state/landing-zone.lock is held by lzctl apply by arn:aws:")
+            && err.contains(&format!("(pid {pid})"))
+            && err.contains("hint: wait for that apply to finish, or pass --lock-timeout"),
+        "{err}"
+    );
+    // B never got to change anything: only A's OUs exist.
+    let creates = lock_and_org_calls(&emu)
+        .into_iter()
+        .filter(|(op, _)| op == "organizations:CreateOrganizationalUnit")
+        .count();
+    assert_eq!(creates, 4, "Teams and A1-A3");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stale_lock_refuses_apply_until_it_is_broken_and_the_break_is_audited() {
+    let emu = Emulator::start_with(serde_json::json!({"controltower_landing_zone": false}));
+    let s3 = setup(&emu).await;
+    let ws = workspace();
+    let dir = ws.path();
+    let a = config(dir, "a.yaml", &["A1"]);
+    // A lock left behind by an apply that died an hour ago.
+    let dead = serde_json::json!({
+        "version": 1, "id": "0123456789abcdef", "operation": "apply",
+        "caller": "arn:aws:sts::123456789012:assumed-role/pipeline/run-41",
+        "host": "runner-7", "pid": 4242,
+        "pipeline": "https://github.com/acme/lz/actions/runs/41",
+        "acquired": "2026-01-01T00:00:00Z", "heartbeat": "2026-01-01T00:05:00Z",
+        "expires": "2026-01-01T00:15:00Z", "plan_digest": "sha256:abcdef"
+    });
+    s3.put_object()
+        .bucket(BUCKET)
+        .key("landing-zone.lock")
+        .body(dead.to_string().into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+
+    // plan does not lock.
+    let plan = emu.lzctl(dir, &["plan", "-c", &a]);
+    assert!(plan.status.success(), "{}", text(&plan));
+
+    let refused = emu.lzctl(dir, &["apply", "-c", &a, "--auto-approve"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("held by lzctl apply by arn:aws:sts::123456789012:assumed-role/pipeline/run-41 on runner-7 (pid 4242) in https://github.com/acme/lz/actions/runs/41")
+            && err.contains("STALE: no heartbeat since 2026-01-01T00:05:00Z")
+            && err.contains("`lzctl lock break --force`"),
+        "{err}"
+    );
+
+    let shown = emu.lzctl(dir, &["lock", "break", "-c", &a]);
+    assert_eq!(shown.status.code(), Some(1), "{}", text(&shown));
+    assert!(String::from_utf8_lossy(&shown.stderr).contains("pass --force to break it"));
+
+    let broken = emu.lzctl(
+        dir,
+        &[
+            "lock",
+            "break",
+            "-c",
+            &a,
+            "--force",
+            "--audit-log",
+            "audit.jsonl",
+        ],
+    );
+    assert!(broken.status.success(), "{}", text(&broken));
+    let audit = std::fs::read_to_string(dir.join("audit.jsonl")).unwrap();
+    let line: serde_json::Value = serde_json::from_str(audit.lines().last().unwrap()).unwrap();
+    assert_eq!(line["address"], "lock:s3://lzctl-state/landing-zone.lock");
+    assert_eq!(line["operation"], "s3:DeleteObject");
+    assert_eq!(line["result"], "ok (lock broken)");
+    assert_eq!(line["details"]["broken_holder"]["pid"], 4242);
+
+    let applied = emu.lzctl(
+        dir,
+        &[
+            "apply",
+            "-c",
+            &a,
+            "--auto-approve",
+            "--audit-log",
+            "audit.jsonl",
+        ],
+    );
+    assert!(applied.status.success(), "{}", text(&applied));
+    let audit = std::fs::read_to_string(dir.join("audit.jsonl")).unwrap();
+    assert!(
+        audit.contains("\"ok (lock taken)\"") && audit.contains("\"ok (lock released)\""),
+        "{audit}"
+    );
+}

@@ -1,0 +1,437 @@
+//! Staged SCP rollout end to end: the real lzctl binary against the
+//! emulator's Organizations and S3, with CloudTrail log files written into
+//! the trail bucket while the rollout runs.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{create_organization, text, workspace, Emulator, REGION};
+
+const TRAIL_BUCKET: &str = "org-trail-logs";
+const POLICY: &str = "deny-leave";
+
+const BASE: &str = "version: 1
+organization:
+  home_region: ap-northeast-1
+  governed_regions: [ap-northeast-1]
+  management_account: \"123456789012\"
+  control_tower: absent
+environments: [prod, dev]
+organizational_units:
+  Companies:
+    children:
+      Sandbox: { environments: [] }
+      A: {}
+      B: {}
+accounts:
+  - { name: sandbox-1, email: sandbox-1@example.com, ou: Companies/Sandbox }
+  - { name: a-dev, email: a-dev@example.com, ou: Companies/A/dev }
+  - { name: a-prod, email: a-prod@example.com, ou: Companies/A/prod }
+  - { name: b-dev, email: b-dev@example.com, ou: Companies/B/dev }
+  - { name: b-prod, email: b-prod@example.com, ou: Companies/B/prod }
+";
+
+fn staged(soak: &str) -> String {
+    format!(
+        "{BASE}policies:
+  {POLICY}:
+    type: scp
+    template: scp/deny-leave-organization.json
+    rollout:
+      waves: [Companies/Sandbox, \"Companies/*/dev\", \"Companies/*/prod\"]
+      soak: {soak}
+      max_denials: 0
+      trail: s3://{TRAIL_BUCKET}
+"
+    )
+}
+
+async fn trail_bucket(emu: &Emulator) -> aws_sdk_s3::Client {
+    let s3 = aws_sdk_s3::Client::new(&emu.sdk_config().await);
+    s3.create_bucket()
+        .bucket(TRAIL_BUCKET)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::ApNortheast1)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("CreateBucket");
+    s3
+}
+
+/// A gzip CloudTrail file of calls by `role` in `account`, each failed with `message`.
+fn trail_file(account: &str, times: &[String], message: &str) -> Vec<u8> {
+    let records: Vec<serde_json::Value> = times
+        .iter()
+        .map(|t| {
+            serde_json::json!({
+                "eventVersion": "1.10",
+                "eventTime": t,
+                "eventSource": "ec2.amazonaws.com",
+                "eventName": "RunInstances",
+                "awsRegion": REGION,
+                "errorCode": "Client.UnauthorizedOperation",
+                "errorMessage": message,
+                "userIdentity": {
+                    "type": "AssumedRole",
+                    "accountId": account,
+                    "arn": format!("arn:aws:sts::{account}:assumed-role/app-deployer/ci"),
+                    "sessionContext": {"sessionIssuer": {"arn": format!("arn:aws:iam::{account}:role/app-deployer")}}
+                }
+            })
+        })
+        .collect();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(
+        serde_json::json!({ "Records": records })
+            .to_string()
+            .as_bytes(),
+    )
+    .unwrap();
+    gz.finish().unwrap()
+}
+
+const SCP_DENIAL: &str = "You are not authorized to perform this operation. User: arn:aws:sts::ACCOUNT:assumed-role/app-deployer/ci is not authorized to perform: ec2:RunInstances with an explicit deny in a service control policy";
+
+async fn put_trail_file(s3: &aws_sdk_s3::Client, org: &str, account: &str, body: Vec<u8>, n: u32) {
+    let now = chrono::Utc::now();
+    let key = format!(
+        "AWSLogs/{org}/{account}/CloudTrail/{REGION}/{}/{account}_CloudTrail_{REGION}_{}Z_{n}.json.gz",
+        now.format("%Y/%m/%d"),
+        now.format("%Y%m%dT%H%M")
+    );
+    s3.put_object()
+        .bucket(TRAIL_BUCKET)
+        .key(key)
+        .body(body.into())
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Target → policies of the rolled-out SCP, read independently of lzctl.
+async fn attached(orgs: &aws_sdk_organizations::Client) -> BTreeSet<String> {
+    let policies = orgs
+        .list_policies()
+        .filter(aws_sdk_organizations::types::PolicyType::ServiceControlPolicy)
+        .send()
+        .await
+        .unwrap();
+    let Some(p) = policies
+        .policies()
+        .iter()
+        .find(|p| p.name() == Some(POLICY))
+    else {
+        return BTreeSet::new();
+    };
+    let targets = orgs
+        .list_targets_for_policy()
+        .policy_id(p.id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    targets
+        .targets()
+        .iter()
+        .map(|t| t.name().unwrap().to_string())
+        .collect()
+}
+
+async fn halt_tag(orgs: &aws_sdk_organizations::Client) -> Option<String> {
+    let policies = orgs
+        .list_policies()
+        .filter(aws_sdk_organizations::types::PolicyType::ServiceControlPolicy)
+        .send()
+        .await
+        .unwrap();
+    let id = policies
+        .policies()
+        .iter()
+        .find(|p| p.name() == Some(POLICY))?
+        .id()?
+        .to_string();
+    let tags = orgs
+        .list_tags_for_resource()
+        .resource_id(id)
+        .send()
+        .await
+        .unwrap();
+    tags.tags()
+        .iter()
+        .find(|t| t.key() == "lzctl-rollout-halted")
+        .map(|t| t.value().to_string())
+}
+
+fn attach_calls(emu: &Emulator) -> usize {
+    emu.log()
+        .iter()
+        .filter(|e| e["operation"] == "AttachPolicy" && e["status"] == 200)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wave_whose_accounts_meet_scp_denials_halts_and_is_detached_and_resume_goes_on() {
+    let emu = Emulator::start_with(serde_json::json!({
+        "controltower_landing_zone": false,
+        "rate_limits": null
+    }));
+    let orgs = create_organization(&emu).await;
+    let s3 = trail_bucket(&emu).await;
+    let ws = workspace();
+    let dir = ws.path();
+    std::fs::write(dir.join("base.yaml"), BASE).unwrap();
+    let base = emu.lzctl(dir, &["apply", "-c", "base.yaml", "--auto-approve"]);
+    assert!(base.status.success(), "{}", text(&base));
+    let org_id = orgs
+        .describe_organization()
+        .send()
+        .await
+        .unwrap()
+        .organization()
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_string();
+    let ids: BTreeMap<String, String> = orgs
+        .list_accounts()
+        .send()
+        .await
+        .unwrap()
+        .accounts()
+        .iter()
+        .map(|a| (a.name().unwrap().to_string(), a.id().unwrap().to_string()))
+        .collect();
+
+    // The plan shows the waves in order and the accounts in each.
+    std::fs::write(dir.join("staged.yaml"), staged("3s")).unwrap();
+    let plan = emu.lzctl(dir, &["plan", "-c", "staged.yaml", "--json"]);
+    assert!(plan.status.success(), "{}", text(&plan));
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let waves: Vec<(String, serde_json::Value, Vec<String>)> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["address"].as_str().unwrap().starts_with("rollout:"))
+        .map(|c| {
+            (
+                c["address"].as_str().unwrap().to_string(),
+                c["after"]["accounts"].clone(),
+                c["depends_on"]
+                    .as_array()
+                    .map(|d| d.iter().map(|a| a.as_str().unwrap().to_string()).collect())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        waves
+            .iter()
+            .map(|w| (w.0.as_str(), w.1.clone()))
+            .collect::<Vec<_>>(),
+        vec![
+            (
+                "rollout:scp:deny-leave:wave-1",
+                serde_json::json!(["sandbox-1"])
+            ),
+            (
+                "rollout:scp:deny-leave:wave-2",
+                serde_json::json!(["a-dev", "b-dev"])
+            ),
+            (
+                "rollout:scp:deny-leave:wave-3",
+                serde_json::json!(["a-prod", "b-prod"])
+            ),
+        ]
+    );
+    assert!(
+        waves[1].2.contains(&waves[0].0) && waves[2].2.contains(&waves[1].0),
+        "each wave waits for the one before: {waves:?}"
+    );
+    assert!(
+        !plan["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["operation"] == "attach_policy"),
+        "the staged policy's attachments are all in waves"
+    );
+    let human = emu.lzctl(dir, &["plan", "-c", "staged.yaml"]);
+    let human = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        human.contains("wave 2 of 3: 2 target(s): Companies/A/dev, Companies/B/dev")
+            && human.contains("accounts (2): a-dev, b-dev")
+            && human.contains("then soak 3s and read s3://org-trail-logs/ for SCP denials"),
+        "{human}"
+    );
+
+    let md = emu.lzctl(dir, &["plan", "-c", "staged.yaml", "--markdown"]);
+    let md = String::from_utf8_lossy(&md.stdout);
+    assert!(
+        md.contains("| `rollout:scp:deny-leave:wave-2` | Companies/A/dev, Companies/B/dev | a-dev, b-dev | 3s |"),
+        "{md}"
+    );
+
+    // Calls denied by an SCP before the rollout are the baseline, not new.
+    let old = (chrono::Utc::now() - chrono::Duration::minutes(10))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    put_trail_file(
+        &s3,
+        &org_id,
+        &ids["sandbox-1"],
+        trail_file(&ids["sandbox-1"], &[old], SCP_DENIAL),
+        0,
+    )
+    .await;
+
+    emu.clear_log();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lzctl"));
+    cmd.current_dir(dir)
+        .args([
+            "apply",
+            "-c",
+            "staged.yaml",
+            "--auto-approve",
+            "--audit-log",
+            "audit.jsonl",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in emu.env() {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().unwrap();
+    // Once the second wave is attached (1 + 2 targets), its accounts' callers fail.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while attach_calls(&emu) < 3 {
+        assert!(Instant::now() < deadline, "wave 2 was never attached");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    for (n, name) in ["a-dev", "b-dev"].iter().enumerate() {
+        let times = vec![now.clone(); n + 1];
+        put_trail_file(
+            &s3,
+            &org_id,
+            &ids[*name],
+            trail_file(&ids[*name], &times, SCP_DENIAL),
+            1,
+        )
+        .await;
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("rollout of deny-leave halted after wave 2 of 3: 3 call(s) denied by an SCP")
+            && err.contains(&format!(
+                "ec2:RunInstances by arn:aws:iam::{}:role/app-deployer in b-dev ({}): 2 call(s)",
+                ids["b-dev"], ids["b-dev"]
+            ))
+            && err.contains(&format!(
+                "ec2:RunInstances by arn:aws:iam::{}:role/app-deployer in a-dev ({}): 1 call(s)",
+                ids["a-dev"], ids["a-dev"]
+            ))
+            && err.contains("deny-leave is detached from wave 2 again; the waves before keep it"),
+        "{err}"
+    );
+    // The first wave keeps the policy, the second lost it, the third never got it.
+    assert_eq!(
+        attached(&orgs).await,
+        BTreeSet::from(["Sandbox".to_string()])
+    );
+    let tag = halt_tag(&orgs)
+        .await
+        .expect("the halt is tagged on the policy");
+    assert!(tag.starts_with("wave 2/3 halted "), "{tag}");
+    let audit = std::fs::read_to_string(dir.join("audit.jsonl")).unwrap();
+    assert!(
+        audit.contains("\"operation\":\"lzctl:WatchWave\"")
+            && audit.contains("halt: 3 SCP denial(s)"),
+        "{audit}"
+    );
+
+    // A plain apply refuses to run the halted wave again; plan says why.
+    let plan = emu.lzctl(dir, &["plan", "-c", "staged.yaml"]);
+    assert!(
+        String::from_utf8_lossy(&plan.stdout)
+            .contains("`lzctl apply --resume` runs the halted wave again"),
+        "{}",
+        text(&plan)
+    );
+    let refused = emu.lzctl(dir, &["apply", "-c", "staged.yaml", "--auto-approve"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("run `lzctl apply --resume`"),
+        "{}",
+        text(&refused)
+    );
+    assert_eq!(
+        attached(&orgs).await,
+        BTreeSet::from(["Sandbox".to_string()])
+    );
+
+    // The callers are fixed: --resume runs wave 2 again, then wave 3.
+    std::fs::write(dir.join("staged.yaml"), staged("1s")).unwrap();
+    let resumed = emu.lzctl(
+        dir,
+        &["apply", "-c", "staged.yaml", "--auto-approve", "--resume"],
+    );
+    assert!(resumed.status.success(), "{}", text(&resumed));
+    assert_eq!(
+        attached(&orgs).await,
+        ["Sandbox", "dev", "prod"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<BTreeSet<_>>(),
+        "the policy is on every wave (names repeat: dev and prod of both companies)"
+    );
+    assert_eq!(
+        halt_tag(&orgs).await,
+        None,
+        "the halt tag is gone once the halted wave passed"
+    );
+}
+
+/// Config errors of a rollout are reported with field and line, and nothing is sent.
+#[test]
+fn bad_rollouts_are_refused_with_field_and_line() {
+    let ws = workspace();
+    let dir: &Path = ws.path();
+    let bad = format!(
+        "{BASE}policies:
+  {POLICY}:
+    type: scp
+    template: scp/deny-leave-organization.json
+    targets: [Companies/Sandbox, \"Companies/*/dev\"]
+    rollout:
+      waves: [Companies/Sandbox, \"Companies/*/prod\"]
+      soak: 5 minutes
+"
+    );
+    std::fs::write(dir.join("bad.yaml"), bad).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_lzctl"))
+        .current_dir(dir)
+        .args(["validate", "-c", "bad.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for want in [
+        "policies.deny-leave.rollout.waves[1]",
+        "Companies/A/prod is in a wave but not among the policy's targets",
+        "target Companies/A/dev is in no wave",
+        "policies.deny-leave.rollout.soak",
+        "a rollout watches the organization trail",
+        "bad.yaml:",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in:\n{err}");
+    }
+}
