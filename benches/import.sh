@@ -19,22 +19,9 @@ latency="${2:-40}"
 
 cargo build --quiet --release --bin lzctl
 lzctl="$repo/target/release/lzctl"
-bash tests/emulator/setup.sh
-python="$repo/.venv-emulator/bin/python"
 work="$(mktemp -d)"
 echo '{"controltower_landing_zone": false, "rate_limits": null}' > "$work/settings.json"
-bash tests/emulator/start.sh --port 0 --port-file "$work/port" --settings "$work/settings.json" >"$work/emulator.log" 2>&1 &
-emulator=$!
-trap 'kill $emulator 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 1 600); do [[ -s "$work/port" ]] && break; sleep 0.1; done
-port="$(cat "$work/port")"
-base="http://127.0.0.1:$port"
-export AWS_ENDPOINT_URL="$base" AWS_REGION=ap-northeast-1
-export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_EC2_METADATA_DISABLED=true
-export AWS_CONFIG_FILE=/nonexistent AWS_SHARED_CREDENTIALS_FILE=/nonexistent
-unset AWS_PROFILE
-
-control() { curl -s -X POST "$base/_lzemu/$1" -H 'content-type: application/json' -d "${2:-{\}}" >/dev/null; }
+source "$repo/benches/emulator.sh"
 
 # The configuration of benches/plan-calls.sh; with `by-hand` the same
 # organization is also made directly with boto3.

@@ -19,7 +19,6 @@ op_seconds="${2:-10}"
 
 cargo build --quiet --release --bin lzctl
 lzctl="$repo/target/release/lzctl"
-bash tests/emulator/setup.sh
 work="$(mktemp -d)"
 cat > "$work/settings.json" <<JSON
 {"controltower_landing_zone": false, "rate_limits": {"default": null,
@@ -28,15 +27,7 @@ cat > "$work/settings.json" <<JSON
  "organizations:ListPoliciesForTarget": null, "organizations:ListTargetsForPolicy": null},
  "stackset_operation_seconds": $op_seconds, "stackset_deploy_stacks": false}
 JSON
-bash tests/emulator/start.sh --port 0 --port-file "$work/port" --settings "$work/settings.json" >"$work/emulator.log" 2>&1 &
-emulator=$!
-trap 'kill $emulator 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 1 600); do [[ -s "$work/port" ]] && break; sleep 0.1; done
-port="$(cat "$work/port")"
-export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_REGION=ap-northeast-1
-export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_EC2_METADATA_DISABLED=true
-export AWS_CONFIG_FILE=/nonexistent AWS_SHARED_CREDENTIALS_FILE=/nonexistent
-unset AWS_PROFILE
+source "$repo/benches/emulator.sh"
 
 "$repo/.venv-emulator/bin/python" - "$work" "$accounts" <<'PY'
 import os, sys, boto3

@@ -194,6 +194,8 @@ pub enum Command {
         #[arg(long)]
         force: bool,
         #[command(flatten)]
+        lock: LockArgs,
+        #[command(flatten)]
         aws: AwsArgs,
     },
     /// Print the JSON Schema of the landing-zone file, for editors (YAML

@@ -305,6 +305,16 @@ async fn a_stale_lock_refuses_apply_until_it_is_broken_and_the_break_is_audited(
         "{err}"
     );
 
+    // import takes the lock it is given: it refuses the same way.
+    let import = emu.lzctl(dir, &["import", "--out", "imported", "--lock", LOCK]);
+    assert_eq!(import.status.code(), Some(1), "{}", text(&import));
+    assert!(
+        String::from_utf8_lossy(&import.stderr).contains("(pid 4242)"),
+        "{}",
+        text(&import)
+    );
+    assert!(!dir.join("imported").exists());
+
     let shown = emu.lzctl(dir, &["lock", "break", "-c", &a]);
     assert_eq!(shown.status.code(), Some(1), "{}", text(&shown));
     assert!(String::from_utf8_lossy(&shown.stderr).contains("pass --force to break it"));
@@ -346,4 +356,27 @@ async fn a_stale_lock_refuses_apply_until_it_is_broken_and_the_break_is_audited(
         audit.contains("\"ok (lock taken)\"") && audit.contains("\"ok (lock released)\""),
         "{audit}"
     );
+    // The lock's records and the changes' records are one chain: each
+    // line's `prev` is the digest of the line before it.
+    let lines: Vec<&str> = audit.lines().collect();
+    for pair in lines.windows(2) {
+        let record: serde_json::Value = serde_json::from_str(pair[1]).unwrap();
+        assert_eq!(
+            record["prev"].as_str(),
+            Some(lzctl::digest::sha256_hex(pair[0].as_bytes()).as_str()),
+            "{}",
+            pair[1]
+        );
+    }
+    // And an import with the lock free takes and releases it.
+    let import = emu.lzctl(dir, &["import", "--out", "imported", "--lock", LOCK]);
+    assert!(import.status.success(), "{}", text(&import));
+    assert!(String::from_utf8_lossy(&import.stderr).contains("Took the lock"));
+    let gone = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key("landing-zone.lock")
+        .send()
+        .await;
+    assert!(gone.is_err(), "the import left its lock behind");
 }

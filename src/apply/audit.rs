@@ -46,7 +46,9 @@ pub struct AuditRecord<'a> {
 pub struct AuditLog {
     path: PathBuf,
     caller: String,
-    plan: Option<String>,
+    /// Set once the plan is known (records of the lock taken before it
+    /// carry none).
+    plan: std::sync::OnceLock<String>,
     /// The file and the digest of its last line.
     file: Mutex<(std::fs::File, Option<String>)>,
 }
@@ -94,15 +96,21 @@ impl AuditLog {
         Ok(AuditLog {
             path: path.to_path_buf(),
             caller,
-            plan: None,
+            plan: std::sync::OnceLock::new(),
             file: Mutex::new((file, prev)),
         })
     }
 
     /// Records the plan these calls carry out.
-    pub fn with_plan(mut self, plan: String) -> AuditLog {
-        self.plan = Some(plan);
+    pub fn with_plan(self, plan: String) -> AuditLog {
+        self.set_plan(plan);
         self
+    }
+
+    /// Records the plan the calls from now on carry out (the first plan
+    /// set stays: one apply carries out one plan).
+    pub fn set_plan(&self, plan: String) {
+        let _ = self.plan.set(plan);
     }
 
     /// Where it writes.
@@ -140,7 +148,7 @@ impl AuditLog {
             request_id,
             result,
             details,
-            plan: self.plan.as_deref(),
+            plan: self.plan.get().map(String::as_str),
             prev: prev.as_deref(),
         };
         let line = serde_json::to_string(&record).expect("records serialize");

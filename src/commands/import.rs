@@ -22,6 +22,8 @@ pub struct ImportRun<'a> {
     pub split: bool,
     /// `--force`.
     pub force: bool,
+    /// `--lock`, `--lock-timeout`: the apply lock, held while reading.
+    pub lock: crate::cli::LockArgs,
 }
 
 /// Runs the import.
@@ -49,7 +51,10 @@ pub async fn run(run: &ImportRun<'_>, aws: &AwsArgs) -> Result<Outcome> {
         concurrency: aws.concurrency,
         ..ObserveScope::default()
     };
-    let observed = observe_with(&clients, &scope, None).await?;
+    let held = super::lock::take_for_import(&clients, &run.lock).await?;
+    let observed = observe_with(&clients, &scope, None).await;
+    super::lock::give_back(held).await;
+    let observed = observed?;
     let imported = render(
         &observed,
         &ImportOptions {

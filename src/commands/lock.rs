@@ -31,41 +31,80 @@ pub(super) async fn take_for_apply(
     clients: &Clients,
     desired: &Desired,
     run: &ApplyRun<'_>,
+    caller: &str,
+    audit: &Arc<AuditLog>,
     stop: Arc<StopSignal>,
 ) -> Result<Option<HeldLock>> {
     let Some(location) = location(run.lock.location.as_deref(), Some(desired))? else {
         eprintln!("warning: no lock is configured (organization.lock or --lock s3://BUCKET/KEY): nothing keeps another apply on this organization from running at the same time");
         return Ok(None);
     };
+    let held = take(
+        clients,
+        &location,
+        LockOwner::this_process("apply", caller, None),
+        run.lock.lock_timeout,
+        Some(audit.clone()),
+        move |location| {
+            stop.stop();
+            eprintln!("error: the lock {location} was broken by someone else: no new change starts; the changes in flight finish");
+        },
+    )
+    .await?;
+    Ok(Some(held))
+}
+
+/// Takes the lock for `import` when one is given (`--lock`, `LZCTL_LOCK`),
+/// so that it reads an organization no apply is changing.
+pub(super) async fn take_for_import(
+    clients: &Clients,
+    lock: &crate::cli::LockArgs,
+) -> Result<Option<HeldLock>> {
+    let Some(location) = location(lock.location.as_deref(), None)? else {
+        return Ok(None);
+    };
     let caller = crate::observe::caller(clients)
         .await
         .context("finding out whom lzctl acts as")?;
-    let audit = Arc::new(
-        AuditLog::open(run.audit_log, caller.arn.clone())
-            .with_context(|| format!("opening the audit log {}", run.audit_log.display()))?,
-    );
-    let owner = LockOwner::this_process("apply", &caller.arn, None);
+    let held = take(
+        clients,
+        &location,
+        LockOwner::this_process("import", &caller.arn, None),
+        lock.lock_timeout,
+        None,
+        |location| eprintln!("warning: the lock {location} was broken by someone else while importing; import again once the apply is done"),
+    )
+    .await?;
+    Ok(Some(held))
+}
+
+/// Takes the lock at `location`, saying what it waits for.
+async fn take(
+    clients: &Clients,
+    location: &LockLocation,
+    owner: LockOwner,
+    timeout: std::time::Duration,
+    audit: Option<Arc<AuditLog>>,
+    on_lost: impl Fn(&LockLocation) + Send + Sync + 'static,
+) -> Result<HeldLock> {
     let options = LockOptions {
-        timeout: run.lock.lock_timeout,
+        timeout,
         ..LockOptions::default()
     };
     let mut said = false;
     let held = crate::lock::acquire(
         &clients.s3,
-        &location,
+        location,
         owner,
         &options,
-        Some(audit),
+        audit,
         |status, waited| {
             if !said || waited.as_secs() % 60 == 0 {
                 eprintln!("Waiting for the lock: {status} ({}s)", waited.as_secs());
                 said = true;
             }
         },
-        move |location| {
-            stop.stop();
-            eprintln!("error: the lock {location} was broken by someone else: no new change starts; the changes in flight finish");
-        },
+        on_lost,
     )
     .await
     .map_err(|e| {
@@ -73,7 +112,7 @@ pub(super) async fn take_for_apply(
         anyhow!("cannot take the lock: {e}{hint}")
     })?;
     eprintln!("Took the lock {location}.");
-    Ok(Some(held))
+    Ok(held)
 }
 
 /// Gives the lock back; a failure is a warning (the lock expires anyway).

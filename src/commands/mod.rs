@@ -207,6 +207,7 @@ pub async fn run(command: Command) -> Result<Outcome> {
             company_parent,
             split,
             force,
+            lock,
             aws,
         } => {
             let run = import::ImportRun {
@@ -214,6 +215,7 @@ pub async fn run(command: Command) -> Result<Outcome> {
                 company_parent,
                 split,
                 force,
+                lock,
             };
             import::run(&run, &aws).await
         }
@@ -547,9 +549,27 @@ async fn apply(
     let desired = load_config(&config_path)?;
     let clients = connect(aws, Some(&desired)).await?;
     let stop = Arc::new(StopSignal::default());
+    // One audit log for the whole apply: the lock's records and the
+    // changes' records chain to each other.
+    let caller = crate::observe::caller(&clients)
+        .await
+        .context("finding out whom lzctl acts as")?;
+    let audit_target =
+        crate::reports::audit::AuditTarget::open(&run.audit_log.to_string_lossy(), &clients)
+            .await
+            .with_context(|| format!("opening the audit log {}", run.audit_log.display()))?;
+    let audit = Arc::new(
+        AuditLog::open_chained(
+            audit_target.local_path(),
+            caller.arn.clone(),
+            audit_target.prev(),
+        )
+        .with_context(|| format!("opening the audit log {}", run.audit_log.display()))?,
+    );
     // The lock comes before the first read: a plan made on what another
     // apply is still changing would be stale at once.
-    let held = lock::take_for_apply(&clients, &desired, run, stop.clone()).await?;
+    let held =
+        lock::take_for_apply(&clients, &desired, run, &caller.arn, &audit, stop.clone()).await?;
     let result = apply_locked(
         saved,
         &config_path,
@@ -560,10 +580,20 @@ async fn apply(
         started,
         stop,
         held.as_ref(),
+        &audit,
     )
     .await;
     lock::give_back(held).await;
-    result
+    let shipped = audit_target.finish().await.with_context(|| {
+        format!(
+            "writing the audit log to {} (the records stay in {} and are written by the next apply)",
+            audit_target.describe(),
+            audit_target.local_path().display()
+        )
+    });
+    let outcome = result?;
+    shipped?;
+    Ok(outcome)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -577,6 +607,7 @@ async fn apply_locked(
     started: Instant,
     stop: Arc<StopSignal>,
     held: Option<&crate::lock::HeldLock>,
+    audit: &AuditLog,
 ) -> Result<Outcome> {
     let (desired, clients) = (desired, clients.clone());
     let observed = observe(&clients, desired, aws).await?;
@@ -626,17 +657,7 @@ async fn apply_locked(
     if let Some(held) = held {
         held.set_plan_digest(&plan_digest).await?;
     }
-    let audit_target =
-        crate::reports::audit::AuditTarget::open(&run.audit_log.to_string_lossy(), &clients)
-            .await
-            .with_context(|| format!("opening the audit log {}", run.audit_log.display()))?;
-    let audit = AuditLog::open_chained(
-        audit_target.local_path(),
-        observed.caller.arn.clone(),
-        audit_target.prev(),
-    )
-    .with_context(|| format!("opening the audit log {}", run.audit_log.display()))?
-    .with_plan(plan_digest);
+    audit.set_plan(plan_digest);
     let progress = Arc::new(Progress::new(std::io::stderr().is_terminal()));
     let gate: Box<dyn Gate> = match &observed.controltower.landing_zone {
         Some(lz) if is_present(&observed.controltower) => {
@@ -678,20 +699,13 @@ async fn apply_locked(
         &plan,
         &base,
         gate.as_ref(),
-        &audit,
+        audit,
         &run.executor,
         &progress,
         &stop,
     )
     .await;
     listener.abort();
-    audit_target.finish().await.with_context(|| {
-        format!(
-            "writing the audit log to {} (the records stay in {} and are written by the next apply)",
-            audit_target.describe(),
-            audit_target.local_path().display()
-        )
-    })?;
     print_created(&report)?;
     if report.interrupted {
         return Err(anyhow!(Interrupted {
@@ -700,7 +714,7 @@ async fn apply_locked(
         }));
     }
     if !report.failed.is_empty() {
-        return Err(failure(&report, &audit));
+        return Err(failure(&report, audit));
     }
     let applied = report.done.len();
     let after = observe(&clients, desired, aws).await?;

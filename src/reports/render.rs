@@ -27,6 +27,26 @@ pub fn delta(change: Option<f64>) -> String {
     }
 }
 
+/// The table cells of one problem: severity, (source,) rule or control,
+/// company, account, region, resource.
+fn problem_cells(p: &super::model::Problem, with_source: bool) -> String {
+    let resource = format!("{} {}", p.resource_type, p.resource_id);
+    let source = with_source.then_some(p.source.as_str());
+    [
+        Some(p.severity.as_str()),
+        source,
+        Some(&p.rule),
+        Some(&p.company),
+        Some(&p.account),
+        Some(&p.region),
+        Some(&resource),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|cell| format!("<td>{}</td>", esc(cell)))
+    .collect()
+}
+
 /// HTML-escapes text.
 pub fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -636,16 +656,7 @@ pub fn html(report: &Report) -> String {
             h.push_str("<table><tr><th></th><th>Severity</th><th>Rule or control</th><th>Company</th><th>Account</th><th>Region</th><th>Resource</th></tr>");
             for (label, list) in [("new", &c.new_problems), ("resolved", &c.resolved_problems)] {
                 for p in list.iter() {
-                    let _ = write!(
-                        h,
-                        "<tr><td>{label}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                        esc(&p.severity),
-                        esc(&p.rule),
-                        esc(&p.company),
-                        esc(&p.account),
-                        esc(&p.region),
-                        esc(&format!("{} {}", p.resource_type, p.resource_id))
-                    );
+                    let _ = write!(h, "<tr><td>{label}</td>{}</tr>", problem_cells(p, false));
                 }
             }
             h.push_str("</table>");
@@ -797,17 +808,7 @@ pub fn html(report: &Report) -> String {
                 .then(a.cmp(b))
         });
         for p in problems {
-            let _ = write!(
-                h,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&p.severity),
-                esc(&p.source),
-                esc(&p.rule),
-                esc(&p.company),
-                esc(&p.account),
-                esc(&p.region),
-                esc(&format!("{} {}", p.resource_type, p.resource_id))
-            );
+            let _ = write!(h, "<tr>{}</tr>", problem_cells(p, true));
         }
         h.push_str("</table>");
     }
