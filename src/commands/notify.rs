@@ -148,6 +148,9 @@ pub async fn run(run: NotifyRun, aws: &AwsArgs) -> Result<Outcome> {
     for gap in &report.sources.gaps {
         eprintln!("warning: {gap}");
     }
+    for source in &collected.compliance.unread {
+        eprintln!("warning: {source} could not be read: its problems are neither opened nor resolved this run");
+    }
     let problems = model::notify_problems(&report, &collected.compliance);
     let (location, name) = Location::parse_object(&run.state);
     let store = Store::open(&location, Some(&clients)).expect("clients given");
@@ -171,6 +174,7 @@ pub async fn run(run: NotifyRun, aws: &AwsArgs) -> Result<Outcome> {
         routes: &routes,
         digest_due: &due,
         baseline: run.baseline,
+        unread: &collected.compliance.unread,
     };
     let sender = WebhookSender(Webhook {
         url: run.webhook.clone(),

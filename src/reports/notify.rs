@@ -228,6 +228,9 @@ pub struct Run<'a> {
     pub digest_due: &'a dyn Fn(Option<&str>) -> bool,
     /// Record current problems as sent, sending nothing.
     pub baseline: bool,
+    /// Sources (`config`, `securityhub`) that could not be read this run:
+    /// their sent problems are not taken for resolved.
+    pub unread: &'a BTreeSet<String>,
 }
 
 async fn load(store: &Store, name: &str) -> Result<(State, Option<String>), NotifyError> {
@@ -341,10 +344,20 @@ fn next_step(state: &mut State, current: &BTreeMap<String, &Problem>, run: &Run<
             changed = true;
         }
     }
+    // A resolution claimed by a run that never confirmed (an hour on): it
+    // may have been sent, so the entry ends (at most once); a problem that
+    // is back is then a new one.
+    let before = state.problems.len();
+    state
+        .problems
+        .retain(|_, e| !(e.status == Status::Resolving && stale_claim(e, &run.now)));
+    changed |= state.problems.len() != before;
     let gone: Vec<String> = state
         .problems
         .iter()
-        .filter(|(k, _)| !current.contains_key(k.as_str()))
+        .filter(|(k, e)| {
+            !current.contains_key(k.as_str()) && !run.unread.contains(&e.problem.source)
+        })
         .map(|(k, _)| k.clone())
         .collect();
     for key in &gone {
@@ -421,10 +434,17 @@ pub async fn run<S: Sender>(
         .map(|p| (p.key(), p))
         .collect();
     let mut out = Outcome::default();
-    let limit = 4 * (problems.len() + 50) + 1000;
     let mut reported_unconfirmed = false;
-    for _ in 0..limit {
+    let mut steps = 0usize;
+    loop {
         let (mut state, version) = load(store, name).await?;
+        // Each step sends or records one thing; a state that keeps changing
+        // beyond what its entries and the current problems could need is
+        // another run looping.
+        steps += 1;
+        if steps > 4 * (current.len() + state.problems.len() + 50) + 1000 {
+            return Err(NotifyError::Contention(out.conflicts));
+        }
         if !reported_unconfirmed {
             out.unconfirmed = state
                 .problems
@@ -484,8 +504,12 @@ pub async fn run<S: Sender>(
                         .await?;
                         out.opened.push(key);
                     }
+                    // A message that may have arrived keeps its claim: at
+                    // most once (the next run warns about it instead).
                     Err(e) => {
-                        release(store, name, &key, run, &mut out, None).await?;
+                        if !e.maybe_delivered() {
+                            release(store, name, &key, run, &mut out, None).await?;
+                        }
                         return Err(e.into());
                     }
                 }
@@ -507,7 +531,9 @@ pub async fn run<S: Sender>(
                         out.resolved.push(key);
                     }
                     Err(e) => {
-                        release(store, name, &key, run, &mut out, Some(previous)).await?;
+                        if !e.maybe_delivered() {
+                            release(store, name, &key, run, &mut out, Some(previous)).await?;
+                        }
                         return Err(e.into());
                     }
                 }
@@ -534,7 +560,11 @@ pub async fn run<S: Sender>(
                     .map(|k| state.problems[k].problem.clone())
                     .collect();
                 let sent = sender.digest(&opened, &resolved).await;
-                let ok = sent.is_ok();
+                // A digest that may have arrived counts as sent (at most once).
+                let ok = match &sent {
+                    Ok(_) => true,
+                    Err(e) => e.maybe_delivered(),
+                };
                 finish_digest(store, name, &keys, run, ok, &mut out).await?;
                 if let Err(e) = sent {
                     return Err(e.into());
@@ -543,7 +573,16 @@ pub async fn run<S: Sender>(
             }
         }
     }
-    Err(NotifyError::Contention(out.conflicts))
+}
+
+/// Whether an entry's claim is over an hour old at `now`.
+fn stale_claim(entry: &Entry, now: &str) -> bool {
+    entry
+        .claimed_at
+        .as_deref()
+        .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+        .zip(chrono::DateTime::parse_from_rfc3339(now).ok())
+        .is_some_and(|(then, now)| (now - then).num_seconds() > 3600)
 }
 
 fn count_pending(state: &State) -> usize {
@@ -658,6 +697,8 @@ mod tests {
     struct Recorder {
         sent: Mutex<Vec<String>>,
         fail: Mutex<bool>,
+        /// Fail after the message went out (a lost answer).
+        lose_answer: Mutex<bool>,
     }
 
     impl Sender for Recorder {
@@ -670,6 +711,13 @@ mod tests {
                 });
             }
             self.sent.lock().unwrap().push(format!("open {}", p.rule));
+            if *self.lose_answer.lock().unwrap() {
+                return Err(WebhookError::Transport {
+                    url: "x".into(),
+                    message: "no answer within 30 s".into(),
+                    maybe_delivered: true,
+                });
+            }
             Ok(Posted::default())
         }
         async fn resolve(&self, e: &Entry, _now: &str) -> Result<Posted, WebhookError> {
@@ -729,6 +777,7 @@ mod tests {
                 routes: &routes,
                 digest_due: &due,
                 baseline: false,
+                unread: &BTreeSet::new(),
             },
             rec,
         )
@@ -803,6 +852,7 @@ mod tests {
             routes: &routes,
             digest_due: &due,
             baseline: false,
+            unread: &BTreeSet::new(),
         };
         assert!(
             run(&store, "state.json", &[p.clone(), other.clone()], &r, &rec)
@@ -812,6 +862,122 @@ mod tests {
         *rec.fail.lock().unwrap() = false;
         go(&store, &[p, other], &rec, false).await;
         assert_eq!(*rec.sent.lock().unwrap(), vec!["open crit2"]);
+    }
+
+    async fn go_with(
+        store: &Store,
+        problems: &[Problem],
+        rec: &Recorder,
+        now: &str,
+        unread: &BTreeSet<String>,
+    ) -> Result<Outcome, NotifyError> {
+        let routes = Routes::default();
+        let due = |_: Option<&str>| false;
+        let r = Run {
+            id: format!("run-{}", rand::random::<u32>()),
+            now: now.into(),
+            routes: &routes,
+            digest_due: &due,
+            baseline: false,
+            unread,
+        };
+        run(store, "state.json", problems, &r, rec).await
+    }
+
+    #[tokio::test]
+    async fn a_source_that_could_not_be_read_resolves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::Local(dir.path().into());
+        let rec = Recorder::default();
+        let p = problem("crit", "critical");
+        let none = BTreeSet::new();
+        let t = "2026-11-01T00:00:00Z";
+        go_with(&store, std::slice::from_ref(&p), &rec, t, &none)
+            .await
+            .unwrap();
+        // Config unreadable: its problem is not in the list, yet not resolved.
+        let config = BTreeSet::from(["config".to_string()]);
+        go_with(&store, &[], &rec, t, &config).await.unwrap();
+        go_with(&store, std::slice::from_ref(&p), &rec, t, &none)
+            .await
+            .unwrap();
+        assert_eq!(*rec.sent.lock().unwrap(), vec!["open crit"]);
+        // Read again and really gone: resolved once.
+        go_with(&store, &[], &rec, t, &none).await.unwrap();
+        assert_eq!(*rec.sent.lock().unwrap(), vec!["open crit", "resolve crit"]);
+    }
+
+    #[tokio::test]
+    async fn a_message_whose_answer_was_lost_is_not_sent_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::Local(dir.path().into());
+        let rec = Recorder::default();
+        let p = problem("crit", "critical");
+        let none = BTreeSet::new();
+        let t = "2026-11-01T00:00:00Z";
+        *rec.lose_answer.lock().unwrap() = true;
+        assert!(go_with(&store, std::slice::from_ref(&p), &rec, t, &none)
+            .await
+            .is_err());
+        *rec.lose_answer.lock().unwrap() = false;
+        let out = go_with(&store, std::slice::from_ref(&p), &rec, t, &none)
+            .await
+            .unwrap();
+        assert_eq!(*rec.sent.lock().unwrap(), vec!["open crit"], "sent once");
+        assert_eq!(
+            out.unconfirmed.len(),
+            1,
+            "and the run says it is unconfirmed"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_resolution_left_by_a_crash_ends_after_an_hour_and_a_return_is_new() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::Local(dir.path().into());
+        let p = problem("crit", "critical");
+        let mut state = State::default();
+        state.problems.insert(
+            p.key(),
+            Entry {
+                problem: p.clone(),
+                status: Status::Resolving,
+                claimed_by: Some("crashed".into()),
+                claimed_at: Some("2026-11-01T00:00:00Z".into()),
+                first_seen: "2026-10-01T00:00:00Z".into(),
+                sent_at: Some("2026-10-01T00:00:00Z".into()),
+                posted: Posted::default(),
+            },
+        );
+        store
+            .put_if("state.json", &serde_json::to_vec(&state).unwrap(), None)
+            .await
+            .unwrap()
+            .unwrap();
+        let rec = Recorder::default();
+        let none = BTreeSet::new();
+        // Within the hour the claim may still be in flight: nothing is sent.
+        go_with(
+            &store,
+            std::slice::from_ref(&p),
+            &rec,
+            "2026-11-01T00:30:00Z",
+            &none,
+        )
+        .await
+        .unwrap();
+        assert!(rec.sent.lock().unwrap().is_empty());
+        // After it, the problem that is back is a new one.
+        go_with(
+            &store,
+            std::slice::from_ref(&p),
+            &rec,
+            "2026-11-01T02:00:00Z",
+            &none,
+        )
+        .await
+        .unwrap();
+        assert_eq!(*rec.sent.lock().unwrap(), vec!["open crit"]);
     }
 
     #[test]

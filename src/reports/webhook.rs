@@ -28,6 +28,9 @@ pub enum WebhookError {
         url: String,
         /// What happened.
         message: String,
+        /// Whether the request may have reached the receiver (the failure
+        /// came after the connection was made).
+        maybe_delivered: bool,
     },
     /// The receiver refused.
     #[error("{url} answered {status}: {body}")]
@@ -39,6 +42,21 @@ pub enum WebhookError {
         /// Body (first 200 characters).
         body: String,
     },
+}
+
+impl WebhookError {
+    /// Whether the receiver may have got the message despite the error: a
+    /// refusal or a failed connection say it did not; a timeout or a
+    /// connection lost mid-answer cannot tell.
+    pub fn maybe_delivered(&self) -> bool {
+        matches!(
+            self,
+            WebhookError::Transport {
+                maybe_delivered: true,
+                ..
+            }
+        )
+    }
 }
 
 /// The kind of webhook.
@@ -102,6 +120,7 @@ pub async fn post_json(
         .map_err(|e| WebhookError::Transport {
             url: host_of(url),
             message: format!("no TLS root certificates: {e}"),
+            maybe_delivered: false,
         })?
         .https_or_http()
         .enable_http1()
@@ -118,19 +137,21 @@ pub async fn post_json(
     let request = request
         .body(Full::new(Bytes::from(body.to_string())))
         .map_err(|e| WebhookError::Url(format!("{url}: {e}")))?;
-    let transport = |message: String| WebhookError::Transport {
+    let transport = |message: String, maybe_delivered: bool| WebhookError::Transport {
         url: host_of(url),
         message,
+        maybe_delivered,
     };
+    // Only a failure to connect proves the receiver never got the message.
     let response = tokio::time::timeout(Duration::from_secs(30), client.request(request))
         .await
-        .map_err(|_| transport("no answer within 30 s".into()))?
-        .map_err(|e| transport(e.to_string()))?;
+        .map_err(|_| transport("no answer within 30 s".into(), true))?
+        .map_err(|e| transport(e.to_string(), !e.is_connect()))?;
     let status = response.status().as_u16();
     let bytes = tokio::time::timeout(Duration::from_secs(30), response.into_body().collect())
         .await
-        .map_err(|_| transport("the answer did not finish within 30 s".into()))?
-        .map_err(|e| transport(e.to_string()))?
+        .map_err(|_| transport("the answer did not finish within 30 s".into(), true))?
+        .map_err(|e| transport(e.to_string(), true))?
         .to_bytes();
     let text = String::from_utf8_lossy(&bytes).into_owned();
     if !(200..300).contains(&status) {

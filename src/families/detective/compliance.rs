@@ -130,6 +130,9 @@ pub struct ComplianceState {
     pub hub_associations: BTreeMap<String, (String, String)>,
     /// Why parts could not be read (shown in reports, never hidden).
     pub gaps: Vec<String>,
+    /// Problem sources (`config`, `securityhub`) that could not be read this
+    /// time: their problems are unknown, neither present nor resolved.
+    pub unread: BTreeSet<String>,
 }
 
 /// Where to read compliance from.
@@ -159,7 +162,7 @@ pub async fn observe_compliance(
         .values()
         .flat_map(|rules| rules.keys().cloned())
         .collect();
-    let (aggregator, findings, members, associations) = futures::try_join!(
+    let ((aggregator, misses), findings, members, associations) = futures::try_join!(
         find_aggregator(clients, state, place),
         hub_findings(clients, state),
         guardduty_members(clients, state),
@@ -198,16 +201,31 @@ pub async fn observe_compliance(
             }
             out.aggregator = Some(agg);
         }
-        None => out.gaps.push(format!(
-            "no organization Config aggregator found in {} (looked in the detective administrator, Control Tower's Config account and the management account): Config compliance is unknown",
-            place.home_region
-        )),
+        None => {
+            let looked = match &place.aggregator {
+                Some(name) => format!("no organization Config aggregator named `{name}`"),
+                None => "no organization Config aggregator".to_string(),
+            };
+            let errors = if misses.is_empty() {
+                String::new()
+            } else {
+                format!("; not readable: {}", misses.join("; "))
+            };
+            out.gaps.push(format!(
+                "{looked} found in {} (looked in the detective administrator, Control Tower's Config account and the management account{errors}): Config compliance is unknown",
+                place.home_region
+            ));
+            out.unread.insert("config".into());
+        }
     }
     match findings {
         Some(f) => out.findings = f,
-        None => out.gaps.push(
-            "Security Hub has no administrator with a hub in the aggregation region: findings are unknown".into(),
-        ),
+        None => {
+            out.gaps.push(
+                "Security Hub has no administrator with a hub in the aggregation region: findings are unknown".into(),
+            );
+            out.unread.insert("securityhub".into());
+        }
     }
     out.guardduty_members = members;
     out.hub_associations = associations;
@@ -216,12 +234,14 @@ pub async fn observe_compliance(
 
 /// The organization aggregator: the one named, else Control Tower's, else
 /// the first organization aggregator of the administrator, Control Tower's
-/// Config account or the management account.
+/// Config account or the management account. Also returns, one line each,
+/// why an account could not be asked (it is skipped, not fatal).
 async fn find_aggregator(
     clients: &Clients,
     state: &DetectiveState,
     place: &CompliancePlace,
-) -> Result<Option<AggregatorRef>, ObserveError> {
+) -> Result<(Option<AggregatorRef>, Vec<String>), ObserveError> {
+    let mut misses = Vec::new();
     let mut accounts: Vec<String> = Vec::new();
     for a in [
         state.control_tower_config.clone(),
@@ -254,9 +274,11 @@ async fn find_aggregator(
             .await;
         let pages = match pages {
             Ok(p) => p,
-            // An account that cannot be reached or has no Config: look further.
+            // An account that cannot be reached or has no Config: look
+            // further, and say why if nothing is found.
             Err(e) => {
-                tracing::debug!("no aggregators in {account}: {e:?}");
+                let error = aws_error("config:DescribeConfigurationAggregators", e);
+                misses.push(format!("{account}: {error}"));
                 continue;
             }
         };
@@ -278,14 +300,15 @@ async fn find_aggregator(
                 .or_else(|| found.iter().find(|(_, org)| *org)),
         };
         if let Some((name, _)) = pick {
-            return Ok(Some(AggregatorRef {
+            let found = AggregatorRef {
                 account,
                 region: region.clone(),
                 name: name.clone(),
-            }));
+            };
+            return Ok((Some(found), misses));
         }
     }
-    Ok(None)
+    Ok((None, misses))
 }
 
 /// The organization rule a member rule name belongs to
