@@ -49,8 +49,17 @@ pub struct AuditLog {
     /// Set once the plan is known (records of the lock taken before it
     /// carry none).
     plan: std::sync::OnceLock<String>,
-    /// The file and the digest of its last line.
-    file: Mutex<(std::fs::File, Option<String>)>,
+    /// The file and where the next record chains to.
+    file: Mutex<(std::fs::File, Chain)>,
+}
+
+/// What the next record's `prev` is.
+#[derive(Debug)]
+enum Chain {
+    /// Nothing written yet: the file's last line then, else this digest.
+    Continues(Option<String>),
+    /// The digest of the last line this log wrote.
+    Last(String),
 }
 
 /// sha256 of the last non-empty line of a file (None: empty or missing).
@@ -74,12 +83,14 @@ impl AuditLog {
     /// Opens (creating directories) for appending; the chain continues from
     /// the file's last line.
     pub fn open(path: &Path, caller: String) -> std::io::Result<AuditLog> {
-        let prev = last_line_digest(path)?;
-        AuditLog::open_chained(path, caller, prev)
+        AuditLog::open_chained(path, caller, None)
     }
 
     /// Opens for appending, chaining the first new record to `prev` (the
-    /// last line of the log this file continues, e.g. in S3).
+    /// last line of the log this file continues, e.g. in S3) when the file
+    /// is still empty then. The file's last line is read at the first
+    /// record, not now: an apply may wait for the lock in between while
+    /// another one appends.
     pub fn open_chained(
         path: &Path,
         caller: String,
@@ -88,7 +99,6 @@ impl AuditLog {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
-        let prev = last_line_digest(path)?.or(prev);
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -97,7 +107,7 @@ impl AuditLog {
             path: path.to_path_buf(),
             caller,
             plan: std::sync::OnceLock::new(),
-            file: Mutex::new((file, prev)),
+            file: Mutex::new((file, Chain::Continues(prev))),
         })
     }
 
@@ -139,7 +149,11 @@ impl AuditLog {
         details: Option<&serde_json::Value>,
     ) -> std::io::Result<()> {
         let mut guard = self.file.lock().expect("audit lock");
-        let (file, prev) = &mut *guard;
+        let (file, chain) = &mut *guard;
+        let prev = match chain {
+            Chain::Continues(before) => last_line_digest(&self.path)?.or(before.take()),
+            Chain::Last(digest) => Some(digest.clone()),
+        };
         let record = AuditRecord {
             time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             caller: &self.caller,
@@ -154,7 +168,7 @@ impl AuditLog {
         let line = serde_json::to_string(&record).expect("records serialize");
         file.write_all(format!("{line}\n").as_bytes())?;
         file.flush()?;
-        *prev = Some(crate::digest::sha256_hex(line.as_bytes()));
+        *chain = Chain::Last(crate::digest::sha256_hex(line.as_bytes()));
         Ok(())
     }
 }

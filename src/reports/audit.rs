@@ -29,6 +29,9 @@ pub enum AuditTarget {
         spool: PathBuf,
         /// The chain's previous digest.
         prev: Option<String>,
+        /// The spool, locked (advisory) while this run lives, so that
+        /// another run ships only the spools of runs that have ended.
+        _in_use: std::fs::File,
     },
 }
 
@@ -63,7 +66,13 @@ impl AuditTarget {
                     std::process::id(),
                     rand::random::<u32>()
                 ));
-                Ok(AuditTarget::S3 { store, spool, prev })
+                let in_use = claim_spool(&spool)?;
+                Ok(AuditTarget::S3 {
+                    store,
+                    spool,
+                    prev,
+                    _in_use: in_use,
+                })
             }
         }
     }
@@ -106,7 +115,35 @@ fn is_audit_object(name: &str) -> bool {
     name.starts_with("audit-") && name.ends_with(".jsonl")
 }
 
-/// Writes spool files as new objects, then removes them; `only`: just that one.
+/// Creates this run's spool file and locks it for the run's lifetime.
+fn claim_spool(spool: &Path) -> Result<std::fs::File, StoreError> {
+    let io = |cause| StoreError::Io {
+        path: spool.to_path_buf(),
+        cause,
+    };
+    if let Some(dir) = spool.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(spool)
+        .map_err(io)?;
+    file.try_lock().map_err(|e| io(e.into()))?;
+    Ok(file)
+}
+
+/// Whether another live run holds the spool (its lock is taken).
+fn in_use(spool: &Path) -> bool {
+    match std::fs::File::open(spool) {
+        Ok(file) => matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
+        Err(_) => false,
+    }
+}
+
+/// Writes spool files as new objects, then removes them; `only`: just that
+/// one (this run's own). Without `only`, the spools of runs still alive are
+/// left to them.
 async fn ship_spools(store: &Store, only: Option<&Path>) -> Result<(), StoreError> {
     let dir = Path::new(SPOOL_DIR);
     let files: Vec<PathBuf> = match only {
@@ -126,7 +163,7 @@ async fn ship_spools(store: &Store, only: Option<&Path>) -> Result<(), StoreErro
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if !is_audit_object(&name) {
+        if !is_audit_object(&name) || (only.is_none() && in_use(&file)) {
             continue;
         }
         let bytes = match std::fs::read(&file) {
