@@ -62,6 +62,9 @@ pub struct Desired {
     pub registration: BTreeMap<OuPath, bool>,
     /// `scp lint` warnings on the rendered policies (AWS would accept them).
     pub lint_warnings: Vec<String>,
+    /// The OU whose direct children are the group's companies
+    /// (`company_parent`, default `Companies`), wherever the file set it.
+    pub company_parent: OuPath,
     /// Accounts vended through Control Tower's Account Factory, with the
     /// Identity Center user it creates for each.
     pub account_factory: BTreeMap<String, SsoUser>,

@@ -299,6 +299,8 @@ fn check(
         .collect();
     Desired {
         account_factory,
+        company_parent: OuPath::parse(file.company_parent.as_deref().unwrap_or("Companies"))
+            .unwrap_or_default(),
         described_policies: file
             .policies
             .iter()

@@ -110,7 +110,13 @@ pub fn compare(current: &Report, previous: &Report) -> Comparison {
             )
         })
         .collect();
-    let mut ups: Vec<&RateChange> = companies
+    // Accounts outside the companies are no company to praise or name.
+    let ranked: Vec<RateChange> = companies
+        .iter()
+        .filter(|c| c.name != super::model::OUTSIDE_COMPANIES)
+        .cloned()
+        .collect();
+    let mut ups: Vec<&RateChange> = ranked
         .iter()
         .filter(|c| c.change.is_some_and(|d| d > EPSILON))
         .collect();
@@ -120,7 +126,7 @@ pub fn compare(current: &Report, previous: &Report) -> Comparison {
             .total_cmp(&a.change.unwrap())
             .then(a.name.cmp(&b.name))
     });
-    let mut downs: Vec<&RateChange> = companies
+    let mut downs: Vec<&RateChange> = ranked
         .iter()
         .filter(|c| c.change.is_some_and(|d| d < -EPSILON))
         .collect();
@@ -161,7 +167,7 @@ pub fn compare(current: &Report, previous: &Report) -> Comparison {
         worsened: downs.iter().map(|c| c.name.clone()).collect(),
         most_improved_company: ups.first().map(|c| c.name.clone()),
         most_improved_account: best_account.map(|a| a.name.clone()),
-        lowest_company: lowest(&companies),
+        lowest_company: lowest(&ranked),
         lowest_account: lowest(&accounts),
         new_problems: current
             .problems

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use super::audit::{ChainCheck, ReadRecord};
 use super::model::Report;
 use super::render::{esc, pct};
-use crate::model::{is_control_tower_policy, OrgState, PolicyKind, Target};
+use crate::model::{is_control_tower_policy, Address, OrgState, PolicyKind, Target};
 
 /// The `format` of the evidence JSON.
 pub const EVIDENCE_FORMAT: &str = "lzctl-evidence";
@@ -115,24 +115,37 @@ pub struct EvidenceInput<'a> {
 }
 
 /// Builds the evidence.
+/// The record that put `address` in force: the first successful audited
+/// creation or attachment after the last successful detachment or deletion
+/// (a policy detached and attached again is in force since the second
+/// attachment). None when the audit log does not go back that far.
+fn in_force_since<'r>(records: &'r [ReadRecord], address: &Address) -> Option<&'r ReadRecord> {
+    let address = address.to_string();
+    let ok: Vec<&ReadRecord> = records
+        .iter()
+        .filter(|r| r.address == address && r.result == "ok")
+        .collect();
+    let last_removal = ok
+        .iter()
+        .filter(|r| r.operation.contains("Detach") || r.operation.contains("Delete"))
+        .map(|r| r.time.as_str())
+        .max();
+    ok.into_iter()
+        .filter(|r| last_removal.is_none_or(|t| r.time.as_str() > t))
+        .min_by(|a, b| a.time.cmp(&b.time))
+}
+
 pub fn build(input: &EvidenceInput<'_>) -> Evidence {
     let org = input.org;
-    // Guardrails: every SCP and RCP with its targets, and since when (the
-    // first successful audited creation or attachment).
-    let since = |address: &str| -> Option<&ReadRecord> {
-        input
-            .records
-            .iter()
-            .filter(|r| r.address == address && r.result == "ok")
-            .min_by(|a, b| a.time.cmp(&b.time))
-    };
+    // Guardrails: every SCP and RCP with its targets, and since when.
+    let since = |address: &Address| in_force_since(input.records, address);
     let mut guardrails = Vec::new();
     for (name, p) in &org.policies {
         if !matches!(p.kind, PolicyKind::Scp | PolicyKind::Rcp) {
             continue;
         }
         let kind = p.kind.short_name();
-        let created = since(&format!("{kind}:{name}"));
+        let created = since(&Address::policy(p.kind, name));
         let mut targets = Vec::new();
         for t in &p.targets {
             let label = match t {
@@ -140,7 +153,7 @@ pub fn build(input: &EvidenceInput<'_>) -> Evidence {
                 Target::Ou(path) => path.to_string(),
                 Target::Account(a) => a.clone(),
             };
-            let attached = since(&format!("attachment:{kind}:{name}@{label}")).or(created);
+            let attached = since(&Address::attachment(p.kind, name, t)).or(created);
             targets.push(json!({
                 "target": label,
                 "since": attached.map(|r| r.time.clone()),
@@ -457,6 +470,56 @@ pub fn html(e: &Evidence) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn record(time: &str, address: &Address, operation: &str) -> ReadRecord {
+        ReadRecord {
+            source: "audit.jsonl".into(),
+            line: 1,
+            time: time.into(),
+            caller: "arn:aws:iam::123456789012:role/ccoe".into(),
+            address: address.to_string(),
+            operation: operation.into(),
+            request_id: Some(format!("req-{time}")),
+            result: "ok".into(),
+            plan: None,
+            details: None,
+        }
+    }
+
+    #[test]
+    fn an_account_attachment_is_found_and_a_reattachment_counts_from_its_second_time() {
+        let account = Target::Account("sj-billing@prod".into());
+        let address = Address::attachment(PolicyKind::Scp, "deny-root", &account);
+        let other = Address::attachment(PolicyKind::Scp, "deny-root", &Target::Root);
+        let records = vec![
+            record(
+                "2026-01-01T00:00:00.000Z",
+                &address,
+                "organizations:AttachPolicy",
+            ),
+            record(
+                "2026-02-01T00:00:00.000Z",
+                &other,
+                "organizations:AttachPolicy",
+            ),
+            record(
+                "2026-03-01T00:00:00.000Z",
+                &address,
+                "organizations:DetachPolicy",
+            ),
+            record(
+                "2026-04-01T00:00:00.000Z",
+                &address,
+                "organizations:AttachPolicy",
+            ),
+        ];
+        let since = in_force_since(&records, &address).expect("found");
+        assert_eq!(since.time, "2026-04-01T00:00:00.000Z");
+        assert_eq!(
+            in_force_since(&records[..1], &address).map(|r| r.time.as_str()),
+            Some("2026-01-01T00:00:00.000Z")
+        );
+    }
 
     #[test]
     fn periods_compare_by_day() {

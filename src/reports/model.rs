@@ -286,15 +286,9 @@ pub fn company_of(ou: &OuPath, parent: &OuPath) -> Option<String> {
     ou.segments().get(parent.depth()).cloned()
 }
 
-/// The file's `company_parent` (default `Companies`), read from the file itself.
+/// The file's `company_parent` (default `Companies`).
 pub fn company_parent(desired: &Desired) -> OuPath {
-    let text = std::fs::read_to_string(&desired.path).unwrap_or_default();
-    let value: serde_yaml::Value = serde_yaml::from_str(&text).unwrap_or_default();
-    let name = value
-        .get("company_parent")
-        .and_then(|v| v.as_str())
-        .unwrap_or("Companies");
-    OuPath::parse(name).unwrap_or_default()
+    desired.company_parent.clone()
 }
 
 /// Severity of a rule: the file's, else the catalog's default, else medium.
