@@ -66,8 +66,8 @@ async fn trail_bucket(emu: &Emulator) -> aws_sdk_s3::Client {
     s3
 }
 
-/// A gzip CloudTrail file of calls by `role` in `account`, each failed with `message`.
-fn trail_file(account: &str, times: &[String], message: &str) -> Vec<u8> {
+/// A gzip CloudTrail file of calls by `role` in `account` and `region`, each failed with `message`.
+fn trail_file(account: &str, region: &str, times: &[String], message: &str) -> Vec<u8> {
     let records: Vec<serde_json::Value> = times
         .iter()
         .map(|t| {
@@ -76,7 +76,7 @@ fn trail_file(account: &str, times: &[String], message: &str) -> Vec<u8> {
                 "eventTime": t,
                 "eventSource": "ec2.amazonaws.com",
                 "eventName": "RunInstances",
-                "awsRegion": REGION,
+                "awsRegion": region,
                 "errorCode": "Client.UnauthorizedOperation",
                 "errorMessage": message,
                 "userIdentity": {
@@ -100,10 +100,17 @@ fn trail_file(account: &str, times: &[String], message: &str) -> Vec<u8> {
 
 const SCP_DENIAL: &str = "You are not authorized to perform this operation. User: arn:aws:sts::ACCOUNT:assumed-role/app-deployer/ci is not authorized to perform: ec2:RunInstances with an explicit deny in a service control policy";
 
-async fn put_trail_file(s3: &aws_sdk_s3::Client, org: &str, account: &str, body: Vec<u8>, n: u32) {
+async fn put_trail_file(
+    s3: &aws_sdk_s3::Client,
+    org: &str,
+    account: &str,
+    region: &str,
+    body: Vec<u8>,
+    n: u32,
+) {
     let now = chrono::Utc::now();
     let key = format!(
-        "AWSLogs/{org}/{account}/CloudTrail/{REGION}/{}/{account}_CloudTrail_{REGION}_{}Z_{n}.json.gz",
+        "AWSLogs/{org}/{account}/CloudTrail/{region}/{}/{account}_CloudTrail_{region}_{}Z_{n}.json.gz",
         now.format("%Y/%m/%d"),
         now.format("%Y%m%dT%H%M")
     );
@@ -285,7 +292,8 @@ async fn a_wave_whose_accounts_meet_scp_denials_halts_and_is_detached_and_resume
         &s3,
         &org_id,
         &ids["sandbox-1"],
-        trail_file(&ids["sandbox-1"], &[old], SCP_DENIAL),
+        REGION,
+        trail_file(&ids["sandbox-1"], REGION, &[old], SCP_DENIAL),
         0,
     )
     .await;
@@ -315,13 +323,19 @@ async fn a_wave_whose_accounts_meet_scp_denials_halts_and_is_detached_and_resume
         std::thread::sleep(Duration::from_millis(50));
     }
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    for (n, name) in ["a-dev", "b-dev"].iter().enumerate() {
+    // b-dev's calls are denied in a region outside the governed ones, where
+    // CloudTrail files them (as a region restriction's denials are).
+    for (n, (name, region)) in [("a-dev", REGION), ("b-dev", "us-west-2")]
+        .iter()
+        .enumerate()
+    {
         let times = vec![now.clone(); n + 1];
         put_trail_file(
             &s3,
             &org_id,
             &ids[*name],
-            trail_file(&ids[*name], &times, SCP_DENIAL),
+            region,
+            trail_file(&ids[*name], region, &times, SCP_DENIAL),
             1,
         )
         .await;

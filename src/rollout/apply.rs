@@ -150,6 +150,12 @@ pub async fn run_wave(ctx: &StepContext<'_>, w: &RolloutWave) -> Result<(), Step
             )));
         }
     };
+    if report.files == 0 {
+        eprintln!(
+            "warning: wave {} of {}: no trail file of its accounts was written to {} since the wave started; nothing shows it is safe or unsafe (check `trail`, and make `soak` longer than CloudTrail's delivery delay, up to 15 minutes)",
+            w.wave, w.policy, w.trail
+        );
+    }
     let denials = report.denials.len();
     let calls = named_calls(&report, &|id| names.get(id).cloned());
     let details = serde_json::json!({

@@ -12,7 +12,7 @@
 //! the denying policy's ARN, that policy is the one rolled out (a denial by
 //! another SCP is counted apart and does not halt the rollout).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 
 use chrono::{DateTime, Datelike, Utc};
@@ -154,7 +154,10 @@ pub struct WatchRequest<'a> {
     pub organization_id: &'a str,
     /// Account ids of the wave.
     pub accounts: &'a [String],
-    /// Regions whose logs are read.
+    /// Regions whose logs are read at least (the governed ones); every
+    /// other region the trail holds files of for an account is read too,
+    /// since a region-restriction SCP's denials are logged in the regions
+    /// it denies.
     pub regions: &'a [String],
     /// When the wave started.
     pub since: DateTime<Utc>,
@@ -166,8 +169,20 @@ pub struct WatchRequest<'a> {
     pub concurrency: usize,
 }
 
-/// The key prefixes of the days from `since` to `until` (UTC), per account and region.
-pub fn prefixes(req: &WatchRequest<'_>) -> Vec<String> {
+/// The key prefix under which the trail files an account's regions.
+fn account_prefix(req: &WatchRequest<'_>, account: &str) -> String {
+    format!(
+        "{}AWSLogs/{}/{account}/CloudTrail/",
+        req.trail.prefix, req.organization_id
+    )
+}
+
+/// The key prefixes of the days from `since` to `until` (UTC), per account
+/// and region (`regions`: each account's regions).
+pub fn prefixes(
+    req: &WatchRequest<'_>,
+    regions: &BTreeMap<String, BTreeSet<String>>,
+) -> Vec<String> {
     let mut days = Vec::new();
     let mut day = req.since.date_naive();
     while day <= req.until.date_naive() {
@@ -176,12 +191,11 @@ pub fn prefixes(req: &WatchRequest<'_>) -> Vec<String> {
     }
     let mut out = Vec::new();
     for account in req.accounts {
-        for region in req.regions {
+        for region in regions.get(account).into_iter().flatten() {
             for d in &days {
                 out.push(format!(
-                    "{}AWSLogs/{}/{account}/CloudTrail/{region}/{:04}/{:02}/{:02}/",
-                    req.trail.prefix,
-                    req.organization_id,
+                    "{}{region}/{:04}/{:02}/{:02}/",
+                    account_prefix(req, account),
                     d.year(),
                     d.month(),
                     d.day()
@@ -192,6 +206,42 @@ pub fn prefixes(req: &WatchRequest<'_>) -> Vec<String> {
     out
 }
 
+/// Each account's regions: the governed ones and every region the trail
+/// holds a folder of for it (one delimited listing per account).
+async fn regions_of(
+    s3: &aws_sdk_s3::Client,
+    req: &WatchRequest<'_>,
+) -> Result<BTreeMap<String, BTreeSet<String>>, AwsError> {
+    let bucket = &req.trail.bucket;
+    futures::stream::iter(req.accounts.iter().cloned().map(|account| async move {
+        let prefix = account_prefix(req, &account);
+        let pages: Vec<_> = s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(&prefix)
+            .delimiter("/")
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| AwsError::from_sdk("s3:ListObjectsV2", &e))?;
+        let mut regions: BTreeSet<String> = req.regions.iter().cloned().collect();
+        regions.extend(
+            pages
+                .iter()
+                .flat_map(|p| p.common_prefixes())
+                .filter_map(|c| c.prefix())
+                .filter_map(|c| c.strip_prefix(prefix.as_str()))
+                .map(|r| r.trim_end_matches('/').to_string())
+                .filter(|r| !r.is_empty()),
+        );
+        Ok::<_, AwsError>((account, regions))
+    }))
+    .buffer_unordered(req.concurrency.max(1))
+    .try_collect()
+    .await
+}
+
 /// Reads the wave's log files written since it started and collects the SCP denials.
 pub async fn scan(
     s3: &aws_sdk_s3::Client,
@@ -199,8 +249,9 @@ pub async fn scan(
 ) -> Result<WatchReport, AwsError> {
     let since = req.since.timestamp();
     let bucket = &req.trail.bucket;
-    let listed: Vec<Vec<String>> =
-        futures::stream::iter(prefixes(req).into_iter().map(|prefix| async move {
+    let regions = regions_of(s3, req).await?;
+    let listed: Vec<Vec<String>> = futures::stream::iter(prefixes(req, &regions).into_iter().map(
+        |prefix| async move {
             let pages: Vec<_> = s3
                 .list_objects_v2()
                 .bucket(bucket)
@@ -219,10 +270,11 @@ pub async fn scan(
                     .filter_map(|o| o.key().map(str::to_string))
                     .collect(),
             )
-        }))
-        .buffer_unordered(req.concurrency.max(1))
-        .try_collect()
-        .await?;
+        },
+    ))
+    .buffer_unordered(req.concurrency.max(1))
+    .try_collect()
+    .await?;
     let keys: Vec<String> = listed.into_iter().flatten().collect();
     let bodies: Vec<Vec<u8>> = futures::stream::iter(keys.into_iter().map(|key| async move {
         let key = key.as_str();
@@ -351,7 +403,11 @@ mod tests {
             policy_id: None,
             concurrency: 1,
         };
-        let p = prefixes(&req);
+        let by_account = BTreeMap::from([(
+            "222222222222".to_string(),
+            regions.iter().cloned().collect::<BTreeSet<_>>(),
+        )]);
+        let p = prefixes(&req, &by_account);
         assert_eq!(p.len(), 4);
         assert!(p.contains(
             &"ct/AWSLogs/o-abc/222222222222/CloudTrail/us-east-1/2026/11/29/".to_string()
