@@ -397,7 +397,7 @@ pub enum LockCommand {
         /// Break it; without this lzctl only shows the holder.
         #[arg(long)]
         force: bool,
-        /// Where the break is recorded (JSON lines).
+        /// Where the break is recorded: a JSON-lines file or s3://bucket/prefix/.
         #[arg(long, default_value = ".lzctl/audit.jsonl")]
         audit_log: PathBuf,
         #[command(flatten)]

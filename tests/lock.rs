@@ -7,6 +7,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use lzctl::apply::audit::AuditLog;
+use lzctl::lock::{HeldLock, LockError, LockLocation, LockOptions, LockOwner};
 use support::{create_organization, text, workspace, Emulator};
 
 const BUCKET: &str = "lzctl-state";
@@ -40,6 +42,11 @@ async fn s3(emu: &Emulator) -> aws_sdk_s3::Client {
 
 async fn setup(emu: &Emulator) -> aws_sdk_s3::Client {
     create_organization(emu).await;
+    bucket(emu).await
+}
+
+/// The lock's bucket, and a client of it.
+async fn bucket(emu: &Emulator) -> aws_sdk_s3::Client {
     let s3 = s3(emu).await;
     s3.create_bucket()
         .bucket(BUCKET)
@@ -97,6 +104,25 @@ fn audited_org_calls(path: &Path) -> Vec<String> {
         .filter_map(|v| v["operation"].as_str().map(str::to_string))
         .filter(|op| op.starts_with("organizations:"))
         .collect()
+}
+
+/// A lock left behind by an apply (pid 4242) that died an hour ago.
+async fn leave_a_dead_lock(s3: &aws_sdk_s3::Client) {
+    let dead = serde_json::json!({
+        "version": 1, "id": "0123456789abcdef", "operation": "apply",
+        "caller": "arn:aws:sts::123456789012:assumed-role/pipeline/run-41",
+        "host": "runner-7", "pid": 4242,
+        "pipeline": "https://github.com/acme/lz/actions/runs/41",
+        "acquired": "2026-01-01T00:00:00Z", "heartbeat": "2026-01-01T00:05:00Z",
+        "expires": "2026-01-01T00:15:00Z", "plan_digest": "sha256:abcdef"
+    });
+    s3.put_object()
+        .bucket(BUCKET)
+        .key("landing-zone.lock")
+        .body(dead.to_string().into_bytes().into())
+        .send()
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -274,22 +300,7 @@ async fn a_stale_lock_refuses_apply_until_it_is_broken_and_the_break_is_audited(
     let ws = workspace();
     let dir = ws.path();
     let a = config(dir, "a.yaml", &["A1"]);
-    // A lock left behind by an apply that died an hour ago.
-    let dead = serde_json::json!({
-        "version": 1, "id": "0123456789abcdef", "operation": "apply",
-        "caller": "arn:aws:sts::123456789012:assumed-role/pipeline/run-41",
-        "host": "runner-7", "pid": 4242,
-        "pipeline": "https://github.com/acme/lz/actions/runs/41",
-        "acquired": "2026-01-01T00:00:00Z", "heartbeat": "2026-01-01T00:05:00Z",
-        "expires": "2026-01-01T00:15:00Z", "plan_digest": "sha256:abcdef"
-    });
-    s3.put_object()
-        .bucket(BUCKET)
-        .key("landing-zone.lock")
-        .body(dead.to_string().into_bytes().into())
-        .send()
-        .await
-        .unwrap();
+    leave_a_dead_lock(&s3).await;
 
     // plan does not lock.
     let plan = emu.lzctl(dir, &["plan", "-c", &a]);
@@ -379,4 +390,238 @@ async fn a_stale_lock_refuses_apply_until_it_is_broken_and_the_break_is_audited(
         .send()
         .await;
     assert!(gone.is_err(), "the import left its lock behind");
+}
+
+/// Takes the lock through the library with a short life (a heartbeat every
+/// 200 ms); `on_lost` gets the location when the holder finds it lost.
+async fn hold(
+    s3: &aws_sdk_s3::Client,
+    on_lost: impl Fn(&LockLocation) + Send + Sync + 'static,
+) -> HeldLock {
+    let options = LockOptions {
+        ttl: Duration::from_millis(600),
+        ..LockOptions::default()
+    };
+    let owner = LockOwner::this_process(
+        "apply",
+        "arn:aws:sts::123456789012:assumed-role/pipeline/run-42",
+        None,
+    );
+    lzctl::lock::acquire(
+        s3,
+        &LOCK.parse().unwrap(),
+        owner,
+        &options,
+        None,
+        |_, _| {},
+        on_lost,
+    )
+    .await
+    .expect("take the lock")
+}
+
+/// The lock object's record, if there is one.
+async fn lock_record(s3: &aws_sdk_s3::Client) -> Option<lzctl::lock::LockRecord> {
+    lzctl::lock::read(s3, &LOCK.parse().unwrap())
+        .await
+        .unwrap()
+        .map(|(record, _)| record)
+}
+
+/// Calls on the lock object, as (method, status).
+fn lock_calls(emu: &Emulator) -> Vec<(String, i64)> {
+    lock_and_org_calls(emu)
+        .into_iter()
+        .filter(|(op, _)| !op.starts_with("organizations:"))
+        .collect()
+}
+
+/// Makes the next call `METHOD` on the lock object fail with `status`;
+/// `after`: the call is carried out, then its answer is lost.
+fn fail_next(emu: &Emulator, method: &str, code: &str, status: u16, after: bool) {
+    emu.post_json(
+        "/_lzemu/fail-next",
+        serde_json::json!({
+            "operation": format!("s3:{method} /lzctl-state/landing-zone.lock"),
+            "code": code,
+            "status": status,
+            "when": if after { "after" } else { "before" },
+        }),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_holder_whose_lock_is_broken_notices_at_its_next_heartbeat_and_stops() {
+    let emu = Emulator::start_with(serde_json::json!({
+        "controltower_landing_zone": false,
+        "rate_limits": null
+    }));
+    let s3 = bucket(&emu).await;
+    let (lost_tx, mut lost_rx) = tokio::sync::mpsc::unbounded_channel();
+    // As `apply` does: a lost lock sets the stop signal, no new change starts.
+    let stop = std::sync::Arc::new(lzctl::apply::StopSignal::default());
+    let held = hold(&s3, {
+        let stop = stop.clone();
+        move |location| {
+            stop.stop();
+            let _ = lost_tx.send(location.to_string());
+        }
+    })
+    .await;
+    held.set_plan_digest("sha256:0123").await.unwrap();
+    emu.clear_log();
+
+    let ws = workspace();
+    let audit = AuditLog::open(
+        &ws.path().join("audit.jsonl"),
+        "arn:aws:iam::123456789012:user/operator".into(),
+    )
+    .unwrap();
+    let broken = lzctl::lock::break_lock(&s3, &LOCK.parse().unwrap(), true, &audit)
+        .await
+        .unwrap();
+    assert_eq!(broken.id, held.record().await.id);
+    assert_eq!(broken.plan_digest.as_deref(), Some("sha256:0123"));
+
+    let lost = tokio::time::timeout(Duration::from_secs(10), lost_rx.recv())
+        .await
+        .expect("on_lost ran within 10 s of the break")
+        .unwrap();
+    assert_eq!(lost, LOCK);
+    assert!(held.is_lost() && stop.is_set());
+    // Its next write met the deleted key (404 NoSuchKey, not 412): one read
+    // to tell a broken lock from a conflict, then nothing more.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let calls = lock_calls(&emu);
+    let after_break: Vec<(&str, i64)> = calls
+        .iter()
+        .skip_while(|(op, status)| !(op == "DELETE" && *status == 204))
+        .skip(1)
+        .map(|(op, status)| (op.as_str(), *status))
+        .collect();
+    assert_eq!(after_break, [("PUT", 404), ("GET", 404)], "{calls:?}");
+    assert!(lost_rx.try_recv().is_err(), "on_lost ran once");
+    assert!(matches!(
+        held.set_plan_digest("sha256:4567").await,
+        Err(LockError::NotHeld(_))
+    ));
+
+    // The next apply takes it; the broken holder's release leaves it alone.
+    let next = hold(&s3, |_| {}).await;
+    assert!(matches!(held.release().await, Err(LockError::NotHeld(_))));
+    assert_eq!(lock_record(&s3).await.unwrap().id, next.record().await.id);
+    next.release().await.unwrap();
+    assert_eq!(lock_record(&s3).await, None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn conflicts_and_lost_answers_do_not_cost_the_holder_its_lock() {
+    let emu = Emulator::start_with(serde_json::json!({
+        "controltower_landing_zone": false,
+        "rate_limits": null
+    }));
+    let s3 = bucket(&emu).await;
+    let lost = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let on_lost = {
+        let lost = lost.clone();
+        move |_: &LockLocation| lost.store(true, std::sync::atomic::Ordering::SeqCst)
+    };
+    // The create lands but its answer is lost; the SDK sends it again and
+    // meets its own object (412): that is our lock, not another holder's.
+    fail_next(&emu, "PUT", "InternalError", 500, true);
+    let held = hold(&s3, on_lost).await;
+    let ours = held.record().await.id;
+    assert_eq!(lock_record(&s3).await.unwrap().id, ours);
+
+    // 409: a conflicting request was in flight; read again, still ours, retry.
+    fail_next(&emu, "PUT", "ConditionalRequestConflict", 409, false);
+    held.set_plan_digest("sha256:1111").await.unwrap();
+    // A renewal that lands with its answer lost: the SDK's retry meets the
+    // holder's own new ETag (412).
+    fail_next(&emu, "PUT", "InternalError", 500, true);
+    held.set_plan_digest("sha256:2222").await.unwrap();
+    // The heartbeat may have met either fault instead; let it beat.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let found = lock_record(&s3).await.unwrap();
+    assert_eq!(
+        (found.id.as_str(), found.plan_digest.as_deref()),
+        (ours.as_str(), Some("sha256:2222"))
+    );
+
+    // A conflict on the release is retried too.
+    fail_next(&emu, "DELETE", "ConditionalRequestConflict", 409, false);
+    held.release().await.unwrap();
+    assert_eq!(lock_record(&s3).await, None);
+    assert!(!lost.load(std::sync::atomic::Ordering::SeqCst));
+    let calls = lock_calls(&emu);
+    for refused in [("PUT", 409), ("PUT", 412), ("DELETE", 409), ("DELETE", 204)] {
+        assert!(
+            calls.iter().any(|(op, s)| (op.as_str(), *s) == refused),
+            "{refused:?} in {calls:?}"
+        );
+    }
+    assert_eq!(
+        emu.get_json("/_lzemu/fail-next"),
+        serde_json::json!([]),
+        "every scheduled fault was met"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_break_is_recorded_in_an_audit_log_in_s3() {
+    let emu = Emulator::start_with(serde_json::json!({"controltower_landing_zone": false}));
+    let s3 = bucket(&emu).await;
+    leave_a_dead_lock(&s3).await;
+    let ws = workspace();
+    let broken = emu.lzctl(
+        ws.path(),
+        &[
+            "lock",
+            "break",
+            "--lock",
+            LOCK,
+            "--force",
+            "--audit-log",
+            "s3://lzctl-state/audit/",
+        ],
+    );
+    assert!(broken.status.success(), "{}", text(&broken));
+    assert!(
+        String::from_utf8_lossy(&broken.stdout).contains("Recorded in s3://lzctl-state/audit/"),
+        "{}",
+        text(&broken)
+    );
+    let listed = s3
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .prefix("audit/")
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let body = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key(keys[0])
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    let line: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&body).lines().last().unwrap()).unwrap();
+    assert_eq!(line["operation"], "s3:DeleteObject");
+    assert_eq!(line["result"], "ok (lock broken)");
+    assert_eq!(line["details"]["broken_holder"]["pid"], 4242);
+    assert_eq!(lock_record(&s3).await, None);
+    // Nothing is left to ship.
+    let spool = ws.path().join(".lzctl/audit-spool");
+    assert!(
+        std::fs::read_dir(&spool).map_or(true, |mut d| d.next().is_none()),
+        "{spool:?}"
+    );
 }

@@ -16,6 +16,7 @@ use crate::families::organizations::Operation as OrgOperation;
 use crate::families::Operation;
 use crate::lock::{HeldLock, LockLocation, LockOptions, LockOwner};
 use crate::plan::Plan;
+use crate::reports::audit::AuditTarget;
 
 /// The lock location: the flag (or `LZCTL_LOCK`), else the file's `organization.lock`.
 fn location(flag: Option<&str>, desired: Option<&Desired>) -> Result<Option<LockLocation>> {
@@ -178,22 +179,48 @@ pub(super) async fn run(command: LockCommand) -> Result<Outcome> {
             aws,
         } => {
             let (location, clients) = resolve(config.as_deref(), flag.as_deref(), &aws).await?;
-            let caller = crate::observe::caller(&clients).await?;
-            let audit = AuditLog::open(&audit_log, caller.arn.clone())
-                .with_context(|| format!("opening the audit log {}", audit_log.display()))?;
-            match crate::lock::break_lock(&clients.s3, &location, force, &audit).await {
-                Ok(holder) => {
-                    emit(&format!(
-                        "Broke the lock {location} held by {holder}.\nRecorded in {}.\n",
-                        audit_log.display()
-                    ))?;
-                    Ok(Outcome::Clean)
-                }
-                Err(e) => {
-                    let hint = e.hint().map(|h| format!("\nhint: {h}")).unwrap_or_default();
-                    Err(anyhow!("{e}{hint}"))
-                }
+            break_lock(&location, &clients, force, &audit_log.to_string_lossy()).await
+        }
+    }
+}
+
+/// `lzctl lock break`: the break is recorded in the audit log `audit_log`
+/// (a path or `s3://BUCKET/PREFIX/`, chained as `apply` chains it).
+async fn break_lock(
+    location: &LockLocation,
+    clients: &Clients,
+    force: bool,
+    audit_log: &str,
+) -> Result<Outcome> {
+    let caller = crate::observe::caller(clients).await?;
+    let target = AuditTarget::open(audit_log, clients)
+        .await
+        .with_context(|| format!("opening the audit log {audit_log}"))?;
+    let audit = AuditLog::open_chained(target.local_path(), caller.arn.clone(), target.prev())
+        .with_context(|| format!("opening the audit log {audit_log}"))?;
+    let broken = crate::lock::break_lock(&clients.s3, location, force, &audit).await;
+    let shipped = target.finish().await.with_context(|| {
+        format!(
+            "writing the audit log to {} (the records stay in {} and are written by the next apply or break)",
+            target.describe(),
+            target.local_path().display()
+        )
+    });
+    match broken {
+        Ok(holder) => {
+            shipped?;
+            emit(&format!(
+                "Broke the lock {location} held by {holder}.\nRecorded in {}.\n",
+                target.describe()
+            ))?;
+            Ok(Outcome::Clean)
+        }
+        Err(e) => {
+            if let Err(not_shipped) = shipped {
+                eprintln!("warning: {not_shipped:#}");
             }
+            let hint = e.hint().map(|h| format!("\nhint: {h}")).unwrap_or_default();
+            Err(anyhow!("{e}{hint}"))
         }
     }
 }

@@ -6,10 +6,15 @@
 //! stopped is *stale*; lzctl never takes one over by itself: `lzctl lock
 //! break --force` removes it, and the audit log records who did.
 //!
-//! Every write is conditional: the heartbeat and the release use `If-Match`
-//! with the ETag of the holder's own last write, so a holder whose lock was
-//! broken learns it (and stops starting changes) instead of overwriting or
-//! deleting the lock of the next apply.
+//! Every write is conditional: the heartbeat, the plan digest and the
+//! release use `If-Match` with the ETag of the holder's own last write, so a
+//! holder whose lock was broken learns it (and stops starting changes)
+//! instead of overwriting or deleting the lock of the next apply. S3 refuses
+//! such a write three ways: 412 (the object changed), 404 `NoSuchKey` (it is
+//! gone: broken) and 409 `ConditionalRequestConflict` (another request on
+//! the key was in flight; AWS says to read the ETag again and retry). The
+//! holder reads the object again after any of them and is lost only when it
+//! is gone or holds another holding's record.
 
 mod location;
 mod record;
@@ -17,8 +22,9 @@ mod record;
 pub use location::{LocationError, LockLocation};
 pub use record::{LockOwner, LockRecord};
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_s3::operation::RequestId;
@@ -130,35 +136,37 @@ fn audit_address(location: &LockLocation) -> String {
     format!("lock:{location}")
 }
 
-/// What a conditional S3 write said.
-enum Written {
-    /// Done, with the new ETag.
-    Ok(String, Option<String>),
-    /// The condition failed: someone else's object is there (or ours is gone).
-    Conflict,
-}
+/// How often a holder's write is sent before it gives up for now: S3 may
+/// answer 409 to a write that met another in flight.
+const WRITE_ATTEMPTS: u32 = 4;
 
+/// 412 PreconditionFailed: the object exists (`If-None-Match`) or is not
+/// the version named (`If-Match`).
 fn is_condition_failure(e: &AwsError) -> bool {
-    // 412 PreconditionFailed: the object exists (If-None-Match) or changed
-    // (If-Match); 409 ConditionalRequestConflict: a concurrent conditional
-    // write to the same key is in flight.
-    matches!(e.status, Some(412) | Some(409))
-        || matches!(
-            e.code.as_deref(),
-            Some("PreconditionFailed") | Some("ConditionalRequestConflict")
-        )
+    e.status == Some(412) || e.code.as_deref() == Some("PreconditionFailed")
 }
 
+/// 409 ConditionalRequestConflict: a conflicting write or delete of the key
+/// was in flight; nothing was written, and AWS says to read the ETag again
+/// and retry.
+fn is_conflict(e: &AwsError) -> bool {
+    e.status == Some(409) || e.code.as_deref() == Some("ConditionalRequestConflict")
+}
+
+/// 404: no such key (an `If-Match` write or delete of a key that is gone
+/// answers this, not 412).
 fn is_missing(e: &AwsError) -> bool {
     e.status == Some(404) || matches!(e.code.as_deref(), Some("NoSuchKey") | Some("NotFound"))
 }
 
+/// Writes `record`, `If-Match: etag` or else `If-None-Match: *`; the new
+/// ETag and the request id.
 async fn put(
     s3: &aws_sdk_s3::Client,
     location: &LockLocation,
     record: &LockRecord,
     if_match: Option<&str>,
-) -> Result<Written, AwsError> {
+) -> Result<(String, Option<String>), AwsError> {
     let body = serde_json::to_vec_pretty(record).expect("lock records serialize");
     let mut request = s3
         .put_object()
@@ -171,18 +179,30 @@ async fn put(
         None => request.if_none_match("*"),
     };
     match request.send().await {
-        Ok(out) => Ok(Written::Ok(
+        Ok(out) => Ok((
             out.e_tag().unwrap_or_default().to_string(),
             out.request_id().map(str::to_string),
         )),
-        Err(err) => {
-            let e = AwsError::from_sdk("s3:PutObject", &err);
-            if is_condition_failure(&e) {
-                Ok(Written::Conflict)
-            } else {
-                Err(e)
-            }
-        }
+        Err(err) => Err(AwsError::from_sdk("s3:PutObject", &err)),
+    }
+}
+
+/// Deletes the lock object (`If-Match: etag` when given); the request id.
+async fn delete(
+    s3: &aws_sdk_s3::Client,
+    location: &LockLocation,
+    if_match: Option<&str>,
+) -> Result<Option<String>, AwsError> {
+    let mut request = s3
+        .delete_object()
+        .bucket(&location.bucket)
+        .key(&location.key);
+    if let Some(etag) = if_match {
+        request = request.if_match(etag);
+    }
+    match request.send().await {
+        Ok(out) => Ok(out.request_id().map(str::to_string)),
+        Err(err) => Err(AwsError::from_sdk("s3:DeleteObject", &err)),
     }
 }
 
@@ -225,14 +245,112 @@ pub async fn read(
     Ok(Some((record, etag)))
 }
 
+/// What a write conditional on one holding's ETag came to.
+enum Kept<T> {
+    /// Written; what the write answered.
+    Yes(T),
+    /// The holding is gone: the object was deleted (`None`) or is another
+    /// holding's record (an object lzctl did not write reads as an unknown
+    /// holder).
+    Lost(Option<Box<LockRecord>>),
+}
+
+/// Sends `write` (given the ETag to match) for the holding `id` whose last
+/// known ETag is `etag`. A refusal does not by itself mean the holding is
+/// lost, so the object is read again: still the record of `id` means the
+/// refusal was a 409 (a conflicting request was in flight) or this
+/// holding's own earlier attempt that landed while its answer was lost (the
+/// SDK's retry then meets a new ETag): take that ETag and send again. Gone
+/// (404 on AWS, not 412) or another holding's record: lost.
+async fn write_as_holder<T, Fut>(
+    s3: &aws_sdk_s3::Client,
+    location: &LockLocation,
+    id: &str,
+    etag: &mut String,
+    mut write: impl FnMut(String) -> Fut,
+) -> Result<Kept<T>, LockError>
+where
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    let mut attempt = 0;
+    loop {
+        let refused = match write(etag.clone()).await {
+            Ok(answer) => return Ok(Kept::Yes(answer)),
+            Err(e) if is_condition_failure(&e) || is_conflict(&e) || is_missing(&e) => e,
+            Err(e) => return Err(e.into()),
+        };
+        match read(s3, location).await {
+            Ok(Some((found, found_etag))) if found.id == id => *etag = found_etag,
+            Ok(found) => return Ok(Kept::Lost(found.map(|(record, _)| Box::new(record)))),
+            Err(LockError::Foreign { .. }) => {
+                return Ok(Kept::Lost(Some(Box::new(LockRecord::unknown()))))
+            }
+            Err(e) => return Err(e),
+        }
+        attempt += 1;
+        if attempt == WRITE_ATTEMPTS {
+            return Err(refused.into());
+        }
+        if is_conflict(&refused) {
+            tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+        }
+    }
+}
+
+/// The holder's last write: its record and the object's ETag.
+struct Holding {
+    record: LockRecord,
+    etag: String,
+}
+
+/// What the holder and its heartbeat share. Every write of the holder
+/// happens while `holding` is locked, so two of them never race on one ETag.
+struct Shared {
+    s3: aws_sdk_s3::Client,
+    location: LockLocation,
+    ttl: Duration,
+    holding: tokio::sync::Mutex<Holding>,
+    lost: AtomicBool,
+    on_lost: Box<dyn Fn(&LockLocation) + Send + Sync>,
+}
+
+impl Shared {
+    /// Writes the record again, changed by `change`, with a new expiry.
+    async fn renew(&self, change: impl FnOnce(&mut LockRecord)) -> Result<Kept<()>, LockError> {
+        let mut holding = self.holding.lock().await;
+        let mut record = holding.record.clone();
+        change(&mut record);
+        record.touch(Utc::now(), self.ttl);
+        let Holding { record: ours, etag } = &mut *holding;
+        let (s3, location, next) = (&self.s3, &self.location, &record);
+        let written = write_as_holder(s3, location, &ours.id, etag, |etag| async move {
+            put(s3, location, next, Some(&etag)).await
+        })
+        .await?;
+        match written {
+            Kept::Yes((etag, _)) => {
+                *holding = Holding { record, etag };
+                Ok(Kept::Yes(()))
+            }
+            Kept::Lost(holder) => {
+                self.mark_lost();
+                Ok(Kept::Lost(holder))
+            }
+        }
+    }
+
+    /// Notes that the lock was taken away; `on_lost` runs the first time.
+    fn mark_lost(&self) {
+        if !self.lost.swap(true, Ordering::SeqCst) {
+            (self.on_lost)(&self.location);
+        }
+    }
+}
+
 /// A lock this process holds. Give it back with [`HeldLock::release`]; a
 /// heartbeat keeps it alive meanwhile.
 pub struct HeldLock {
-    s3: aws_sdk_s3::Client,
-    location: LockLocation,
-    state: Arc<Mutex<(LockRecord, String)>>,
-    ttl: Duration,
-    lost: Arc<AtomicBool>,
+    shared: Arc<Shared>,
     heartbeat: Option<tokio::task::JoinHandle<()>>,
     audit: Option<Arc<AuditLog>>,
 }
@@ -240,14 +358,15 @@ pub struct HeldLock {
 impl std::fmt::Debug for HeldLock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HeldLock")
-            .field("location", &self.location)
+            .field("location", &self.shared.location)
             .finish()
     }
 }
 
 /// Takes the lock at `location` for `owner`, waiting up to
 /// `options.timeout` for another holder. `progress` gets what is waited for.
-/// `on_lost` runs if the heartbeat finds the lock taken away (broken).
+/// `on_lost` runs (once) when a write of the holder finds the lock taken
+/// away: deleted by `lzctl lock break`, or replaced by another holder.
 pub async fn acquire(
     s3: &aws_sdk_s3::Client,
     location: &LockLocation,
@@ -257,41 +376,20 @@ pub async fn acquire(
     progress: impl FnMut(&str, Duration),
     on_lost: impl Fn(&LockLocation) + Send + Sync + 'static,
 ) -> Result<HeldLock, LockError> {
-    let now = Utc::now();
-    let record = LockRecord::new(owner, now, options.ttl);
+    let record = LockRecord::new(owner, Utc::now(), options.ttl);
     let policy = options.poll.with_timeout(options.timeout);
-    let attempt = || async {
-        // Two tries: a holder that let go between our write and our read
-        // leaves nothing to report, so write again at once.
-        for _ in 0..2 {
-            let mut fresh = record.clone();
-            fresh.touch(Utc::now(), options.ttl);
-            if let Written::Ok(etag, request_id) = put(s3, location, &fresh, None).await? {
-                return Ok(Poll::Done((fresh, etag, request_id)));
-            }
-            if let Some((holder, _)) = read(s3, location).await? {
-                return Ok(Poll::Pending(format!("{location} is held by {holder}")));
-            }
-        }
-        Ok(Poll::Pending(format!("{location} is changing hands")))
-    };
+    let attempt = || try_take(s3, location, &record, options.ttl);
     let (record, etag, request_id) =
         match wait_for(&format!("the lock {location}"), &policy, progress, attempt).await {
             Ok(done) => done,
             Err(WaitError::Failed(e)) => return Err(e),
             Err(WaitError::TimedOut { waited, .. }) => {
-                return match read(s3, location).await? {
-                    Some((holder, _)) => Err(LockError::Held {
-                        location: location.clone(),
-                        holder: Box::new(holder),
-                        waited,
-                    }),
-                    None => Err(LockError::Held {
-                        location: location.clone(),
-                        holder: Box::new(LockRecord::unknown()),
-                        waited,
-                    }),
-                };
+                let holder = read(s3, location).await?.map(|(holder, _)| holder);
+                return Err(LockError::Held {
+                    location: location.clone(),
+                    holder: Box::new(holder.unwrap_or_else(LockRecord::unknown)),
+                    waited,
+                });
             }
         };
     if let Some(audit) = &audit {
@@ -304,48 +402,68 @@ pub async fn acquire(
             )
             .map_err(LockError::Audit)?;
     }
-    let state = Arc::new(Mutex::new((record, etag)));
-    let lost = Arc::new(AtomicBool::new(false));
-    let heartbeat = tokio::spawn(heartbeat(
-        s3.clone(),
-        location.clone(),
-        state.clone(),
-        options.ttl,
-        lost.clone(),
-        on_lost,
-    ));
-    Ok(HeldLock {
+    let shared = Arc::new(Shared {
         s3: s3.clone(),
         location: location.clone(),
-        state,
         ttl: options.ttl,
-        lost,
+        holding: tokio::sync::Mutex::new(Holding { record, etag }),
+        lost: AtomicBool::new(false),
+        on_lost: Box::new(on_lost),
+    });
+    let heartbeat = tokio::spawn(heartbeat(shared.clone()));
+    Ok(HeldLock {
+        shared,
         heartbeat: Some(heartbeat),
         audit,
     })
 }
 
-/// Pushes the expiry forward every third of the TTL while the lock is held.
-async fn heartbeat(
-    s3: aws_sdk_s3::Client,
-    location: LockLocation,
-    state: Arc<Mutex<(LockRecord, String)>>,
+/// One attempt at creating the lock object with `record`'s holding: the
+/// record as written, its ETag and the request id, or who holds it.
+async fn try_take(
+    s3: &aws_sdk_s3::Client,
+    location: &LockLocation,
+    record: &LockRecord,
     ttl: Duration,
-    lost: Arc<AtomicBool>,
-    on_lost: impl Fn(&LockLocation) + Send + Sync + 'static,
-) {
-    let every = (ttl / 3).max(Duration::from_millis(200));
+) -> Result<Poll<(LockRecord, String, Option<String>)>, LockError> {
+    // Two tries: a holder that let go between our write and our read
+    // leaves nothing to report, so write again at once.
+    for _ in 0..2 {
+        let mut fresh = record.clone();
+        fresh.touch(Utc::now(), ttl);
+        match put(s3, location, &fresh, None).await {
+            Ok((etag, request_id)) => return Ok(Poll::Done((fresh, etag, request_id))),
+            // 412: someone's object is there; 409: a write was in flight.
+            Err(e) if is_condition_failure(&e) || is_conflict(&e) => {}
+            Err(e) => return Err(e.into()),
+        }
+        match read(s3, location).await? {
+            // Our own write landed but its answer was lost, and the SDK's
+            // retry was refused by it: the lock is ours.
+            Some((mine, etag)) if mine.id == record.id => {
+                return Ok(Poll::Done((mine, etag, None)));
+            }
+            Some((holder, _)) => {
+                return Ok(Poll::Pending(format!("{location} is held by {holder}")));
+            }
+            None => {}
+        }
+    }
+    Ok(Poll::Pending(format!("{location} is changing hands")))
+}
+
+/// Pushes the expiry forward every third of the TTL until the lock is found
+/// lost (or the task is stopped by the release).
+async fn heartbeat(shared: Arc<Shared>) {
+    let every = (shared.ttl / 3).max(Duration::from_millis(200));
     loop {
         tokio::time::sleep(every).await;
-        let (mut record, etag) = state.lock().expect("lock state").clone();
-        record.touch(Utc::now(), ttl);
-        match put(&s3, &location, &record, Some(&etag)).await {
-            Ok(Written::Ok(etag, _)) => *state.lock().expect("lock state") = (record, etag),
-            Ok(Written::Conflict) => {
-                lost.store(true, Ordering::SeqCst);
-                on_lost(&location);
-                return;
-            }
+        if shared.lost.load(Ordering::SeqCst) {
+            return;
+        }
+        match shared.renew(|_| {}).await {
+            Ok(Kept::Yes(())) => {}
+            Ok(Kept::Lost(_)) => return,
             // A failed heartbeat is tried again at the next beat; the TTL
             // leaves room for two more.
             Err(e) => eprintln!("warning: lock heartbeat failed: {e}"),
@@ -356,73 +474,66 @@ async fn heartbeat(
 impl HeldLock {
     /// Where it is.
     pub fn location(&self) -> &LockLocation {
-        &self.location
+        &self.shared.location
     }
 
     /// The record as last written.
-    pub fn record(&self) -> LockRecord {
-        self.state.lock().expect("lock state").0.clone()
+    pub async fn record(&self) -> LockRecord {
+        self.shared.holding.lock().await.record.clone()
     }
 
-    /// Whether the heartbeat found the lock broken by someone else.
+    /// Whether a write found the lock taken away (broken, or another's).
     pub fn is_lost(&self) -> bool {
-        self.lost.load(Ordering::SeqCst)
+        self.shared.lost.load(Ordering::SeqCst)
     }
 
     /// Records the digest of the plan being carried out in the lock, so a
     /// waiting pipeline sees what the holder is doing.
     pub async fn set_plan_digest(&self, digest: &str) -> Result<(), LockError> {
-        let (mut record, etag) = self.state.lock().expect("lock state").clone();
-        record.plan_digest = Some(digest.to_string());
-        record.touch(Utc::now(), self.ttl);
-        match put(&self.s3, &self.location, &record, Some(&etag)).await? {
-            Written::Ok(etag, _) => {
-                *self.state.lock().expect("lock state") = (record, etag);
-                Ok(())
-            }
-            Written::Conflict => {
-                self.lost.store(true, Ordering::SeqCst);
-                Err(self.lost_error().await)
-            }
+        let written = self
+            .shared
+            .renew(|record| record.plan_digest = Some(digest.to_string()))
+            .await?;
+        match written {
+            Kept::Yes(()) => Ok(()),
+            Kept::Lost(holder) => Err(self.lost_error(holder)),
         }
     }
 
-    async fn lost_error(&self) -> LockError {
-        match read(&self.s3, &self.location).await {
-            Ok(Some((holder, _))) => LockError::Held {
-                location: self.location.clone(),
-                holder: Box::new(holder),
+    fn lost_error(&self, holder: Option<Box<LockRecord>>) -> LockError {
+        match holder {
+            Some(holder) => LockError::Held {
+                location: self.shared.location.clone(),
+                holder,
                 waited: Duration::ZERO,
             },
-            _ => LockError::NotHeld(self.location.clone()),
+            None => LockError::NotHeld(self.shared.location.clone()),
         }
     }
 
-    /// Gives the lock back (deletes the object if it is still ours).
+    /// Gives the lock back: deletes the object if it is still ours.
     pub async fn release(mut self) -> Result<(), LockError> {
-        if let Some(h) = self.heartbeat.take() {
-            h.abort();
+        let shared = self.shared.clone();
+        // With the holding locked no write of the heartbeat is in flight;
+        // the heartbeat is stopped and awaited before the delete is sent,
+        // so none of its writes lands after it.
+        let mut holding = shared.holding.lock().await;
+        if let Some(heartbeat) = self.heartbeat.take() {
+            heartbeat.abort();
+            let _ = heartbeat.await;
         }
-        let etag = self.state.lock().expect("lock state").1.clone();
-        let result = self
-            .s3
-            .delete_object()
-            .bucket(&self.location.bucket)
-            .key(&self.location.key)
-            .if_match(etag)
-            .send()
-            .await;
-        let outcome = match result {
-            Ok(out) => Ok(out.request_id().map(str::to_string)),
-            Err(err) => Err(AwsError::from_sdk("s3:DeleteObject", &err)),
-        };
-        let address = audit_address(&self.location);
-        match outcome {
-            Ok(request_id) => {
+        let Holding { record, etag } = &mut *holding;
+        let (s3, location) = (&shared.s3, &shared.location);
+        let written = write_as_holder(s3, location, &record.id, etag, |etag| async move {
+            delete(s3, location, Some(&etag)).await
+        })
+        .await?;
+        match written {
+            Kept::Yes(request_id) => {
                 if let Some(audit) = &self.audit {
                     audit
                         .record(
-                            &address,
+                            &audit_address(location),
                             "s3:DeleteObject",
                             request_id.as_deref(),
                             "ok (lock released)",
@@ -432,11 +543,8 @@ impl HeldLock {
                 Ok(())
             }
             // Not ours any more (broken and maybe taken by another apply):
-            // leave it alone.
-            Err(e) if is_condition_failure(&e) || is_missing(&e) => {
-                Err(LockError::NotHeld(self.location.clone()))
-            }
-            Err(e) => Err(e.into()),
+            // left alone.
+            Kept::Lost(_) => Err(LockError::NotHeld(location.clone())),
         }
     }
 }
@@ -451,6 +559,10 @@ impl Drop for HeldLock {
 
 /// Removes the lock whoever holds it, after showing the holder; records it in
 /// the audit log with the holder's record. Without `force` only says who holds it.
+///
+/// Only the holding that was read is removed: if its holder renews it
+/// meanwhile the delete is sent again for the same holding, but a lock
+/// released and taken anew (another record `id`) stays.
 pub async fn break_lock(
     s3: &aws_sdk_s3::Client,
     location: &LockLocation,
@@ -470,53 +582,43 @@ pub async fn break_lock(
             holder: Box::new(holder),
         });
     }
-    let mut request = s3
-        .delete_object()
-        .bucket(&location.bucket)
-        .key(&location.key);
-    if !etag.is_empty() {
-        // Only the lock that was shown: a lock taken meanwhile stays.
-        request = request.if_match(etag);
-    }
-    let result = request.send().await;
+    let outcome = if etag.is_empty() {
+        delete(s3, location, None)
+            .await
+            .map(Kept::Yes)
+            .map_err(LockError::from)
+    } else {
+        let mut etag = etag;
+        write_as_holder(s3, location, &holder.id, &mut etag, |etag| async move {
+            delete(s3, location, Some(&etag)).await
+        })
+        .await
+    };
+    let (request_id, result) = match &outcome {
+        Ok(Kept::Yes(request_id)) => (request_id.clone(), "ok (lock broken)".to_string()),
+        Ok(Kept::Lost(Some(now))) => (None, format!("not broken: now held by {now}")),
+        Ok(Kept::Lost(None)) => (None, "not broken: released meanwhile".to_string()),
+        Err(LockError::Aws(e)) => (e.request_id.clone(), e.to_string()),
+        Err(e) => (None, e.to_string()),
+    };
     let details = serde_json::to_value(&holder).expect("records serialize");
-    match result {
-        Ok(out) => {
-            audit
-                .record_details(
-                    &audit_address(location),
-                    "s3:DeleteObject",
-                    out.request_id(),
-                    "ok (lock broken)",
-                    Some(&serde_json::json!({"broken_holder": details})),
-                )
-                .map_err(LockError::Audit)?;
-            Ok(holder)
-        }
-        Err(err) => {
-            let e = AwsError::from_sdk("s3:DeleteObject", &err);
-            audit
-                .record_details(
-                    &audit_address(location),
-                    "s3:DeleteObject",
-                    e.request_id.as_deref(),
-                    &e.to_string(),
-                    Some(&serde_json::json!({"broken_holder": details})),
-                )
-                .map_err(LockError::Audit)?;
-            if is_condition_failure(&e) {
-                // Released or taken anew since it was read.
-                return match read(s3, location).await? {
-                    Some((now, _)) => Err(LockError::Held {
-                        location: location.clone(),
-                        holder: Box::new(now),
-                        waited: Duration::ZERO,
-                    }),
-                    None => Err(LockError::NotHeld(location.clone())),
-                };
-            }
-            Err(e.into())
-        }
+    audit
+        .record_details(
+            &audit_address(location),
+            "s3:DeleteObject",
+            request_id.as_deref(),
+            &result,
+            Some(&serde_json::json!({"broken_holder": details})),
+        )
+        .map_err(LockError::Audit)?;
+    match outcome? {
+        Kept::Yes(_) => Ok(holder),
+        Kept::Lost(Some(now)) => Err(LockError::Held {
+            location: location.clone(),
+            holder: now,
+            waited: Duration::ZERO,
+        }),
+        Kept::Lost(None) => Err(LockError::NotHeld(location.clone())),
     }
 }
 

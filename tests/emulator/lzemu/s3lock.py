@@ -10,7 +10,10 @@ holding one lock per bucket (``s3:bucket:<name>``) around every S3 request that
 names a bucket, whichever account calls, so two conditional writes of one key
 never both succeed. (AWS may also answer 409 ``ConditionalRequestConflict`` to
 a write that races another in flight; the emulator serializes instead, so it
-always answers 412.)
+always answers 412 or 404. A test that needs the 409 schedules it with
+``/_lzemu/fail-next`` on ``s3:PUT /<bucket>/<key>`` or ``s3:DELETE ...``: the
+answer has status 409, its body in the emulator's JSON error format rather
+than S3's XML, so a client should go by the status, as lzctl does.)
 """
 
 import re

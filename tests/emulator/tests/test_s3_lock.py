@@ -56,6 +56,30 @@ def test_if_match_on_a_missing_key_is_not_found(s3):
     assert code_of(err.value)[0] == "NoSuchKey"
 
 
+def test_if_match_put_on_a_missing_key_is_not_found(s3):
+    # A heartbeat of a holder whose lock was broken (deleted): AWS answers 404
+    # NoSuchKey, not 412, and lzctl takes it as the lock lost.
+    with pytest.raises(ClientError) as err:
+        s3.put_object(Bucket=BUCKET, Key=KEY, Body=b"v2", IfMatch='"0123"')
+    assert code_of(err.value) == ("NoSuchKey", 404)
+    with pytest.raises(ClientError):
+        s3.get_object(Bucket=BUCKET, Key=KEY)
+
+
+def test_a_scheduled_conflict_refuses_one_conditional_write_and_changes_nothing(emu, s3):
+    # The emulator serializes writes and never answers 409 by itself; lzctl's
+    # tests schedule one (fail-next) to stand for AWS's ConditionalRequestConflict.
+    etag = s3.put_object(Bucket=BUCKET, Key=KEY, Body=b"v1", IfNoneMatch="*")["ETag"]
+    emu.post("/_lzemu/fail-next", {"operation": f"s3:PUT /{BUCKET}/{KEY}",
+                                   "code": "ConditionalRequestConflict", "status": 409})
+    with pytest.raises(ClientError) as err:
+        s3.put_object(Bucket=BUCKET, Key=KEY, Body=b"v2", IfMatch=etag)
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+    assert s3.get_object(Bucket=BUCKET, Key=KEY)["Body"].read() == b"v1"
+    s3.put_object(Bucket=BUCKET, Key=KEY, Body=b"v2", IfMatch=etag)  # the retry
+    assert s3.get_object(Bucket=BUCKET, Key=KEY)["Body"].read() == b"v2"
+
+
 def test_concurrent_conditional_creates_have_one_winner_across_accounts(emu, s3):
     # Callers in different accounts reach the same bucket; only the bucket lock
     # makes moto's check-then-store one step for them.
