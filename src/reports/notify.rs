@@ -814,21 +814,24 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn a_claim_left_by_a_crash_is_not_resent_and_a_refused_message_is_retried() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::Local(dir.path().into());
-        let p = problem("crit", "critical");
+    /// A state whose only entry, `p`, a crashed run claimed at `at`.
+    async fn seed_claim_of_a_crashed_run(
+        store: &Store,
+        p: &Problem,
+        status: Status,
+        at: &str,
+        sent_at: Option<&str>,
+    ) {
         let mut state = State::default();
         state.problems.insert(
             p.key(),
             Entry {
                 problem: p.clone(),
-                status: Status::Claimed,
+                status,
                 claimed_by: Some("crashed".into()),
-                claimed_at: Some("t".into()),
-                first_seen: "t".into(),
-                sent_at: None,
+                claimed_at: Some(at.into()),
+                first_seen: sent_at.unwrap_or(at).into(),
+                sent_at: sent_at.map(str::to_string),
                 posted: Posted::default(),
             },
         );
@@ -837,6 +840,14 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_claim_left_by_a_crash_is_not_resent_and_a_refused_message_is_retried() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::Local(dir.path().into());
+        let p = problem("crit", "critical");
+        seed_claim_of_a_crashed_run(&store, &p, Status::Claimed, "t", None).await;
         let rec = Recorder::default();
         let out = go(&store, std::slice::from_ref(&p), &rec, false).await;
         assert!(rec.sent.lock().unwrap().is_empty());
@@ -936,24 +947,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::Local(dir.path().into());
         let p = problem("crit", "critical");
-        let mut state = State::default();
-        state.problems.insert(
-            p.key(),
-            Entry {
-                problem: p.clone(),
-                status: Status::Resolving,
-                claimed_by: Some("crashed".into()),
-                claimed_at: Some("2026-11-01T00:00:00Z".into()),
-                first_seen: "2026-10-01T00:00:00Z".into(),
-                sent_at: Some("2026-10-01T00:00:00Z".into()),
-                posted: Posted::default(),
-            },
-        );
-        store
-            .put_if("state.json", &serde_json::to_vec(&state).unwrap(), None)
-            .await
-            .unwrap()
-            .unwrap();
+        let sent = Some("2026-10-01T00:00:00Z");
+        seed_claim_of_a_crashed_run(&store, &p, Status::Resolving, "2026-11-01T00:00:00Z", sent)
+            .await;
         let rec = Recorder::default();
         let none = BTreeSet::new();
         // Within the hour the claim may still be in flight: nothing is sent.
