@@ -164,9 +164,59 @@ async fn two_months_of_reports_give_the_seeded_rates_and_name_the_improved_and_w
     let lz = landing_zone().await;
     let history = lz.dir().join("history");
 
-    // October.
+    // October, plus what the aggregator still holds of a closed account: it
+    // counts nowhere (not in the rules' tallies, not as a problem).
+    let orgs = aws_sdk_organizations::Client::new(&lz.emu.sdk_config().await);
+    let request = orgs
+        .create_account()
+        .account_name("closed-one")
+        .email("aws+closed-one@example.com")
+        .send()
+        .await
+        .unwrap();
+    let request_id = request
+        .create_account_status()
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_string();
+    let closed = orgs
+        .describe_create_account_status()
+        .create_account_request_id(request_id)
+        .send()
+        .await
+        .unwrap()
+        .create_account_status()
+        .unwrap()
+        .account_id()
+        .unwrap()
+        .to_string();
+    orgs.close_account()
+        .account_id(&closed)
+        .send()
+        .await
+        .unwrap();
     lz.seed(OCTOBER);
+    lz.emu.post_json(
+        "/_lzemu/detective/compliance",
+        serde_json::json!({"results": [{"rule": S3, "account": closed, "region": REGION,
+            "resource_type": "AWS::S3::Bucket", "resource_id": "gone-bucket", "compliance": "NON_COMPLIANT"}]}),
+    );
     let oct = report_json(&lz, "2026-10", &history);
+    let gone: Vec<&serde_json::Value> = oct["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["account_id"] == closed.as_str())
+        .collect();
+    assert!(gone.is_empty(), "{gone:?}");
+    let s3_rule = oct["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == S3)
+        .unwrap();
+    assert_eq!(s3_rule["tally"]["non_compliant"], 1, "{s3_rule}");
     assert_eq!(oct["format"], "lzctl-compliance-report");
     assert_eq!(oct["version"], 1);
     let names: Vec<&str> = oct["companies"]

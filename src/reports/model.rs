@@ -357,6 +357,17 @@ pub fn build(input: &ReportInput<'_>) -> Report {
             .unwrap_or_else(|| OUTSIDE_COMPANIES.to_string())
     };
     let name_of = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_string());
+    // The accounts a report counts: in the organization and usable. The
+    // aggregator keeps a closed account's results for a while; they count
+    // nowhere (rates, rules, problems), as the account tallies leave it out.
+    let counted: BTreeSet<&str> = org
+        .accounts
+        .iter()
+        .filter(|(name, _)| {
+            !org.closed_accounts.contains(*name) && !org.pending_accounts.contains(*name)
+        })
+        .filter_map(|(_, a)| a.id.as_deref())
+        .collect();
 
     // Evaluations by account, region and rule (only regions reported).
     let mut by_account: BTreeMap<String, Tally> = BTreeMap::new();
@@ -364,7 +375,7 @@ pub fn build(input: &ReportInput<'_>) -> Report {
     let mut by_rule: BTreeMap<String, Tally> = BTreeMap::new();
     let mut rule_accounts: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for e in &found.evaluations {
-        if !regions.contains(&e.region) {
+        if !regions.contains(&e.region) || !counted.contains(e.account.as_str()) {
             continue;
         }
         by_account
@@ -391,7 +402,7 @@ pub fn build(input: &ReportInput<'_>) -> Report {
     let findings: Vec<_> = found
         .findings
         .iter()
-        .filter(|f| regions.contains(&f.region))
+        .filter(|f| regions.contains(&f.region) && counted.contains(f.account.as_str()))
         .collect();
     let mut findings_by_account: BTreeMap<String, BTreeMap<String, u32>> = BTreeMap::new();
     let mut findings_total: BTreeMap<String, u32> = BTreeMap::new();
@@ -614,7 +625,7 @@ pub fn build(input: &ReportInput<'_>) -> Report {
     // Problems: non-compliant resources and failed controls.
     let mut problems: BTreeSet<Problem> = BTreeSet::new();
     for r in &found.non_compliant {
-        if !regions.contains(&r.region) {
+        if !regions.contains(&r.region) || !counted.contains(r.account.as_str()) {
             continue;
         }
         problems.insert(Problem {
@@ -712,17 +723,16 @@ pub fn notify_problems(report: &Report, compliance: &ComplianceState) -> Vec<Pro
         {
             continue;
         }
-        let account = accounts.get(f.account.as_str());
+        // Only the accounts the report counts (not closed, not gone).
+        let Some(account) = accounts.get(f.account.as_str()) else {
+            continue;
+        };
         out.insert(Problem {
             source: "securityhub".into(),
             rule: f.control.clone().unwrap_or_else(|| f.title.clone()),
-            account: account
-                .map(|a| a.name.clone())
-                .unwrap_or_else(|| f.account.clone()),
+            account: account.name.clone(),
             account_id: f.account.clone(),
-            company: account
-                .map(|a| a.company.clone())
-                .unwrap_or_else(|| OUTSIDE_COMPANIES.into()),
+            company: account.company.clone(),
             region: f.region.clone(),
             resource_type: f.resource_type.clone(),
             resource_id: f.resource_id.clone(),
