@@ -449,3 +449,69 @@ fn bad_rollouts_are_refused_with_field_and_line() {
         assert!(err.contains(want), "missing {want:?} in:\n{err}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wave_that_fails_halfway_takes_back_what_it_attached() {
+    let emu = Emulator::start_with(serde_json::json!({
+        "controltower_landing_zone": false,
+        "rate_limits": null
+    }));
+    let orgs = create_organization(&emu).await;
+    trail_bucket(&emu).await;
+    let ws = workspace();
+    let dir = ws.path();
+    std::fs::write(dir.join("base.yaml"), BASE).unwrap();
+    let base = emu.lzctl(dir, &["apply", "-c", "base.yaml", "--auto-approve"]);
+    assert!(base.status.success(), "{}", text(&base));
+
+    // The first wave has two targets; its second attachment is refused.
+    let config = staged("1s").replace(
+        "waves: [Companies/Sandbox, \"Companies/*/dev\", \"Companies/*/prod\"]",
+        "waves: [[Companies/Sandbox, Companies/A/dev], [Companies/B/dev], \"Companies/*/prod\"]",
+    );
+    std::fs::write(dir.join("staged.yaml"), config).unwrap();
+    emu.post_json(
+        "/_lzemu/fail-next",
+        serde_json::json!({"operation": "organizations:AttachPolicy",
+            "code": "AccessDeniedException", "status": 400, "skip": 1}),
+    );
+    let failed = emu.lzctl(dir, &["apply", "-c", "staged.yaml", "--auto-approve"]);
+    assert_eq!(failed.status.code(), Some(1), "{}", text(&failed));
+    // All or nothing: the target it reached is detached again, so no
+    // account keeps the policy without being watched.
+    assert_eq!(attached(&orgs).await, BTreeSet::new(), "{}", text(&failed));
+    let log = emu.log();
+    let calls: Vec<(&str, i64)> = log
+        .iter()
+        .filter(|e| {
+            matches!(
+                e["operation"].as_str(),
+                Some("AttachPolicy" | "DetachPolicy")
+            )
+        })
+        .map(|e| {
+            (
+                e["operation"].as_str().unwrap(),
+                e["status"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    // Undone in reverse: the refused target answers "not attached" (done),
+    // the one reached is detached.
+    assert!(
+        calls.ends_with(&[
+            ("AttachPolicy", 200),
+            ("AttachPolicy", 400),
+            ("DetachPolicy", 400),
+            ("DetachPolicy", 200)
+        ]),
+        "{calls:?}"
+    );
+
+    // Run again without the failure: the waves go through.
+    let done = emu.lzctl(dir, &["apply", "-c", "staged.yaml", "--auto-approve"]);
+    assert!(done.status.success(), "{}", text(&done));
+    // (OU names: Sandbox, and the dev and prod OUs of A and B.)
+    let names: BTreeSet<String> = ["Sandbox", "dev", "prod"].map(String::from).into();
+    assert_eq!(attached(&orgs).await, names, "{}", text(&done));
+}

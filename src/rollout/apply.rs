@@ -83,9 +83,23 @@ pub async fn run_wave(ctx: &StepContext<'_>, w: &RolloutWave) -> Result<(), Step
         )));
     }
     let started = Utc::now();
-    for t in &w.targets {
+    for (done, t) in w.targets.iter().enumerate() {
         for s in &t.steps {
-            step(ctx, &t.target, s).await?;
+            if let Err(e) = step(ctx, &t.target, s).await {
+                // A wave is all or nothing: the targets it reached (this one
+                // included, whose steps are safe to undo when half done) go
+                // back, so none keeps the policy unwatched.
+                let reached = RolloutWave {
+                    targets: w.targets[..=done].to_vec(),
+                    ..w.clone()
+                };
+                return Err(match undo(ctx, &reached).await {
+                    Ok(()) => e,
+                    Err(u) => StepError::Failed(format!(
+                        "{e}; the wave's targets reached so far were NOT detached again ({u})"
+                    )),
+                });
+            }
         }
     }
     ctx.progress.note(

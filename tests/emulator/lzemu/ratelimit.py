@@ -56,7 +56,8 @@ class RateLimiter:
 
 class FaultInjector:
     """Random throttling and server errors at configured rates, repeatable by seed;
-    plus scheduled failures: the next N calls of one operation fail with a chosen error."""
+    plus scheduled failures: the next N calls of one operation fail with a chosen error
+    (``skip``: after that many calls of it have passed)."""
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -84,6 +85,7 @@ class FaultInjector:
             "status": int(spec.get("status", 500 if when == "after" else 400)),
             "message": spec.get("message") or f"Injected {code}",
             "count": int(spec.get("count", 1)),
+            "skip": int(spec.get("skip", 0)),
             "when": when,
             "close_connection": close,
         }
@@ -100,6 +102,9 @@ class FaultInjector:
         with self._lock:
             for entry in self._scheduled:
                 if entry["operation"] == op_key and entry["when"] == when and entry["count"] > 0:
+                    if entry["skip"] > 0:
+                        entry["skip"] -= 1
+                        return None
                     entry["count"] -= 1
                     if entry["count"] == 0:
                         self._scheduled.remove(entry)

@@ -144,6 +144,19 @@ def test_fail_after_handling_changes_state_but_answers_an_error(emu, org):
     assert err.value.response["Error"]["Code"] == "DuplicateOrganizationalUnitException"
 
 
+def test_a_scheduled_failure_can_let_the_first_calls_pass(emu, org):
+    orgs, root = org
+    emu.post("/_lzemu/fail-next", {"operation": "organizations:CreateOrganizationalUnit",
+                                   "code": "AccessDeniedException", "status": 400, "skip": 1})
+    orgs.create_organizational_unit(ParentId=root, Name="first")
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        orgs.create_organizational_unit(ParentId=root, Name="second")
+    assert err.value.response["Error"]["Code"] == "AccessDeniedException"
+    orgs.create_organizational_unit(ParentId=root, Name="third")
+    names = sorted(o["Name"] for o in orgs.list_organizational_units_for_parent(ParentId=root)["OrganizationalUnits"])
+    assert names == ["first", "third"]
+
+
 def test_fail_after_handling_in_control_tower(emu, org):
     orgs, root = org
     ct = emu.client("controltower")
