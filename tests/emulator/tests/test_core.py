@@ -278,7 +278,7 @@ def test_fail_next_injects_a_chosen_error_a_chosen_number_of_times(emu, org):
                                              "code": "ConcurrentModificationException", "count": 2})
     assert pending == [{"operation": "organizations:CreateOrganizationalUnit", "code": "ConcurrentModificationException",
                         "status": 400, "message": "Injected ConcurrentModificationException", "count": 2,
-                        "when": "before", "close_connection": False}]
+                        "skip": 0, "when": "before", "close_connection": False}]
     for _ in range(2):
         with pytest.raises(botocore.exceptions.ClientError) as err:
             orgs.create_organizational_unit(ParentId=root, Name="x")
