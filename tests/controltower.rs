@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use aws_sdk_controltower::types::EnabledBaselineFilter;
-use support::{create_organization, text, workspace, Emulator};
+use support::{
+    control_tower_baseline, create_organization, register_ou, text, workspace, Emulator,
+};
 
 const GROUP: &str = "examples/group/landing-zone.yaml";
 const POLL: &[&str] = &["--poll-interval", "300ms"];
@@ -40,18 +42,7 @@ struct Tower {
 /// registered.
 async fn control_tower_organization(emu: &Emulator) -> Tower {
     let orgs = create_organization(emu).await;
-    let ct = aws_sdk_controltower::Client::new(&emu.sdk_config().await);
-    let baseline = ct
-        .list_baselines()
-        .send()
-        .await
-        .unwrap()
-        .baselines()
-        .iter()
-        .find(|b| b.name() == "AWSControlTowerBaseline")
-        .unwrap()
-        .arn()
-        .to_string();
+    let (ct, baseline) = control_tower_baseline(emu).await;
     let root = orgs.list_roots().send().await.unwrap().roots()[0]
         .id()
         .unwrap()
@@ -65,14 +56,7 @@ async fn control_tower_organization(emu: &Emulator) -> Tower {
             .await
             .unwrap();
         let arn = ou.organizational_unit().unwrap().arn().unwrap().to_string();
-        ct.enable_baseline()
-            .baseline_identifier(&baseline)
-            .baseline_version("4.0")
-            .target_identifier(arn)
-            .send()
-            .await
-            .unwrap();
-        emu.post_json("/_lzemu/clock", serde_json::json!({"advance": 3600}));
+        register_ou(emu, &ct, &baseline, arn).await;
     }
     Tower { orgs, ct, baseline }
 }

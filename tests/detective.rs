@@ -10,7 +10,9 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_organizations::Client as Orgs;
-use support::{create_organization, text, workspace, Emulator, MANAGEMENT_ACCOUNT, REGION};
+use support::{
+    as_account, create_organization, text, workspace, Emulator, MANAGEMENT_ACCOUNT, REGION,
+};
 
 const GROUP: &str = "examples/group/landing-zone.yaml";
 const SMALL: &str = "small.yaml";
@@ -27,37 +29,6 @@ fn emulator() -> Emulator {
 
 fn assert_exit(output: &std::process::Output, code: i32) {
     assert_eq!(output.status.code(), Some(code), "{}", text(output));
-}
-
-/// SDK configuration acting in `account` (sts:AssumeRole, as lzctl does).
-async fn as_account(emu: &Emulator, account: &str, region: &str) -> aws_config::SdkConfig {
-    let sts = aws_sdk_sts::Client::new(&emu.sdk_config().await);
-    let creds = sts
-        .assume_role()
-        .role_arn(format!(
-            "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
-        ))
-        .role_session_name("test")
-        .send()
-        .await
-        .expect("AssumeRole");
-    let c = creds.credentials().expect("credentials");
-    emu.sdk_config()
-        .await
-        .into_builder()
-        .region(aws_config::Region::new(region.to_string()))
-        .credentials_provider(
-            aws_credential_types::provider::SharedCredentialsProvider::new(
-                aws_sdk_sts::config::Credentials::new(
-                    c.access_key_id(),
-                    c.secret_access_key(),
-                    Some(c.session_token().to_string()),
-                    None,
-                    "assumed",
-                ),
-            ),
-        )
-        .build()
 }
 
 async fn in_region(emu: &Emulator, region: &str) -> aws_config::SdkConfig {

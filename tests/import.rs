@@ -11,7 +11,10 @@ use std::path::Path;
 
 use aws_sdk_organizations::types::{PolicyType, Tag};
 use aws_sdk_organizations::Client;
-use support::{create_organization, text, workspace, Emulator, MANAGEMENT_ACCOUNT};
+use support::{
+    control_tower_baseline, create_organization, register_ou, text, workspace, Emulator,
+    MANAGEMENT_ACCOUNT,
+};
 
 const DENY_S3: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"NoBucketDeletion","Effect":"Deny","Action":"s3:DeleteBucket","Resource":"*"}]}"#;
 const DENY_EC2: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":["ec2:DeleteVpc"],"Resource":"*"}]}"#;
@@ -134,18 +137,7 @@ async fn create_policy(
 /// (one on an account) and a tag policy, none of them marked by lzctl.
 async fn hand_made_group(emu: &Emulator) -> (Client, BTreeMap<&'static str, String>) {
     let client = create_organization(emu).await;
-    let ct = aws_sdk_controltower::Client::new(&emu.sdk_config().await);
-    let baseline = ct
-        .list_baselines()
-        .send()
-        .await
-        .unwrap()
-        .baselines()
-        .iter()
-        .find(|b| b.name() == "AWSControlTowerBaseline")
-        .unwrap()
-        .arn()
-        .to_string();
+    let (ct, baseline) = control_tower_baseline(emu).await;
     let root = client.list_roots().send().await.unwrap().roots()[0]
         .id()
         .unwrap()
@@ -161,14 +153,7 @@ async fn hand_made_group(emu: &Emulator) -> (Client, BTreeMap<&'static str, Stri
             .await
             .map(|o| o.organizational_unit().unwrap().arn().unwrap().to_string())
             .unwrap_or(arn);
-        ct.enable_baseline()
-            .baseline_identifier(&baseline)
-            .baseline_version("4.0")
-            .target_identifier(arn)
-            .send()
-            .await
-            .unwrap();
-        emu.post_json("/_lzemu/clock", serde_json::json!({"advance": 3600}));
+        register_ou(emu, &ct, &baseline, arn).await;
         ids.insert(name, ou);
     }
     let extra = create_ou(&client, &ids["Security"], "Forensics").await;

@@ -521,7 +521,7 @@ pub fn build(input: &ReportInput<'_>) -> Report {
                 .levels
                 .iter()
                 .map(|l| GuardrailLevel {
-                    level: format!("{:?}", l.kind).to_lowercase(),
+                    level: l.kind.label().to_string(),
                     name: l.name.clone(),
                     policies: l.policies.iter().map(|p| p.name.clone()).collect(),
                 })

@@ -345,3 +345,70 @@ pub fn org_with_root_account(name: &str, id: &str) -> lzctl::model::OrgState {
     );
     state
 }
+
+/// SDK configuration acting in `account` through the member role
+/// (sts:AssumeRole, as lzctl does).
+pub async fn as_account(emu: &Emulator, account: &str, region: &str) -> aws_config::SdkConfig {
+    let sts = aws_sdk_sts::Client::new(&emu.sdk_config().await);
+    let creds = sts
+        .assume_role()
+        .role_arn(format!(
+            "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
+        ))
+        .role_session_name("test")
+        .send()
+        .await
+        .expect("AssumeRole");
+    let c = creds.credentials().expect("credentials");
+    emu.sdk_config()
+        .await
+        .into_builder()
+        .region(aws_config::Region::new(region.to_string()))
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_sdk_sts::config::Credentials::new(
+                    c.access_key_id(),
+                    c.secret_access_key(),
+                    Some(c.session_token().to_string()),
+                    None,
+                    "assumed",
+                ),
+            ),
+        )
+        .build()
+}
+
+/// A Control Tower client and the ARN of `AWSControlTowerBaseline`.
+pub async fn control_tower_baseline(emu: &Emulator) -> (aws_sdk_controltower::Client, String) {
+    let ct = aws_sdk_controltower::Client::new(&emu.sdk_config().await);
+    let baseline = ct
+        .list_baselines()
+        .send()
+        .await
+        .unwrap()
+        .baselines()
+        .iter()
+        .find(|b| b.name() == "AWSControlTowerBaseline")
+        .unwrap()
+        .arn()
+        .to_string();
+    (ct, baseline)
+}
+
+/// Registers the OU `ou_arn` as Control Tower does (EnableBaseline), then
+/// moves the emulator's clock past the registration.
+pub async fn register_ou(
+    emu: &Emulator,
+    ct: &aws_sdk_controltower::Client,
+    baseline: &str,
+    ou_arn: String,
+) {
+    ct.enable_baseline()
+        .baseline_identifier(baseline)
+        .baseline_version("4.0")
+        .target_identifier(ou_arn)
+        .send()
+        .await
+        .unwrap();
+    emu.post_json("/_lzemu/clock", serde_json::json!({"advance": 3600}));
+}

@@ -45,6 +45,18 @@ pub enum LevelKind {
     Account,
 }
 
+impl LevelKind {
+    /// The level's name in reports: `root`, `ou` or `account` (stable,
+    /// whatever the variants are called).
+    pub fn label(self) -> &'static str {
+        match self {
+            LevelKind::Root => "root",
+            LevelKind::Ou => "ou",
+            LevelKind::Account => "account",
+        }
+    }
+}
+
 /// One level of the path from the root to the account, with the policies attached there.
 #[derive(Debug, Clone)]
 pub struct Level {

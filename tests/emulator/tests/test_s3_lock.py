@@ -130,3 +130,18 @@ def test_cloudtrail_files_list_by_prefix_and_read_back_gzip(s3):
     assert listed[0]["LastModified"]
     body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
     assert json.loads(gzip.decompress(body)) == records
+
+
+def test_an_accounts_trail_regions_list_as_common_prefixes(s3):
+    # The rollout watch finds every region CloudTrail filed an account's calls
+    # under with one delimited listing (a region restriction's denials land in
+    # the regions it denies, not the governed ones).
+    base = "AWSLogs/o-abc/222222222222/CloudTrail/"
+    for region in ("ap-northeast-1", "us-east-1", "us-west-2"):
+        s3.put_object(Bucket=BUCKET, Key=f"{base}{region}/2026/11/28/f.json.gz", Body=b"{}")
+    s3.put_object(Bucket=BUCKET, Key="AWSLogs/o-abc/333333333333/CloudTrail/eu-west-1/2026/11/28/f.json.gz",
+                  Body=b"{}")
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=base, Delimiter="/")
+    assert [p["Prefix"] for p in listed["CommonPrefixes"]] == [
+        base + "ap-northeast-1/", base + "us-east-1/", base + "us-west-2/"]
+    assert "Contents" not in listed
