@@ -20,7 +20,7 @@ latency="${2:-40}"
 cargo build --quiet --release --bin lzctl
 lzctl="$repo/target/release/lzctl"
 work="$(mktemp -d)"
-echo '{"controltower_landing_zone": false, "rate_limits": null}' > "$work/settings.json"
+echo '{"controltower_landing_zone": false, "rate_limits": null, "in_progress_limits": null}' > "$work/settings.json"
 source "$repo/benches/emulator.sh"
 
 # The configuration of benches/plan-calls.sh; with `by-hand` the same
@@ -127,7 +127,7 @@ PY
 
 for how in lzctl by-hand; do
   control reset
-  control settings '{"latency_ms": {"default": 0}, "rate_limits": null}'
+  control settings '{"latency_ms": {"default": 0}, "rate_limits": null, "in_progress_limits": null}'
   echo
   echo "== organization built $( [[ $how == lzctl ]] && echo 'by lzctl apply' || echo 'by hand (boto3, no lzctl marks)' ): $accounts accounts, 60 OUs, 25 SCPs"
   build "$how"

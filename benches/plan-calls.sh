@@ -20,7 +20,7 @@ cargo build --quiet --release --bin lzctl
 lzctl="$repo/target/release/lzctl"
 work="$(mktemp -d)"
 # Building the organization is not what is measured: no latency, no throttling.
-echo '{"controltower_landing_zone": false, "rate_limits": null}' > "$work/settings.json"
+echo '{"controltower_landing_zone": false, "rate_limits": null, "in_progress_limits": null}' > "$work/settings.json"
 source "$repo/benches/emulator.sh"
 
 "$python" - "$work" "$accounts" <<'PY'
@@ -88,6 +88,7 @@ measure_plan() {
     "$lzctl" plan -c "$work/landing-zone.yaml" --detailed-exitcode >/dev/null 2>"$work/plan.err" && rc=0 || rc=$?
     wall=$(echo "$(date +%s.%N) - $start" | bc)
     printf '  %s run %d: exit %d (0 = no changes), %.2fs wall\n' "$label" "$run" "$rc" "$wall"
+    echo "$wall" >> "$work/$label.walls"
     [[ $rc -eq 0 ]] || cat "$work/plan.err"
   done
   analyse
@@ -95,13 +96,15 @@ measure_plan() {
 
 echo
 echo "no-op plan at ${latency} ms per call, throttling off:"
-control settings "{\"latency_ms\": {\"default\": $latency}, \"rate_limits\": null}"
+control settings "{\"latency_ms\": {\"default\": $latency}, \"rate_limits\": null, \"in_progress_limits\": null}"
 measure_plan "unthrottled"
 
 echo
-echo "no-op plan at ${latency} ms per call, with the emulator throttling bursts (token buckets of tests/emulator/lzemu/settings.py):"
-control settings "{\"rate_limits\": $("$python" -c 'import json,sys; sys.path.insert(0, "tests/emulator"); from lzemu.settings import DEFAULTS; print(json.dumps(DEFAULTS["rate_limits"]))')}"
+echo "no-op plan at ${latency} ms per call, with the emulator throttling bursts (its start-up in_progress_limits, tests/emulator/lzemu/settings.py):"
+control settings "{\"in_progress_limits\": $("$python" -c 'import json,sys; sys.path.insert(0, "tests/emulator"); from lzemu.settings import DEFAULTS; print(json.dumps(DEFAULTS["in_progress_limits"]))')}"
 measure_plan "throttled"
+median() { sort -n "$1" | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
+printf '  throttled / unthrottled (medians): %.2fx\n' "$(echo "$(median "$work/throttled.walls") / $(median "$work/unthrottled.walls")" | bc -l)"
 
 echo
 echo "apply of examples/group at ${latency} ms per call, throttling on (a fresh organization):"

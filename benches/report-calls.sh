@@ -27,7 +27,7 @@ fi
 lzctl="$repo/target/$profile/lzctl"
 work="$(mktemp -d)"
 # Building the organization is not what is measured: no latency, no throttling.
-echo '{"controltower_landing_zone": false, "rate_limits": null, "detective": {"central_configuration_seconds": 0, "association_seconds": 0, "config_rule_seconds": 0}}' > "$work/settings.json"
+echo '{"controltower_landing_zone": false, "rate_limits": null, "in_progress_limits": null, "detective": {"central_configuration_seconds": 0, "association_seconds": 0, "config_rule_seconds": 0}}' > "$work/settings.json"
 source "$repo/benches/emulator.sh"
 
 echo "building the organization ($accounts accounts, $rules rules, 3 regions) ..."

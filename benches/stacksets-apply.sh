@@ -21,10 +21,7 @@ cargo build --quiet --release --bin lzctl
 lzctl="$repo/target/release/lzctl"
 work="$(mktemp -d)"
 cat > "$work/settings.json" <<JSON
-{"controltower_landing_zone": false, "rate_limits": {"default": null,
- "organizations:CreatePolicy": null, "organizations:UpdatePolicy": null, "organizations:AttachPolicy": null,
- "organizations:DetachPolicy": null, "organizations:DeletePolicy": null,
- "organizations:ListPoliciesForTarget": null, "organizations:ListTargetsForPolicy": null},
+{"controltower_landing_zone": false, "rate_limits": null, "in_progress_limits": null,
  "stackset_operation_seconds": $op_seconds, "stackset_deploy_stacks": false}
 JSON
 source "$repo/benches/emulator.sh"

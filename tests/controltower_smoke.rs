@@ -93,7 +93,8 @@ async fn every_control_tower_operation_through_the_rust_sdk() {
     let emulator = Emulator::start_with(serde_json::json!({
         "controltower_operation_seconds": 1.0,
         "controltower_landing_zone": true,
-        "rate_limits": null
+        "rate_limits": null,
+        "in_progress_limits": null
     }));
     let orgs = create_organization(&emulator).await;
     let root = orgs.list_roots().send().await.unwrap().roots()[0]
@@ -362,15 +363,19 @@ async fn every_control_tower_operation_through_the_rust_sdk() {
     }
 }
 
-/// The throttling contract lzctl relies on: with AWS's published Organizations
-/// rates (the emulator's start-up default, 2/s burst 3 for the policy APIs), a burst
-/// of CreatePolicy/AttachPolicy gets TooManyRequestsException, which the Rust SDK
-/// classifies as throttling and retries until every call succeeds.
+/// The throttling contract lzctl relies on: a burst of CreatePolicy/AttachPolicy
+/// over the requests AWS lets one caller have in progress gets
+/// TooManyRequestsException (the emulator's start-up limit: 2 in progress per
+/// policy write), which the Rust SDK classifies as throttling and retries until
+/// every call succeeds.
 #[tokio::test(flavor = "multi_thread")]
 async fn organizations_throttling_is_retried_by_the_rust_sdk() {
     use aws_sdk_organizations::types::PolicyType;
 
-    let emulator = Emulator::start();
+    // Calls long enough in progress for a burst of six to overlap.
+    let emulator = Emulator::start_with(serde_json::json!({
+        "latency_ms": {"organizations:CreatePolicy": 150, "organizations:AttachPolicy": 150}
+    }));
     let orgs = create_organization(&emulator).await;
     let root = orgs.list_roots().send().await.unwrap().roots()[0]
         .id()
@@ -385,35 +390,35 @@ async fn organizations_throttling_is_retried_by_the_rust_sdk() {
         .unwrap();
     let ou_id = ou.organizational_unit().unwrap().id().unwrap().to_string();
     let content = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:DeleteBucket","Resource":"*"}]}"#;
-    let mut ids = Vec::new();
-    for i in 0..6 {
-        let created = orgs
-            .create_policy()
+    let created = futures::future::join_all((0..6).map(|i| {
+        orgs.create_policy()
             .name(format!("burst-{i}"))
             .description("burst")
             .r#type(PolicyType::ServiceControlPolicy)
             .content(content)
             .send()
-            .await
-            .expect("CreatePolicy succeeds after retries");
-        ids.push(
-            created
+    }))
+    .await;
+    let ids: Vec<String> = created
+        .into_iter()
+        .map(|r| {
+            r.expect("CreatePolicy succeeds after retries")
                 .policy()
                 .unwrap()
                 .policy_summary()
                 .unwrap()
                 .id()
                 .unwrap()
-                .to_string(),
-        );
-    }
-    for id in &ids {
-        orgs.attach_policy()
-            .policy_id(id)
-            .target_id(&ou_id)
-            .send()
-            .await
-            .expect("AttachPolicy succeeds after retries");
+                .to_string()
+        })
+        .collect();
+    for attached in futures::future::join_all(
+        ids.iter()
+            .map(|id| orgs.attach_policy().policy_id(id).target_id(&ou_id).send()),
+    )
+    .await
+    {
+        attached.expect("AttachPolicy succeeds after retries");
     }
     let attached = orgs
         .list_policies_for_target()

@@ -130,6 +130,7 @@ async fn two_applies_started_together_never_interleave_and_the_waiter_names_the_
     let emu = Emulator::start_with(serde_json::json!({
         "controltower_landing_zone": false,
         "rate_limits": null,
+        "in_progress_limits": null,
         // Slow OU creation, so that two unlocked applies would overlap.
         "hold_ms": {"organizations:CreateOrganizationalUnit": 250}
     }));
@@ -252,6 +253,7 @@ async fn without_a_timeout_the_second_apply_refuses_at_once_naming_the_holder() 
     let emu = Emulator::start_with(serde_json::json!({
         "controltower_landing_zone": false,
         "rate_limits": null,
+        "in_progress_limits": null,
         "hold_ms": {"organizations:CreateOrganizationalUnit": 700}
     }));
     setup(&emu).await;
@@ -454,7 +456,8 @@ fn fail_next(emu: &Emulator, method: &str, code: &str, status: u16, after: bool)
 async fn a_holder_whose_lock_is_broken_notices_at_its_next_heartbeat_and_stops() {
     let emu = Emulator::start_with(serde_json::json!({
         "controltower_landing_zone": false,
-        "rate_limits": null
+        "rate_limits": null,
+        "in_progress_limits": null
     }));
     let s3 = bucket(&emu).await;
     let (lost_tx, mut lost_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -518,7 +521,8 @@ async fn a_holder_whose_lock_is_broken_notices_at_its_next_heartbeat_and_stops()
 async fn conflicts_and_lost_answers_do_not_cost_the_holder_its_lock() {
     let emu = Emulator::start_with(serde_json::json!({
         "controltower_landing_zone": false,
-        "rate_limits": null
+        "rate_limits": null,
+        "in_progress_limits": null
     }));
     let s3 = bucket(&emu).await;
     let lost = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));

@@ -630,3 +630,44 @@ async fn plan_stays_within_its_call_budget() {
         "one listing per lzctl policy, none for FullAWSAccess:\n{stderr}"
     );
 }
+
+/// A burst of policy reads over what Organizations lets one caller have in
+/// progress is answered TooManyRequestsException; the plan retries those
+/// answers and still finds no changes, with no error printed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plan_whose_policy_reads_are_throttled_still_finds_no_changes() {
+    let emu = emulator();
+    create_organization(&emu).await;
+    let ws = workspace();
+    assert_exit(
+        &emu.lzctl(ws.path(), &["apply", "-c", GROUP, "--auto-approve"]),
+        0,
+    );
+    emu.post_json(
+        "/_lzemu/settings",
+        serde_json::json!({
+            "in_progress_limits": {"organizations:ListTargetsForPolicy": 1},
+            "latency_ms": {"organizations:ListTargetsForPolicy": 100}
+        }),
+    );
+    emu.clear_log();
+    let out = emu.lzctl(
+        ws.path(),
+        &["plan", "-c", GROUP, "--detailed-exitcode", "--stats"],
+    );
+    assert_exit(&out, 0);
+    let refused = emu
+        .log()
+        .iter()
+        .filter(|e| {
+            e["operation"] == "ListTargetsForPolicy"
+                && e["error_code"] == "TooManyRequestsException"
+        })
+        .count();
+    assert!(refused > 0, "the burst was never throttled");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.to_lowercase().contains("error"),
+        "no error surfaces:\n{stderr}"
+    );
+}

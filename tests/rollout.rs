@@ -187,7 +187,8 @@ fn attach_calls(emu: &Emulator) -> usize {
 async fn a_wave_whose_accounts_meet_scp_denials_halts_and_is_detached_and_resume_goes_on() {
     let emu = Emulator::start_with(serde_json::json!({
         "controltower_landing_zone": false,
-        "rate_limits": null
+        "rate_limits": null,
+        "in_progress_limits": null
     }));
     let orgs = create_organization(&emu).await;
     let s3 = trail_bucket(&emu).await;
@@ -454,7 +455,8 @@ fn bad_rollouts_are_refused_with_field_and_line() {
 async fn a_wave_that_fails_halfway_takes_back_what_it_attached() {
     let emu = Emulator::start_with(serde_json::json!({
         "controltower_landing_zone": false,
-        "rate_limits": null
+        "rate_limits": null,
+        "in_progress_limits": null
     }));
     let orgs = create_organization(&emu).await;
     trail_bucket(&emu).await;

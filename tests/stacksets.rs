@@ -604,7 +604,8 @@ async fn with_control_tower_stack_sets_wait_for_enrollment_and_quiet_and_leave_i
         "controltower_home_region": REGION,
         "controltower_operation_seconds": 2.0,
         "stackset_operation_seconds": 1.0,
-        "rate_limits": null
+        "rate_limits": null,
+        "in_progress_limits": null
     }));
     create_organization(&emu).await;
     let ws = workspace();
@@ -734,7 +735,8 @@ async fn call_as_delegated_admin_runs_the_operations_from_the_registered_account
     let emu = Emulator::start_with(serde_json::json!({
         "controltower_landing_zone": false,
         "stackset_operation_seconds": 1.0,
-        "rate_limits": null
+        "rate_limits": null,
+        "in_progress_limits": null
     }));
     let orgs = create_organization(&emu).await;
     let ws = workspace();

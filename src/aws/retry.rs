@@ -2,8 +2,8 @@
 //! shortly" but that the SDK's default classifiers do not retry, such as
 //! Organizations' ConcurrentModificationException and
 //! PolicyChangesInProgressException. They are retried inside the SDK's own
-//! retry loop (as throttling, so the adaptive rate limiter slows down too):
-//! one retry policy with one backoff, no loop of lzctl's own beside it.
+//! retry loop (as throttling, with the same jittered backoff): one retry
+//! policy with one backoff, no loop of lzctl's own beside it.
 //!
 //! Control Tower's ConflictException and a stack set's
 //! OperationInProgressException are busy errors too, but they last minutes,

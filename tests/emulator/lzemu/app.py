@@ -18,7 +18,7 @@ from .clock import Clock
 from .errors import AwsError
 from .locks import Domains, rank
 from .log import EventLog
-from .ratelimit import FaultInjector, RateLimiter
+from .ratelimit import FaultInjector, InProgressLimiter, RateLimiter
 
 _XML_CODE = re.compile(rb"<Code>([^<]+)</Code>")
 # Mutations by these services while Control Tower is busy are violations.
@@ -50,6 +50,7 @@ class Emulator:
         self.clock = Clock()
         self.log = EventLog(self.clock)
         self.limiter = RateLimiter(self.clock.now)
+        self.in_progress = InProgressLimiter()
         self.faults = FaultInjector()
         self.locks = Domains()
         self._warned = set()
@@ -189,9 +190,17 @@ class Emulator:
         return float(table.get(key, table.get("default", 0)) or 0) / 1000.0
 
     def _handle(self, ctx):
+        snap = self.settings.snapshot()
+        # In progress from arrival to answer, the emulated round trip included.
+        slot = self.in_progress.enter(snap.get("in_progress_limits") or {}, ctx.account, ctx.info.key)
+        try:
+            return self._handle_in_progress(ctx, snap, busy=slot is None)
+        finally:
+            self.in_progress.leave(slot)
+
+    def _handle_in_progress(self, ctx, snap, busy):
         info = ctx.info
         self.log.begin()
-        snap = self.settings.snapshot()
         latency = self._setting_ms(snap, "latency_ms", info.key)
         if latency:
             time.sleep(latency)  # real time, outside every lock
@@ -203,6 +212,9 @@ class Emulator:
                 if scheduled["close_connection"]:
                     return self._closed(ctx, self.controltower.busy_for(info.key, ctx.params))
                 raise AwsError(scheduled["code"], scheduled["message"], scheduled["status"])
+            if busy:
+                fault = "in-progress-limit"
+                raise errors.throttle_error(info.service)
             drawn = self.faults.draw(snap["faults"], self.settings.version)
             if drawn:
                 fault = "random"
@@ -366,6 +378,7 @@ class Emulator:
             self.clock.reset()
             self.settings.reset()
             self.limiter.reset()
+            self.in_progress.reset()
             self.faults.reset()
             self.log.clear(restart_seq=True)
             self.organizations.reset()

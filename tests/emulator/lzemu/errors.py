@@ -66,11 +66,18 @@ def render(info, err):
     return err.status, headers, json.dumps(payload).encode()
 
 
+# What Organizations says when a caller bursts (as quoted in aws/aws-sdk-js#2135,
+# org-formation/org-formation-cli#280 and #449).
+_ORGANIZATIONS_BUSY = ("AWS Organizations can't complete your request because another "
+                       "request is already in progress. Try again later.")
+
+
 def throttle_error(service):
     status, code = _THROTTLE.get(service, (400, "Throttling"))
     if service not in _THROTTLE and service not in ("cloudformation", "sts", "iam"):
         code = "ThrottlingException"
-    return AwsError(code, "Rate exceeded", status)
+    message = _ORGANIZATIONS_BUSY if service == "organizations" else "Rate exceeded"
+    return AwsError(code, message, status)
 
 
 def server_error(service):

@@ -1,4 +1,5 @@
-"""Token buckets per (account, "service:Operation") and seeded random faults."""
+"""Throttling per (account, "service:Operation"): requests in progress, token buckets;
+and seeded random faults."""
 
 import random
 import threading
@@ -52,6 +53,45 @@ class RateLimiter:
                     limit.get("rate", 1.0), limit.get("burst", 1), now
                 )
             return bucket.take(now)
+
+
+class InProgressLimiter:
+    """Looks up ``in_progress_limits[service:Operation]`` (else ``default``): at most
+    that many requests of one operation by one account are in progress at once; one
+    more is refused (AWS Organizations answers such a burst with TooManyRequestsException,
+    "another request is already in progress")."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._running = {}
+
+    def reset(self):
+        with self._lock:
+            self._running.clear()
+
+    def enter(self, limits, account, op_key):
+        """A slot to hold until the request is answered (``leave``); ``None`` when the
+        request is over the limit, ``()`` when no limit applies."""
+        limit = limits.get(op_key, limits.get("default"))
+        if not limit:
+            return ()
+        key = (account, op_key)
+        with self._lock:
+            running = self._running.get(key, 0)
+            if running >= int(limit):
+                return None
+            self._running[key] = running + 1
+        return key
+
+    def leave(self, slot):
+        if not slot:
+            return
+        with self._lock:
+            left = self._running.get(slot, 1) - 1
+            if left > 0:
+                self._running[slot] = left
+            else:
+                self._running.pop(slot, None)
 
 
 class FaultInjector:

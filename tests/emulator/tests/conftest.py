@@ -19,6 +19,7 @@ MANAGEMENT = "123456789012"
 # and with short operation times.
 TEST_SETTINGS = {
     "rate_limits": None,
+    "in_progress_limits": None,
     "stackset_operation_seconds": 1.0,
     "controltower_operation_seconds": 1.0,
     "controltower_landing_zone": True,

@@ -1,7 +1,9 @@
 """The wrapper itself: start-up, log, settings, latency, rate limits, faults, reset."""
 
+import concurrent.futures
 import json
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -86,16 +88,52 @@ def test_settings_deep_merge_and_reset(emu):
     assert emu.get("/_lzemu/settings") == before
 
 
-def test_published_organizations_rates_are_the_startup_defaults(tmp_path):
+def test_startup_throttling_limits_policy_requests_in_progress_not_rates(tmp_path):
     from lzemu.settings import Settings
 
-    rates = Settings().get("rate_limits")
-    assert rates["organizations:AttachPolicy"] == {"rate": 2.0, "burst": 3}
-    assert rates["organizations:ListTargetsForPolicy"] == {"rate": 5.0, "burst": 8}
-    assert Settings({"rate_limits": None}).get("rate_limits") == {"default": None}
-    trimmed = Settings({"rate_limits": {"organizations:AttachPolicy": None}}).get("rate_limits")
+    limits = Settings().get("in_progress_limits")
+    assert limits["organizations:AttachPolicy"] == 2
+    assert limits["organizations:ListTargetsForPolicy"] == 4
+    # AWS publishes no rates for Organizations: no token bucket is on by default.
+    assert Settings().get("rate_limits") == {"default": None}
+    assert Settings({"in_progress_limits": None}).get("in_progress_limits") == {"default": None}
+    trimmed = Settings({"in_progress_limits": {"organizations:AttachPolicy": None}}).get("in_progress_limits")
     assert "organizations:AttachPolicy" not in trimmed
     assert "organizations:DetachPolicy" in trimmed
+
+
+def test_a_burst_over_the_requests_in_progress_is_refused_as_organizations_does(emu, org):
+    orgs, root = org
+    policy = orgs.create_policy(Name="p", Description="d", Type="SERVICE_CONTROL_POLICY",
+                                Content='{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:*","Resource":"*"}]}')["Policy"]["PolicySummary"]["Id"]
+    emu.post("/_lzemu/settings", {"in_progress_limits": {"organizations:ListTargetsForPolicy": 2},
+                                  "latency_ms": {"organizations:ListTargetsForPolicy": 1000}})
+    barrier = threading.Barrier(5)
+
+    def one_call(_):
+        client = emu.client("organizations")  # one attempt: botocore does not retry
+        barrier.wait()
+        try:
+            client.list_targets_for_policy(PolicyId=policy)
+            return ("ok", None, None)
+        except botocore.exceptions.ClientError as err:
+            return (err.response["Error"]["Code"], err.response["Error"]["Message"],
+                    err.response["ResponseMetadata"]["HTTPStatusCode"])
+
+    with concurrent.futures.ThreadPoolExecutor(5) as pool:
+        answers = list(pool.map(one_call, range(5)))
+    codes = [a[0] for a in answers]
+    assert codes.count("ok") == 2, answers
+    refused = [a for a in answers if a[0] != "ok"]
+    assert {a[0] for a in refused} == {"TooManyRequestsException"}
+    assert all(a[2] == 400 for a in refused)
+    assert all("another request is already in progress" in a[1] for a in refused)
+    # One at a time is never refused: the limit is on requests in progress, not a rate.
+    emu.post("/_lzemu/settings", {"latency_ms": {"organizations:ListTargetsForPolicy": 0}})
+    for _ in range(20):
+        orgs.list_targets_for_policy(PolicyId=policy)
+    log = [e for e in emu.log() if e["operation"] == "ListTargetsForPolicy"]
+    assert sum(e["error_code"] == "TooManyRequestsException" for e in log) == 3
 
 
 def test_latency_delays_one_operation(emu, org):
