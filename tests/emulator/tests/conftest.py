@@ -15,7 +15,7 @@ from botocore.config import Config
 HERE = Path(__file__).resolve().parent.parent
 MANAGEMENT = "123456789012"
 
-# Tests run without the published Organizations rate limits unless they set them,
+# Tests run without the start-up throttling (requests in progress) unless they set it,
 # and with short operation times.
 TEST_SETTINGS = {
     "rate_limits": None,
