@@ -24,10 +24,11 @@ fn assert_exit(output: &std::process::Output, code: i32) {
     assert_eq!(output.status.code(), Some(code), "{}", text(output));
 }
 
-/// Calls by `service:Operation`, of the management account only.
+/// Calls by `service:Operation`, of the management account only (throttled
+/// answers left out: their retries are counted).
 fn calls(emu: &Emulator) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
-    for e in emu.log() {
+    for e in emu.answered_log() {
         if e["account"]
             .as_str()
             .is_some_and(|a| a != MANAGEMENT_ACCOUNT)

@@ -182,6 +182,21 @@ impl Emulator {
     }
 
     /// Mutating requests in the log.
+    /// Request log entries the emulator answered, leaving out the ones it
+    /// throttled (`in_progress_limits`, `rate_limits`): those are retried,
+    /// so whether a run met one depends on timing, not on what lzctl asked.
+    pub fn answered_log(&self) -> Vec<serde_json::Value> {
+        self.log()
+            .into_iter()
+            .filter(|e| {
+                !matches!(
+                    e["fault"].as_str(),
+                    Some("in-progress-limit" | "rate-limit")
+                )
+            })
+            .collect()
+    }
+
     pub fn mutating_calls(&self) -> Vec<String> {
         self.log()
             .into_iter()
