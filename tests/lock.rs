@@ -366,7 +366,7 @@ async fn a_stale_lock_refuses_apply_until_it_is_broken_and_the_break_is_audited(
     assert!(applied.status.success(), "{}", text(&applied));
     let audit = std::fs::read_to_string(dir.join("audit.jsonl")).unwrap();
     assert!(
-        audit.contains("\"ok (lock taken)\"") && audit.contains("\"ok (lock released)\""),
+        audit.contains("\"ok (lock taken)\"") && audit.contains("\"releasing the lock\""),
         "{audit}"
     );
     // The lock's records and the changes' records are one chain: each
@@ -628,4 +628,71 @@ async fn a_break_is_recorded_in_an_audit_log_in_s3() {
         std::fs::read_dir(&spool).map_or(true, |mut d| d.next().is_none()),
         "{spool:?}"
     );
+}
+
+/// Two applies started together with one audit log in S3: the one that
+/// waited for the lock chains its records to the other's last, so the log
+/// reads back as one unbroken chain (and not as an edit at the second apply).
+#[tokio::test(flavor = "multi_thread")]
+async fn two_applies_waiting_for_each_other_keep_an_s3_audit_log_one_chain() {
+    let emu = Emulator::start_with(serde_json::json!({
+        "controltower_landing_zone": false,
+        "rate_limits": null,
+        "in_progress_limits": null,
+        "hold_ms": {"organizations:CreateOrganizationalUnit": 250}
+    }));
+    setup(&emu).await;
+    let ws = workspace();
+    let dir = ws.path();
+    let a = config(dir, "a.yaml", &["A1", "A2"]);
+    let b = config(dir, "b.yaml", &["B1", "B2"]);
+    let audit_log = "s3://lzctl-state/audit/";
+    let args = |file: &str| -> Vec<String> {
+        let args = [
+            "apply",
+            "-c",
+            file,
+            "--auto-approve",
+            "--lock-timeout",
+            "120s",
+        ];
+        let mut args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        args.extend(["--audit-log".to_string(), audit_log.to_string()]);
+        args
+    };
+    let (args_a, args_b) = (args(&a), args(&b));
+    let first = spawn(
+        &emu,
+        dir,
+        &args_a.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let second = spawn(
+        &emu,
+        dir,
+        &args_b.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let out_a = first.wait_with_output().unwrap();
+    let out_b = second.wait_with_output().unwrap();
+    assert!(out_a.status.success(), "{}", text(&out_a));
+    assert!(out_b.status.success(), "{}", text(&out_b));
+    let waited = [&out_a, &out_b]
+        .iter()
+        .any(|o| String::from_utf8_lossy(&o.stderr).contains("Waiting for the lock"));
+    assert!(waited, "one apply waited for the other");
+
+    let clients = lzctl::aws::Clients::new(&emu.sdk_config().await);
+    let (records, check) = lzctl::reports::audit::read(audit_log, Some(&clients))
+        .await
+        .unwrap();
+    let taken = records
+        .iter()
+        .filter(|r| r.result == "ok (lock taken)")
+        .count();
+    assert_eq!(taken, 2, "{records:#?}");
+    assert!(check.broken.is_empty(), "{:#?}\n{records:#?}", check.broken);
+    assert_eq!(
+        check.unchained, 1,
+        "only the log's first record has no predecessor"
+    );
+    assert_eq!(check.chained + check.unchained, records.len());
 }

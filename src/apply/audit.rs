@@ -41,16 +41,34 @@ pub struct AuditRecord<'a> {
     pub prev: Option<&'a str>,
 }
 
+/// Where a log continues a chain kept elsewhere (an S3 log's newest
+/// object): read just before the first record, not at open, because an
+/// apply can wait for the lock in between while the holder adds to it.
+pub trait ChainHead: Send + Sync {
+    /// sha256 of the chain's last line, None when it is empty.
+    fn head(&self) -> futures::future::BoxFuture<'_, std::io::Result<Option<String>>>;
+}
+
 /// An append-only JSON-lines file.
-#[derive(Debug)]
 pub struct AuditLog {
     path: PathBuf,
     caller: String,
+    /// The chain this file continues, if kept elsewhere.
+    continues: Option<std::sync::Arc<dyn ChainHead>>,
     /// Set once the plan is known (records of the lock taken before it
     /// carry none).
     plan: std::sync::OnceLock<String>,
     /// The file and where the next record chains to.
     file: Mutex<(std::fs::File, Chain)>,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog")
+            .field("path", &self.path)
+            .field("continues", &self.continues.is_some())
+            .finish()
+    }
 }
 
 /// What the next record's `prev` is.
@@ -81,20 +99,19 @@ pub fn last_line_digest(path: &Path) -> std::io::Result<Option<String>> {
 
 impl AuditLog {
     /// Opens (creating directories) for appending; the chain continues from
-    /// the file's last line.
+    /// the file's last line, read at the first record, not now: an apply
+    /// may wait for the lock in between while another one appends.
     pub fn open(path: &Path, caller: String) -> std::io::Result<AuditLog> {
-        AuditLog::open_chained(path, caller, None)
+        AuditLog::open_continuing(path, caller, None)
     }
 
-    /// Opens for appending, chaining the first new record to `prev` (the
-    /// last line of the log this file continues, e.g. in S3) when the file
-    /// is still empty then. The file's last line is read at the first
-    /// record, not now: an apply may wait for the lock in between while
-    /// another one appends.
-    pub fn open_chained(
+    /// Opens for appending a file that continues the chain `continues`
+    /// (when the file is still empty at the first record): see
+    /// [`AuditLog::continue_chain`].
+    pub fn open_continuing(
         path: &Path,
         caller: String,
-        prev: Option<String>,
+        continues: Option<std::sync::Arc<dyn ChainHead>>,
     ) -> std::io::Result<AuditLog> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
@@ -106,9 +123,32 @@ impl AuditLog {
         Ok(AuditLog {
             path: path.to_path_buf(),
             caller,
+            continues,
             plan: std::sync::OnceLock::new(),
-            file: Mutex::new((file, Chain::Continues(prev))),
+            file: Mutex::new((file, Chain::Continues(None))),
         })
+    }
+
+    /// Reads where the first record chains to, from the chain this file
+    /// continues; nothing once a record is written. Call it where the
+    /// chain's head can no longer move: with the apply lock held.
+    pub async fn continue_chain(&self) -> std::io::Result<()> {
+        let Some(continues) = &self.continues else {
+            return Ok(());
+        };
+        if !self.writes_nothing_yet() {
+            return Ok(());
+        }
+        let head = continues.head().await?;
+        let mut guard = self.file.lock().expect("audit lock");
+        if let Chain::Continues(before) = &mut guard.1 {
+            *before = head;
+        }
+        Ok(())
+    }
+
+    fn writes_nothing_yet(&self) -> bool {
+        matches!(self.file.lock().expect("audit lock").1, Chain::Continues(_))
     }
 
     /// Records the plan these calls carry out.

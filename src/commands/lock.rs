@@ -118,11 +118,24 @@ async fn take(
 
 /// Gives the lock back; a failure is a warning (the lock expires anyway).
 pub(super) async fn give_back(held: Option<HeldLock>) {
-    let Some(held) = held else { return };
+    give_back_after(held, async {}).await
+}
+
+/// Runs `before` (writing the audit log where the next holder reads it),
+/// then gives the lock back; without a lock, just runs `before`.
+pub(super) async fn give_back_after<T>(
+    held: Option<HeldLock>,
+    before: impl std::future::Future<Output = T>,
+) -> T {
+    let Some(held) = held else {
+        return before.await;
+    };
     let location = held.location().clone();
-    if let Err(e) = held.release().await {
+    let (released, done) = held.release_after(before).await;
+    if let Err(e) = released {
         eprintln!("warning: could not release the lock {location}: {e}");
     }
+    done
 }
 
 /// A plain apply refuses a plan that would run a rollout wave that halted
@@ -193,11 +206,21 @@ async fn break_lock(
     audit_log: &str,
 ) -> Result<Outcome> {
     let caller = crate::observe::caller(clients).await?;
-    let target = AuditTarget::open(audit_log, clients)
+    let target = Arc::new(
+        AuditTarget::open(audit_log, clients)
+            .await
+            .with_context(|| format!("opening the audit log {audit_log}"))?,
+    );
+    let audit = AuditLog::open_continuing(
+        target.local_path(),
+        caller.arn.clone(),
+        Some(target.clone()),
+    )
+    .with_context(|| format!("opening the audit log {audit_log}"))?;
+    audit
+        .continue_chain()
         .await
-        .with_context(|| format!("opening the audit log {audit_log}"))?;
-    let audit = AuditLog::open_chained(target.local_path(), caller.arn.clone(), target.prev())
-        .with_context(|| format!("opening the audit log {audit_log}"))?;
+        .with_context(|| format!("reading the audit log {audit_log}"))?;
     let broken = crate::lock::break_lock(&clients.s3, location, force, &audit).await;
     let shipped = target.finish().await.with_context(|| {
         format!(

@@ -554,15 +554,16 @@ async fn apply(
     let caller = crate::observe::caller(&clients)
         .await
         .context("finding out whom lzctl acts as")?;
-    let audit_target =
+    let audit_target = Arc::new(
         crate::reports::audit::AuditTarget::open(&run.audit_log.to_string_lossy(), &clients)
             .await
-            .with_context(|| format!("opening the audit log {}", run.audit_log.display()))?;
+            .with_context(|| format!("opening the audit log {}", run.audit_log.display()))?,
+    );
     let audit = Arc::new(
-        AuditLog::open_chained(
+        AuditLog::open_continuing(
             audit_target.local_path(),
             caller.arn.clone(),
-            audit_target.prev(),
+            Some(audit_target.clone()),
         )
         .with_context(|| format!("opening the audit log {}", run.audit_log.display()))?,
     );
@@ -570,6 +571,12 @@ async fn apply(
     // apply is still changing would be stale at once.
     let held =
         lock::take_for_apply(&clients, &desired, run, &caller.arn, &audit, stop.clone()).await?;
+    // With the lock, the chain's end was read when it was taken; without,
+    // it is read now.
+    audit
+        .continue_chain()
+        .await
+        .with_context(|| format!("reading the audit log {}", run.audit_log.display()))?;
     let result = apply_locked(
         saved,
         &config_path,
@@ -583,8 +590,11 @@ async fn apply(
         &audit,
     )
     .await;
-    lock::give_back(held).await;
-    let shipped = audit_target.finish().await.with_context(|| {
+    // The log is written before the lock is given back, so that the next
+    // holder's records chain to this apply's.
+    let shipped = lock::give_back_after(held, audit_target.finish())
+        .await
+        .with_context(|| {
         format!(
             "writing the audit log to {} (the records stay in {} and are written by the next apply)",
             audit_target.describe(),

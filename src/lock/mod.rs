@@ -393,6 +393,8 @@ pub async fn acquire(
             }
         };
     if let Some(audit) = &audit {
+        // Now that no other apply can add to the chain, read where it ends.
+        audit.continue_chain().await.map_err(LockError::Audit)?;
         audit
             .record(
                 &audit_address(location),
@@ -512,7 +514,18 @@ impl HeldLock {
     }
 
     /// Gives the lock back: deletes the object if it is still ours.
-    pub async fn release(mut self) -> Result<(), LockError> {
+    pub async fn release(self) -> Result<(), LockError> {
+        self.release_after(async {}).await.0
+    }
+
+    /// Gives the lock back, recording it in the audit log first and then
+    /// running `before_delete` (writing the log where the next holder
+    /// reads it) while the lock is still ours: the next holder's records
+    /// then chain to this holder's last one, the release included.
+    pub async fn release_after<T>(
+        mut self,
+        before_delete: impl std::future::Future<Output = T>,
+    ) -> (Result<(), LockError>, T) {
         let shared = self.shared.clone();
         // With the holding locked no write of the heartbeat is in flight;
         // the heartbeat is stopped and awaited before the delete is sent,
@@ -524,28 +537,30 @@ impl HeldLock {
         }
         let Holding { record, etag } = &mut *holding;
         let (s3, location) = (&shared.s3, &shared.location);
+        let recorded = match &self.audit {
+            Some(audit) => audit
+                .record(
+                    &audit_address(location),
+                    "s3:DeleteObject",
+                    None,
+                    "releasing the lock",
+                )
+                .map_err(LockError::Audit),
+            None => Ok(()),
+        };
+        let before = before_delete.await;
         let written = write_as_holder(s3, location, &record.id, etag, |etag| async move {
             delete(s3, location, Some(&etag)).await
         })
-        .await?;
-        match written {
-            Kept::Yes(request_id) => {
-                if let Some(audit) = &self.audit {
-                    audit
-                        .record(
-                            &audit_address(location),
-                            "s3:DeleteObject",
-                            request_id.as_deref(),
-                            "ok (lock released)",
-                        )
-                        .map_err(LockError::Audit)?;
-                }
-                Ok(())
-            }
+        .await;
+        let released = match written {
+            Ok(Kept::Yes(_)) => recorded,
             // Not ours any more (broken and maybe taken by another apply):
             // left alone.
-            Kept::Lost(_) => Err(LockError::NotHeld(location.clone())),
-        }
+            Ok(Kept::Lost(_)) => Err(LockError::NotHeld(location.clone())),
+            Err(e) => Err(e),
+        };
+        (released, before)
     }
 }
 

@@ -3,12 +3,15 @@
 //! - A local file (`.lzctl/audit.jsonl`): appended to by `apply`.
 //! - An S3 prefix (`s3://bucket/lzctl/audit/`): `apply` appends to a local
 //!   spool file while it runs and, when it ends, writes the spool as a *new*
-//!   object (`audit-<time>-<pid>-<random>.jsonl`, `If-None-Match: *`); it
-//!   never rewrites or deletes an object, so the bucket's versioning and
-//!   object lock (the team's settings) keep every record. A spool left by a
-//!   crashed apply is written by the next one. The chain continues across
-//!   objects: the first record of an object carries the digest of the last
-//!   line of the newest object before it.
+//!   object (`audit-<time>-<pid>-<random>.jsonl`, `If-None-Match: *`, the
+//!   time being when it is written); it never rewrites or deletes an
+//!   object, so the bucket's versioning and object lock (the team's
+//!   settings) keep every record. A spool left by a crashed apply is
+//!   written by the next one. The chain continues across objects: the first
+//!   record of an object carries the digest of the last line of the newest
+//!   object before it, read once the apply holds the lock; and an apply
+//!   that holds the lock writes its object before giving the lock back, so
+//!   the next holder chains to it.
 
 use std::path::{Path, PathBuf};
 
@@ -27,8 +30,6 @@ pub enum AuditTarget {
         store: Store,
         /// This run's spool file.
         spool: PathBuf,
-        /// The chain's previous digest.
-        prev: Option<String>,
         /// The spool, locked (advisory) while this run lives, so that
         /// another run ships only the spools of runs that have ended.
         _in_use: std::fs::File,
@@ -36,6 +37,9 @@ pub enum AuditTarget {
 }
 
 const SPOOL_DIR: &str = ".lzctl/audit-spool";
+
+/// A spool not yet written to S3 (`spool-<pid>-<random>.jsonl`).
+const SPOOL_PREFIX: &str = "spool-";
 
 impl AuditTarget {
     /// Opens the location (`s3://...` or a path). For S3, first ships the
@@ -46,23 +50,8 @@ impl AuditTarget {
             loc @ Location::S3 { .. } => {
                 let store = Store::open(&loc, Some(clients)).expect("clients given");
                 ship_spools(&store, None).await?;
-                let prev = match store
-                    .list()
-                    .await?
-                    .into_iter()
-                    .rfind(|n| is_audit_object(n))
-                {
-                    Some(name) => store.get(&name).await?.and_then(|o| {
-                        String::from_utf8_lossy(&o.bytes)
-                            .lines()
-                            .rfind(|l| !l.trim().is_empty())
-                            .map(|l| crate::digest::sha256_hex(l.as_bytes()))
-                    }),
-                    None => None,
-                };
-                let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%3fZ");
                 let spool = PathBuf::from(SPOOL_DIR).join(format!(
-                    "audit-{stamp}-{}-{:08x}.jsonl",
+                    "{SPOOL_PREFIX}{}-{:08x}.jsonl",
                     std::process::id(),
                     rand::random::<u32>()
                 ));
@@ -70,7 +59,6 @@ impl AuditTarget {
                 Ok(AuditTarget::S3 {
                     store,
                     spool,
-                    prev,
                     _in_use: in_use,
                 })
             }
@@ -85,13 +73,26 @@ impl AuditTarget {
         }
     }
 
-    /// The digest the first record chains to (S3), None for a local file
-    /// (the file's own last line is used).
-    pub fn prev(&self) -> Option<String> {
-        match self {
-            AuditTarget::Local(_) => None,
-            AuditTarget::S3 { prev, .. } => prev.clone(),
-        }
+    /// sha256 of the last line of the newest object (S3), None for a local
+    /// file (the file's own last line is used) or an empty log.
+    async fn newest_line(&self) -> Result<Option<String>, StoreError> {
+        let AuditTarget::S3 { store, .. } = self else {
+            return Ok(None);
+        };
+        let Some(name) = store
+            .list()
+            .await?
+            .into_iter()
+            .rfind(|n| is_audit_object(n))
+        else {
+            return Ok(None);
+        };
+        Ok(store.get(&name).await?.and_then(|o| {
+            String::from_utf8_lossy(&o.bytes)
+                .lines()
+                .rfind(|l| !l.trim().is_empty())
+                .map(|l| crate::digest::sha256_hex(l.as_bytes()))
+        }))
     }
 
     /// Where it is, for messages.
@@ -108,6 +109,16 @@ impl AuditTarget {
             AuditTarget::Local(_) => Ok(()),
             AuditTarget::S3 { store, spool, .. } => ship_spools(store, Some(spool)).await,
         }
+    }
+}
+
+impl crate::apply::audit::ChainHead for AuditTarget {
+    fn head(&self) -> futures::future::BoxFuture<'_, std::io::Result<Option<String>>> {
+        Box::pin(async move {
+            self.newest_line()
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()))
+        })
     }
 }
 
@@ -158,13 +169,34 @@ async fn ship_spools(store: &Store, only: Option<&Path>) -> Result<(), StoreErro
             Err(_) => Vec::new(),
         },
     };
-    for file in files {
-        let name = file
+    for mut file in files {
+        let mut name = file
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if !is_audit_object(&name) || (only.is_none() && in_use(&file)) {
+        let running = name.starts_with(SPOOL_PREFIX) && name.ends_with(".jsonl");
+        if !(running || is_audit_object(&name)) || (only.is_none() && in_use(&file)) {
             continue;
+        }
+        if running {
+            // Named when written, so that the objects list in the order
+            // they were written (under the lock: the order of the applies).
+            // Renamed first: a crash between the rename and the write
+            // leaves a file the next run writes under the same name.
+            let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%3fZ");
+            name = format!("audit-{stamp}-{}", &name[SPOOL_PREFIX.len()..]);
+            let named = file.with_file_name(&name);
+            match std::fs::rename(&file, &named) {
+                Ok(()) => file = named,
+                // Written already (finish called twice).
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(cause) => {
+                    return Err(StoreError::Io {
+                        path: file.clone(),
+                        cause,
+                    })
+                }
+            }
         }
         let bytes = match std::fs::read(&file) {
             Ok(b) => b,
