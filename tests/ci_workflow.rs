@@ -208,7 +208,7 @@ async fn github_pull_request_gets_the_markdown_plan_and_the_merge_applies_it_und
         "the plan is saved for the artifact"
     );
 
-    // The merge: plan again, apply the saved plan, under the lock.
+    // The merge: take the lock, then plan and apply.
     emu.clear_log();
     let out = ci(&emu, dir, "apply", &config, &[]);
     assert!(out.status.success(), "{}", text(&out));
@@ -405,4 +405,81 @@ fn the_workflows_call_the_tested_script() {
         );
         assert!(gl[job]["variables"]["AWS_ROLE_ARN"].is_string());
     }
+}
+
+/// The merge job plans only once it holds the lock: what the apply it waited
+/// for changed meanwhile (here, `Teams` created) is in its plan, instead of
+/// a plan saved before the wait being refused as stale.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_merge_that_waits_for_another_apply_plans_what_that_apply_left() {
+    let emu = Arc::new(Emulator::start_with(
+        serde_json::json!({"controltower_landing_zone": false}),
+    ));
+    let orgs = setup(&emu).await;
+    let ws = workspace();
+    let dir = ws.path().to_path_buf();
+    let config = with_policy(
+        &dir,
+        "deny-leave",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"organizations:LeaveOrganization","Resource":"*"}]}"#,
+    );
+    let s3 = aws_sdk_s3::Client::new(&emu.sdk_config().await);
+    let lock: lzctl::lock::LockLocation = "s3://lzctl-state/landing-zone.lock".parse().unwrap();
+    let other = lzctl::lock::acquire(
+        &s3,
+        &lock,
+        lzctl::lock::LockOwner::this_process(
+            "apply",
+            "arn:aws:sts::123456789012:assumed-role/pipeline/run-41",
+            None,
+        ),
+        &lzctl::lock::LockOptions::default(),
+        None,
+        |_, _| {},
+        |_| {},
+    )
+    .await
+    .expect("the other apply's lock");
+    emu.clear_log();
+    let merge = {
+        let (emu, dir) = (emu.clone(), dir.clone());
+        std::thread::spawn(move || ci(&emu, &dir, "apply", &config, &[]))
+    };
+    // Once the merge job is waiting, the other apply creates `Teams`.
+    let waiting = std::time::Instant::now();
+    while !emu
+        .log()
+        .iter()
+        .any(|e| e["operation"] == "PUT /lzctl-state/landing-zone.lock" && e["status"] == 412)
+    {
+        assert!(
+            waiting.elapsed().as_secs() < 60,
+            "the merge job never waited"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let root = orgs.list_roots().send().await.unwrap().roots()[0]
+        .id()
+        .unwrap()
+        .to_string();
+    orgs.create_organizational_unit()
+        .parent_id(&root)
+        .name("Teams")
+        .send()
+        .await
+        .unwrap();
+    other.release().await.unwrap();
+
+    let out = merge.join().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let created: Vec<String> = emu
+        .mutating_calls()
+        .into_iter()
+        .filter(|c| c == "organizations:CreateOrganizationalUnit")
+        .collect();
+    assert_eq!(
+        created.len(),
+        2,
+        "Teams by the other apply, Payments by the merge: {created:?}"
+    );
 }

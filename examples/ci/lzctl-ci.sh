@@ -6,8 +6,8 @@
 #   lzctl-ci.sh plan    on a pull/merge request: lint the policies, plan,
 #                       post the Markdown plan as a comment, fail on lint
 #                       errors or a refused plan (a lockout)
-#   lzctl-ci.sh apply   on merge: plan again, save it, apply the saved plan
-#                       under the organization's lock
+#   lzctl-ci.sh apply   on merge: take the organization's lock, then plan
+#                       the merged file and apply it
 #
 # Settings (environment):
 #   LZ_CONFIG         the landing-zone file (default landing-zone.yaml)
@@ -82,11 +82,11 @@ plan() {
 }
 
 apply() {
-  # The plan is made again on the merged file (a saved plan refuses to apply
-  # when the file or the organization changed since); the lock makes a
-  # second pipeline wait rather than interleave.
-  "$lzctl" plan -c "$config" --out "$plan_file" || return 1
-  "$lzctl" apply "$plan_file" --auto-approve --lock-timeout "${LZ_LOCK_TIMEOUT:-30m}"
+  # apply plans the merged file itself, once it holds the lock: a plan saved
+  # before waiting for another pipeline's apply would be refused as stale
+  # when that apply changed something. The applied plan's digest is in the
+  # audit log.
+  "$lzctl" apply -c "$config" --auto-approve --lock-timeout "${LZ_LOCK_TIMEOUT:-30m}"
 }
 
 case "${1:-}" in
