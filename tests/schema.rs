@@ -225,3 +225,35 @@ fn the_config_reference_documents_every_key() {
         "docs/config-reference.md lacks {missing:?}"
     );
 }
+
+/// A rollout needs the trail it watches: validate and the schema both refuse
+/// one without, and both accept it with one.
+#[test]
+fn a_rollout_without_a_trail_is_refused_by_the_schema_as_by_validate() {
+    let validator = jsonschema::validator_for(&printed_schema()).unwrap();
+    let dir = support::workspace();
+    let path = dir.path().join("examples/group/rollout.yaml");
+    for (rollout, valid) in [
+        ("    rollout: { waves: [Root], soak: 30m }", false),
+        (
+            "    rollout: { waves: [Root], soak: 30m, trail: s3://org-trail }",
+            true,
+        ),
+    ] {
+        let text = with_unknown_key("  region-restriction:", rollout);
+        let errors = schema_errors(&validator, &as_json(&text));
+        assert_eq!(errors.is_empty(), valid, "{rollout}: {errors:?}");
+        std::fs::write(&path, &text).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_lzctl"))
+            .args(["validate", "-c"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.success(),
+            valid,
+            "{rollout}: {}",
+            support::text(&out)
+        );
+    }
+}

@@ -48,7 +48,7 @@ pub fn rollout(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
         "type": "object",
         "additionalProperties": false,
-        "required": ["waves"],
+        "required": ["waves", "trail"],
         "properties": {
             "waves": {
                 "type": "array",
