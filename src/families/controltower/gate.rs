@@ -10,7 +10,11 @@
 //! that ask within `ttl`, and concurrent askers wait for the one check in
 //! flight instead of making their own. While lzctl itself runs a Control
 //! Tower operation (registering an OU), that step holds the gate
-//! exclusively: no other gated step starts until it has finished.
+//! exclusively: no other gated step starts until it has finished. Account
+//! operations under Control Tower (which may start an enrollment as they
+//! return) run beside each other but never beside other gated steps
+//! (`rooms`), so a step never runs on an observation an account move made
+//! stale.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +27,7 @@ use aws_sdk_servicecatalog::types::{AccessLevelFilter, AccessLevelFilterKey, Pro
 use tokio::sync::{Mutex, RwLock};
 use tokio::time::Instant;
 
+use super::rooms::{Kind, Rooms};
 use super::Operation as ControlTowerOperation;
 use crate::apply::gate::{Gate, GateError, GateFuture, GatePass};
 use crate::aws::waiter::{wait_for, Poll, WaitError, WaitPolicy};
@@ -197,6 +202,7 @@ pub struct ControlTowerGate {
     /// something); an observation from an older generation is stale.
     generation: std::sync::atomic::AtomicU64,
     exclusive: Arc<RwLock<()>>,
+    rooms: Arc<Rooms>,
     report: WaitReport,
 }
 
@@ -223,6 +229,7 @@ impl ControlTowerGate {
             last: Mutex::new(None),
             generation: Default::default(),
             exclusive: Arc::new(RwLock::new(())),
+            rooms: Default::default(),
             report,
         }
     }
@@ -245,11 +252,7 @@ impl ControlTowerGate {
         // Control Tower runs several account operations at once (one per
         // OU; lzctl's own order keeps to that): an account creation or move
         // does not wait for other accounts' enrollments.
-        let account_operation = change
-            .operation
-            .slots()
-            .iter()
-            .any(|s| s.name == crate::families::organizations::ACCOUNT_OPERATION_SLOT);
+        let account_operation = is_account_operation(change);
         wait_for(
             "Control Tower to finish its work",
             &self.poll,
@@ -280,6 +283,15 @@ impl ControlTowerGate {
     }
 }
 
+/// Whether a change creates or moves an account under Control Tower.
+fn is_account_operation(change: &Change) -> bool {
+    change
+        .operation
+        .slots()
+        .iter()
+        .any(|s| s.name == crate::families::organizations::ACCOUNT_OPERATION_SLOT)
+}
+
 /// Whether a change starts Control Tower work of its own (and so must run
 /// alone).
 fn starts_control_tower_work(change: &Change) -> bool {
@@ -297,7 +309,13 @@ impl Gate for ControlTowerGate {
             let pass = if starts_control_tower_work(change) {
                 GatePass::hold(self.exclusive.clone().write_owned().await)
             } else {
-                GatePass::hold(self.exclusive.clone().read_owned().await)
+                let shared = self.exclusive.clone().read_owned().await;
+                let kind = if is_account_operation(change) {
+                    Kind::Accounts
+                } else {
+                    Kind::Others
+                };
+                GatePass::hold((shared, self.rooms.enter(kind).await))
             };
             self.quiet(change).await?;
             Ok(pass)

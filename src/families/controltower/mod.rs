@@ -8,6 +8,7 @@ mod apply;
 mod diff;
 pub mod gate;
 mod observe;
+mod rooms;
 
 pub use diff::registrations;
 pub use gate::ControlTowerGate;
