@@ -226,7 +226,7 @@ async fn break_lock(
         format!(
             "writing the audit log to {} (the records stay in {} and are written by the next apply or break)",
             target.describe(),
-            target.local_path().display()
+            target.kept_in().display()
         )
     });
     match broken {

@@ -598,7 +598,7 @@ async fn apply(
         format!(
             "writing the audit log to {} (the records stay in {} and are written by the next apply)",
             audit_target.describe(),
-            audit_target.local_path().display()
+            audit_target.kept_in().display()
         )
     });
     let outcome = result?;

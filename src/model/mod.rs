@@ -248,6 +248,18 @@ impl OrgState {
             .collect()
     }
 
+    /// The accounts under a target (the whole subtree of an OU), by name.
+    pub fn accounts_under<'a>(&'a self, target: &'a Target) -> impl Iterator<Item = &'a String> {
+        self.accounts
+            .iter()
+            .filter(move |(name, a)| match target {
+                Target::Root => true,
+                Target::Ou(p) => a.ou == *p || a.ou.starts_with(p),
+                Target::Account(n) => n == *name,
+            })
+            .map(|(name, _)| name)
+    }
+
     /// Whether an account can be changed (not closed, not pending activation).
     pub fn is_usable_account(&self, name: &str) -> bool {
         !self.closed_accounts.contains(name) && !self.pending_accounts.contains(name)

@@ -95,6 +95,16 @@ impl AuditTarget {
         }))
     }
 
+    /// Where records not yet written to their place stay (for messages):
+    /// the file, or for S3 the spool directory (a spool is renamed when it
+    /// is written).
+    pub fn kept_in(&self) -> &Path {
+        match self {
+            AuditTarget::Local(p) => p,
+            AuditTarget::S3 { .. } => Path::new(SPOOL_DIR),
+        }
+    }
+
     /// Where it is, for messages.
     pub fn describe(&self) -> String {
         match self {

@@ -1006,20 +1006,6 @@ fn plan_pruned_ous(b: &mut Builder, input: &DiffInput, working: &OrgState) {
     }
 }
 
-/// Accounts under a target in `state`, by name.
-fn accounts_under(state: &OrgState, target: &Target) -> Vec<String> {
-    state
-        .accounts
-        .iter()
-        .filter(|(name, a)| match target {
-            Target::Root => true,
-            Target::Ou(p) => a.ou == *p || a.ou.starts_with(p),
-            Target::Account(n) => n == *name,
-        })
-        .map(|(n, _)| n.clone())
-        .collect()
-}
-
 /// One change per wave of each staged policy, each after the wave before it.
 fn plan_waves(
     b: &mut Builder,
@@ -1047,11 +1033,12 @@ fn plan_waves(
             // those it does not name but that exist (left where they are).
             let mut accounts: BTreeSet<String> = BTreeSet::new();
             for t in &targets {
-                accounts.extend(accounts_under(input.desired, &t.target));
+                accounts.extend(input.desired.accounts_under(&t.target).cloned());
                 accounts.extend(
-                    accounts_under(working, &t.target)
-                        .into_iter()
-                        .filter(|n| !input.desired.accounts.contains_key(n)),
+                    working
+                        .accounts_under(&t.target)
+                        .filter(|n| !input.desired.accounts.contains_key(*n))
+                        .cloned(),
                 );
             }
             accounts.retain(|n| {

@@ -30,20 +30,6 @@ fn in_force(state: &OrgState, account: &str, kind: PolicyKind) -> BTreeSet<Strin
         .collect()
 }
 
-/// Accounts under a target (the whole subtree of an OU).
-fn accounts_under(state: &OrgState, target: &Target) -> BTreeSet<String> {
-    state
-        .accounts
-        .iter()
-        .filter(|(name, a)| match target {
-            Target::Root => true,
-            Target::Ou(p) => a.ou == *p || a.ou.starts_with(p),
-            Target::Account(n) => n == *name,
-        })
-        .map(|(n, _)| n.clone())
-        .collect()
-}
-
 fn reach(state: &OrgState, name: &str) -> (usize, Vec<String>) {
     let Some(p) = state.policies.get(name) else {
         return (0, Vec::new());
@@ -51,7 +37,7 @@ fn reach(state: &OrgState, name: &str) -> (usize, Vec<String>) {
     let accounts: BTreeSet<String> = p
         .targets
         .iter()
-        .flat_map(|t| accounts_under(state, t))
+        .flat_map(|t| state.accounts_under(t).cloned())
         .collect();
     (
         accounts.len(),
@@ -107,7 +93,7 @@ pub fn annotate(plan: &mut Plan, before: &OrgState, after: &OrgState) {
                 lines
             }
             Operation::AttachPolicy { target, .. } | Operation::DetachPolicy { target, .. } => {
-                let n = accounts_under(after, target).len();
+                let n = after.accounts_under(target).count();
                 vec![format!("{target} holds {n} account(s)")]
             }
             _ => Vec::new(),
