@@ -143,17 +143,7 @@ fn with_policy(dir: &Path, name: &str, document: &str) -> String {
 
 async fn setup(emu: &Emulator) -> aws_sdk_organizations::Client {
     let orgs = create_organization(emu).await;
-    let s3 = aws_sdk_s3::Client::new(&emu.sdk_config().await);
-    s3.create_bucket()
-        .bucket("lzctl-state")
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::ApNortheast1)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    support::create_bucket(emu, "lzctl-state").await;
     orgs
 }
 

@@ -90,11 +90,9 @@ async fn wait_idle(emulator: &Emulator) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_control_tower_operation_through_the_rust_sdk() {
-    let emulator = Emulator::start_with(serde_json::json!({
+    let emulator = Emulator::start_unthrottled(serde_json::json!({
         "controltower_operation_seconds": 1.0,
-        "controltower_landing_zone": true,
-        "rate_limits": null,
-        "in_progress_limits": null
+        "controltower_landing_zone": true
     }));
     let orgs = create_organization(&emulator).await;
     let root = orgs.list_roots().send().await.unwrap().roots()[0]

@@ -309,18 +309,7 @@ async fn small_landing_zone(emu: &Emulator) -> (Orgs, tempfile::TempDir) {
 
 /// Creates an account outside the file (in the root), then moves it.
 async fn extra_account(orgs: &Orgs, name: &str) -> String {
-    let made = orgs
-        .create_account()
-        .account_name(name)
-        .email(format!("{name}@example.com"))
-        .send()
-        .await
-        .unwrap();
-    made.create_account_status()
-        .unwrap()
-        .account_id()
-        .unwrap()
-        .to_string()
+    support::create_account(orgs, name, &format!("{name}@example.com")).await
 }
 
 async fn move_to(orgs: &Orgs, id: &str, to: &str) {

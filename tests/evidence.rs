@@ -220,21 +220,7 @@ async fn evidence_lists_every_audited_change_with_digests_and_detects_edits() {
 #[tokio::test(flavor = "multi_thread")]
 async fn audit_log_and_report_history_under_s3_prefixes() {
     let lz = landing_zone().await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&lz.emu.sdk_config().await)
-            .force_path_style(true)
-            .build(),
-    );
-    s3.create_bucket()
-        .bucket("ccoe-records")
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
-                .build(),
-        )
-        .send()
-        .await
-        .expect("CreateBucket");
+    let s3 = support::create_bucket(&lz.emu, "ccoe-records").await;
     // An apply whose audit log is an S3 prefix.
     let config = lz.dir().join(CONFIG);
     let text = std::fs::read_to_string(&config).unwrap();

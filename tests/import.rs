@@ -61,30 +61,7 @@ async fn create_ou(client: &Client, parent: &str, name: &str) -> String {
 }
 
 async fn create_account(client: &Client, name: &str, root: &str, to: &str) -> String {
-    let status = client
-        .create_account()
-        .account_name(name)
-        .email(format!("aws+{name}@example.com"))
-        .send()
-        .await
-        .unwrap();
-    let request = status
-        .create_account_status()
-        .unwrap()
-        .id()
-        .unwrap()
-        .to_string();
-    let id = client
-        .describe_create_account_status()
-        .create_account_request_id(request)
-        .send()
-        .await
-        .unwrap()
-        .create_account_status()
-        .unwrap()
-        .account_id()
-        .unwrap()
-        .to_string();
+    let id = support::create_account(client, name, &format!("aws+{name}@example.com")).await;
     client
         .move_account()
         .account_id(&id)

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use lzctl::apply::audit::AuditLog;
 use lzctl::lock::{HeldLock, LockError, LockLocation, LockOptions, LockOwner};
-use support::{create_organization, text, workspace, Emulator};
+use support::{create_bucket, create_organization, text, workspace, Emulator};
 
 const BUCKET: &str = "lzctl-state";
 const LOCK: &str = "s3://lzctl-state/landing-zone.lock";
@@ -36,10 +36,6 @@ organizational_units:
     file.to_string()
 }
 
-async fn s3(emu: &Emulator) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::new(&emu.sdk_config().await)
-}
-
 async fn setup(emu: &Emulator) -> aws_sdk_s3::Client {
     create_organization(emu).await;
     bucket(emu).await
@@ -47,18 +43,7 @@ async fn setup(emu: &Emulator) -> aws_sdk_s3::Client {
 
 /// The lock's bucket, and a client of it.
 async fn bucket(emu: &Emulator) -> aws_sdk_s3::Client {
-    let s3 = s3(emu).await;
-    s3.create_bucket()
-        .bucket(BUCKET)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::ApNortheast1)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("CreateBucket");
-    s3
+    create_bucket(emu, BUCKET).await
 }
 
 fn spawn(emu: &Emulator, dir: &Path, args: &[&str]) -> std::process::Child {
@@ -74,6 +59,22 @@ fn spawn(emu: &Emulator, dir: &Path, args: &[&str]) -> std::process::Child {
         cmd.env(k, v);
     }
     cmd.spawn().expect("start lzctl")
+}
+
+/// Starts `lzctl apply` of `file` that waits up to 120 s for the lock,
+/// auditing to `audit_log`.
+fn spawn_apply(emu: &Emulator, dir: &Path, file: &str, audit_log: &str) -> std::process::Child {
+    let args = [
+        "apply",
+        "-c",
+        file,
+        "--auto-approve",
+        "--lock-timeout",
+        "120s",
+        "--audit-log",
+        audit_log,
+    ];
+    spawn(emu, dir, &args)
 }
 
 /// The log entries of calls on the lock object and of Organizations mutations.
@@ -127,10 +128,8 @@ async fn leave_a_dead_lock(s3: &aws_sdk_s3::Client) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_applies_started_together_never_interleave_and_the_waiter_names_the_holder() {
-    let emu = Emulator::start_with(serde_json::json!({
+    let emu = Emulator::start_unthrottled(serde_json::json!({
         "controltower_landing_zone": false,
-        "rate_limits": null,
-        "in_progress_limits": null,
         // Slow OU creation, so that two unlocked applies would overlap.
         "hold_ms": {"organizations:CreateOrganizationalUnit": 250}
     }));
@@ -140,32 +139,8 @@ async fn two_applies_started_together_never_interleave_and_the_waiter_names_the_
     let a = config(dir, "a.yaml", &["A1", "A2", "A3"]);
     let b = config(dir, "b.yaml", &["B1", "B2", "B3"]);
     emu.clear_log();
-    let args = |file: &str, audit: &str| -> Vec<String> {
-        [
-            "apply",
-            "-c",
-            file,
-            "--auto-approve",
-            "--lock-timeout",
-            "120s",
-            "--audit-log",
-            audit,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    };
-    let (args_a, args_b) = (args(&a, "a.jsonl"), args(&b, "b.jsonl"));
-    let first = spawn(
-        &emu,
-        dir,
-        &args_a.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
-    let second = spawn(
-        &emu,
-        dir,
-        &args_b.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
+    let first = spawn_apply(&emu, dir, &a, "a.jsonl");
+    let second = spawn_apply(&emu, dir, &b, "b.jsonl");
     let (pid_a, pid_b) = (first.id(), second.id());
     let out_a = first.wait_with_output().unwrap();
     let out_b = second.wait_with_output().unwrap();
@@ -250,10 +225,8 @@ async fn two_applies_started_together_never_interleave_and_the_waiter_names_the_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn without_a_timeout_the_second_apply_refuses_at_once_naming_the_holder() {
-    let emu = Emulator::start_with(serde_json::json!({
+    let emu = Emulator::start_unthrottled(serde_json::json!({
         "controltower_landing_zone": false,
-        "rate_limits": null,
-        "in_progress_limits": null,
         "hold_ms": {"organizations:CreateOrganizationalUnit": 700}
     }));
     setup(&emu).await;
@@ -454,10 +427,8 @@ fn fail_next(emu: &Emulator, method: &str, code: &str, status: u16, after: bool)
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_holder_whose_lock_is_broken_notices_at_its_next_heartbeat_and_stops() {
-    let emu = Emulator::start_with(serde_json::json!({
-        "controltower_landing_zone": false,
-        "rate_limits": null,
-        "in_progress_limits": null
+    let emu = Emulator::start_unthrottled(serde_json::json!({
+        "controltower_landing_zone": false
     }));
     let s3 = bucket(&emu).await;
     let (lost_tx, mut lost_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -519,10 +490,8 @@ async fn a_holder_whose_lock_is_broken_notices_at_its_next_heartbeat_and_stops()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn conflicts_and_lost_answers_do_not_cost_the_holder_its_lock() {
-    let emu = Emulator::start_with(serde_json::json!({
-        "controltower_landing_zone": false,
-        "rate_limits": null,
-        "in_progress_limits": null
+    let emu = Emulator::start_unthrottled(serde_json::json!({
+        "controltower_landing_zone": false
     }));
     let s3 = bucket(&emu).await;
     let lost = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -635,10 +604,8 @@ async fn a_break_is_recorded_in_an_audit_log_in_s3() {
 /// reads back as one unbroken chain (and not as an edit at the second apply).
 #[tokio::test(flavor = "multi_thread")]
 async fn two_applies_waiting_for_each_other_keep_an_s3_audit_log_one_chain() {
-    let emu = Emulator::start_with(serde_json::json!({
+    let emu = Emulator::start_unthrottled(serde_json::json!({
         "controltower_landing_zone": false,
-        "rate_limits": null,
-        "in_progress_limits": null,
         "hold_ms": {"organizations:CreateOrganizationalUnit": 250}
     }));
     setup(&emu).await;
@@ -647,30 +614,8 @@ async fn two_applies_waiting_for_each_other_keep_an_s3_audit_log_one_chain() {
     let a = config(dir, "a.yaml", &["A1", "A2"]);
     let b = config(dir, "b.yaml", &["B1", "B2"]);
     let audit_log = "s3://lzctl-state/audit/";
-    let args = |file: &str| -> Vec<String> {
-        let args = [
-            "apply",
-            "-c",
-            file,
-            "--auto-approve",
-            "--lock-timeout",
-            "120s",
-        ];
-        let mut args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        args.extend(["--audit-log".to_string(), audit_log.to_string()]);
-        args
-    };
-    let (args_a, args_b) = (args(&a), args(&b));
-    let first = spawn(
-        &emu,
-        dir,
-        &args_a.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
-    let second = spawn(
-        &emu,
-        dir,
-        &args_b.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
+    let first = spawn_apply(&emu, dir, &a, audit_log);
+    let second = spawn_apply(&emu, dir, &b, audit_log);
     let out_a = first.wait_with_output().unwrap();
     let out_b = second.wait_with_output().unwrap();
     assert!(out_a.status.success(), "{}", text(&out_a));

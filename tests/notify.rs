@@ -383,21 +383,7 @@ async fn slack_api_edits_the_original_message_and_replies_in_its_thread() {
 #[tokio::test(flavor = "multi_thread")]
 async fn state_in_s3_with_conditional_writes_keeps_overlapping_runs_from_sending_twice() {
     let lz = landing_zone().await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&lz.emu.sdk_config().await)
-            .force_path_style(true)
-            .build(),
-    );
-    s3.create_bucket()
-        .bucket("ccoe-notify")
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
-                .build(),
-        )
-        .send()
-        .await
-        .expect("CreateBucket");
+    let s3 = support::create_bucket(&lz.emu, "ccoe-notify").await;
     let hook = Listener::start();
     let names: Vec<String> = (1..=5).map(|i| format!("s3state-{i}")).collect();
     let seeds: Vec<(&str, &str, &str, &str, &str)> = names

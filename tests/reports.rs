@@ -167,30 +167,7 @@ async fn two_months_of_reports_give_the_seeded_rates_and_name_the_improved_and_w
     // October, plus what the aggregator still holds of a closed account: it
     // counts nowhere (not in the rules' tallies, not as a problem).
     let orgs = aws_sdk_organizations::Client::new(&lz.emu.sdk_config().await);
-    let request = orgs
-        .create_account()
-        .account_name("closed-one")
-        .email("aws+closed-one@example.com")
-        .send()
-        .await
-        .unwrap();
-    let request_id = request
-        .create_account_status()
-        .unwrap()
-        .id()
-        .unwrap()
-        .to_string();
-    let closed = orgs
-        .describe_create_account_status()
-        .create_account_request_id(request_id)
-        .send()
-        .await
-        .unwrap()
-        .create_account_status()
-        .unwrap()
-        .account_id()
-        .unwrap()
-        .to_string();
+    let closed = support::create_account(&orgs, "closed-one", "aws+closed-one@example.com").await;
     orgs.close_account()
         .account_id(&closed)
         .send()

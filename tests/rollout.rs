@@ -52,18 +52,7 @@ fn staged(soak: &str) -> String {
 }
 
 async fn trail_bucket(emu: &Emulator) -> aws_sdk_s3::Client {
-    let s3 = aws_sdk_s3::Client::new(&emu.sdk_config().await);
-    s3.create_bucket()
-        .bucket(TRAIL_BUCKET)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::ApNortheast1)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("CreateBucket");
-    s3
+    support::create_bucket(emu, TRAIL_BUCKET).await
 }
 
 /// A gzip CloudTrail file of calls by `role` in `account` and `region`, each failed with `message`.
@@ -185,10 +174,8 @@ fn attach_calls(emu: &Emulator) -> usize {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wave_whose_accounts_meet_scp_denials_halts_and_is_detached_and_resume_goes_on() {
-    let emu = Emulator::start_with(serde_json::json!({
-        "controltower_landing_zone": false,
-        "rate_limits": null,
-        "in_progress_limits": null
+    let emu = Emulator::start_unthrottled(serde_json::json!({
+        "controltower_landing_zone": false
     }));
     let orgs = create_organization(&emu).await;
     let s3 = trail_bucket(&emu).await;
@@ -453,10 +440,8 @@ fn bad_rollouts_are_refused_with_field_and_line() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wave_that_fails_halfway_takes_back_what_it_attached() {
-    let emu = Emulator::start_with(serde_json::json!({
-        "controltower_landing_zone": false,
-        "rate_limits": null,
-        "in_progress_limits": null
+    let emu = Emulator::start_unthrottled(serde_json::json!({
+        "controltower_landing_zone": false
     }));
     let orgs = create_organization(&emu).await;
     trail_bucket(&emu).await;

@@ -516,19 +516,7 @@ async fn failures_are_tabled_and_stop_only_dependants_suspended_skipped_hand_mov
     // An account moved into a target OU by hand gets its instances: through
     // AutoDeployment where it is on, through lzctl where it is off (`rules`).
     let orgs = aws_sdk_organizations::Client::new(&emu.sdk_config().await);
-    let created = orgs
-        .create_account()
-        .email("aws+stray@example.com")
-        .account_name("stray")
-        .send()
-        .await
-        .unwrap();
-    let stray = created
-        .create_account_status()
-        .unwrap()
-        .account_id()
-        .unwrap()
-        .to_string();
+    let stray = support::create_account(&orgs, "stray", "aws+stray@example.com").await;
     let root = orgs.list_roots().send().await.unwrap().roots()[0]
         .id()
         .unwrap()
@@ -599,13 +587,11 @@ async fn failures_are_tabled_and_stop_only_dependants_suspended_skipped_hand_mov
 
 #[tokio::test(flavor = "multi_thread")]
 async fn with_control_tower_stack_sets_wait_for_enrollment_and_quiet_and_leave_its_sets_alone() {
-    let emu = Emulator::start_with(serde_json::json!({
+    let emu = Emulator::start_unthrottled(serde_json::json!({
         "controltower_landing_zone": {"remediationTypes": ["INHERITANCE_DRIFT"]},
         "controltower_home_region": REGION,
         "controltower_operation_seconds": 2.0,
-        "stackset_operation_seconds": 1.0,
-        "rate_limits": null,
-        "in_progress_limits": null
+        "stackset_operation_seconds": 1.0
     }));
     create_organization(&emu).await;
     let ws = workspace();
@@ -732,11 +718,9 @@ async fn with_control_tower_stack_sets_wait_for_enrollment_and_quiet_and_leave_i
 
 #[tokio::test(flavor = "multi_thread")]
 async fn call_as_delegated_admin_runs_the_operations_from_the_registered_account() {
-    let emu = Emulator::start_with(serde_json::json!({
+    let emu = Emulator::start_unthrottled(serde_json::json!({
         "controltower_landing_zone": false,
-        "stackset_operation_seconds": 1.0,
-        "rate_limits": null,
-        "in_progress_limits": null
+        "stackset_operation_seconds": 1.0
     }));
     let orgs = create_organization(&emu).await;
     let ws = workspace();

@@ -8,7 +8,7 @@ mod support;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use support::{create_organization, text, workspace, Emulator};
+use support::{create_account, create_organization, text, workspace, Emulator};
 
 fn emulator() -> Emulator {
     Emulator::start_with(serde_json::json!({"controltower_landing_zone": false}))
@@ -25,33 +25,6 @@ fn config(dir: &Path, accounts: &str) -> String {
     );
     std::fs::write(dir.join("lz.yaml"), yaml).unwrap();
     "lz.yaml".to_string()
-}
-
-async fn create_account(client: &aws_sdk_organizations::Client, name: &str, email: &str) -> String {
-    let status = client
-        .create_account()
-        .account_name(name)
-        .email(email)
-        .send()
-        .await
-        .unwrap();
-    let request = status
-        .create_account_status()
-        .unwrap()
-        .id()
-        .unwrap()
-        .to_string();
-    client
-        .describe_create_account_status()
-        .create_account_request_id(request)
-        .send()
-        .await
-        .unwrap()
-        .create_account_status()
-        .unwrap()
-        .account_id()
-        .unwrap()
-        .to_string()
 }
 
 fn calls_for(emu: &Emulator, operation: &str) -> usize {

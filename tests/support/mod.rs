@@ -34,6 +34,16 @@ impl Emulator {
         Emulator::start_with(serde_json::json!({}))
     }
 
+    /// Starts with settings (deep-merged over the emulator's defaults) and
+    /// every throttling off (`rate_limits`, `in_progress_limits`), for tests
+    /// that count or order calls.
+    pub fn start_unthrottled(mut settings: serde_json::Value) -> Emulator {
+        let object = settings.as_object_mut().expect("settings are an object");
+        object.insert("rate_limits".into(), serde_json::Value::Null);
+        object.insert("in_progress_limits".into(), serde_json::Value::Null);
+        Emulator::start_with(settings)
+    }
+
     /// Starts with settings (deep-merged over the emulator's defaults).
     pub fn start_with(settings: serde_json::Value) -> Emulator {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -287,6 +297,58 @@ pub async fn create_organization(emulator: &Emulator) -> aws_sdk_organizations::
         .await
         .expect("CreateOrganization");
     client
+}
+
+/// Creates an account the way AWS answers it (a request, then its status)
+/// and returns its id.
+pub async fn create_account(
+    client: &aws_sdk_organizations::Client,
+    name: &str,
+    email: &str,
+) -> String {
+    let request = client
+        .create_account()
+        .account_name(name)
+        .email(email)
+        .send()
+        .await
+        .expect("CreateAccount");
+    let request_id = request
+        .create_account_status()
+        .and_then(|s| s.id())
+        .expect("a request id")
+        .to_string();
+    client
+        .describe_create_account_status()
+        .create_account_request_id(request_id)
+        .send()
+        .await
+        .expect("DescribeCreateAccountStatus")
+        .create_account_status()
+        .and_then(|s| s.account_id())
+        .expect("the account id")
+        .to_string()
+}
+
+/// Creates the bucket `name` in [`REGION`] and returns an S3 client
+/// (path-style, as a local endpoint needs).
+pub async fn create_bucket(emulator: &Emulator, name: &str) -> aws_sdk_s3::Client {
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&emulator.sdk_config().await)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket()
+        .bucket(name)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("CreateBucket");
+    s3
 }
 
 /// Copies `examples/`, `scp/` and `baselines/` into a temp dir so tests can edit configs.
