@@ -167,6 +167,19 @@ pub struct AwsError {
 }
 
 impl AwsError {
+    /// An answer whose body broke off while it was read (`what`: what was
+    /// being read, e.g. "the lock object").
+    pub fn unread_body(operation: &str, what: &str, err: impl std::fmt::Display) -> AwsError {
+        AwsError {
+            operation: operation.into(),
+            class: ErrorClass::Unreachable,
+            code: None,
+            message: format!("the answer broke off while reading {what}: {err}"),
+            request_id: None,
+            status: None,
+        }
+    }
+
     /// Classifies an SDK error of `operation` (`service:Operation`).
     pub fn from_sdk<E, R>(operation: impl Into<String>, err: &SdkError<E, R>) -> AwsError
     where
@@ -360,6 +373,16 @@ pub fn group_repeated<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<(Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_body_that_broke_off_is_one_line_naming_what_was_read_with_a_hint() {
+        let e = AwsError::unread_body("s3:GetObject", "s3://b/k", "connection reset");
+        let text = e.to_string();
+        assert!(!text.contains('\n'), "{text}");
+        assert!(text.contains("s3:GetObject") && text.contains("s3://b/k"), "{text}");
+        assert!(text.contains("connection reset"), "{text}");
+        assert!(e.hint().is_some_and(|h| h.contains("check the network")));
+    }
 
     #[test]
     fn codes_are_classified_once() {

@@ -229,14 +229,11 @@ pub async fn read(
         }
     };
     let etag = out.e_tag().unwrap_or_default().to_string();
-    let bytes = out.body.collect().await.map_err(|e| AwsError {
-        operation: "s3:GetObject".into(),
-        class: crate::aws::ErrorClass::Other,
-        code: None,
-        message: format!("reading the lock object: {e}"),
-        request_id: None,
-        status: None,
-    })?;
+    let bytes = out
+        .body
+        .collect()
+        .await
+        .map_err(|e| AwsError::unread_body("s3:GetObject", "the lock object", e))?;
     let record: LockRecord =
         serde_json::from_slice(&bytes.into_bytes()).map_err(|e| LockError::Foreign {
             location: location.clone(),

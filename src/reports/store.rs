@@ -249,13 +249,12 @@ impl Store {
                 match out {
                     Ok(o) => {
                         let version = o.e_tag().unwrap_or_default().to_string();
-                        let bytes = o.body.collect().await.map_err(|e| AwsError {
-                            operation: "s3:GetObject".into(),
-                            class: crate::aws::ErrorClass::BadResponse,
-                            code: None,
-                            message: format!("reading the body: {e}"),
-                            request_id: None,
-                            status: None,
+                        let bytes = o.body.collect().await.map_err(|e| {
+                            AwsError::unread_body(
+                                "s3:GetObject",
+                                &format!("s3://{bucket}/{prefix}{name}"),
+                                e,
+                            )
                         })?;
                         Ok(Some(Versioned {
                             bytes: bytes.into_bytes().to_vec(),

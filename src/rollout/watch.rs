@@ -285,13 +285,8 @@ pub async fn scan(
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("s3:GetObject", &e))?;
-        let bytes = out.body.collect().await.map_err(|e| AwsError {
-            operation: "s3:GetObject".into(),
-            class: crate::aws::ErrorClass::Other,
-            code: None,
-            message: format!("reading s3://{bucket}/{key}: {e}"),
-            request_id: None,
-            status: None,
+        let bytes = out.body.collect().await.map_err(|e| {
+            AwsError::unread_body("s3:GetObject", &format!("s3://{bucket}/{key}"), e)
         })?;
         Ok::<_, AwsError>(bytes.into_bytes().to_vec())
     }))
