@@ -379,7 +379,10 @@ mod tests {
         let e = AwsError::unread_body("s3:GetObject", "s3://b/k", "connection reset");
         let text = e.to_string();
         assert!(!text.contains('\n'), "{text}");
-        assert!(text.contains("s3:GetObject") && text.contains("s3://b/k"), "{text}");
+        assert!(
+            text.contains("s3:GetObject") && text.contains("s3://b/k"),
+            "{text}"
+        );
         assert!(text.contains("connection reset"), "{text}");
         assert!(e.hint().is_some_and(|h| h.contains("check the network")));
     }
