@@ -32,7 +32,7 @@ if [ "$installed" != "$pinned" ]; then
   (cd "$dir" && npm ci --no-audit --no-fund --silent)
 fi
 
-echo "== cargo test --test crosscheck: $cases cases, seed $seed"
+echo "== crosscheck: $cases cases, seed $seed"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 start=$(date +%s.%N)
@@ -40,7 +40,7 @@ status=0
 (
   cd "$repo"
   LZCTL_CROSSCHECK_CASES="$cases" LZCTL_CROSSCHECK_SEED="$seed" LZCTL_CROSSCHECK_OUT="$out" \
-    cargo test --test crosscheck -- --ignored --nocapture
+    cargo test --test integration crosscheck:: -- --ignored --nocapture
 ) 2>&1 | tee "$log" || status=$?
 end=$(date +%s.%N)
 

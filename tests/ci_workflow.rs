@@ -3,7 +3,7 @@
 //! would, against the emulator, with a local HTTP listener standing in for
 //! the GitHub and GitLab APIs that receive the plan comment.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};

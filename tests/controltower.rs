@@ -3,7 +3,7 @@
 //! one OU operation at a time, nothing mutates while Control Tower is busy,
 //! and planning reads Control Tower with a constant number of calls.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

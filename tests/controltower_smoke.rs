@@ -2,7 +2,7 @@
 //! (aws-sdk-controltower): every operation lzctl uses, the operation timing,
 //! ConflictException (409) while Control Tower is busy, and staged activity.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

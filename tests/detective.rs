@@ -5,7 +5,7 @@
 //! calls do not grow with accounts; bad `detective:` blocks are refused
 //! offline with their field and line.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -4,9 +4,8 @@
 //! with a digest that matches its content; an edited audit log is detected;
 //! an audit log and report history kept under S3 prefixes work the same.
 
-#[path = "fixtures/reports/common.rs"]
-mod common;
-mod support;
+use crate::common;
+use crate::support;
 
 use std::collections::BTreeSet;
 

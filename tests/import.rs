@@ -4,7 +4,7 @@
 //! description, and costs the calls a plan of the original file costs. The
 //! calls lzctl makes are all allowed by the IAM policies in docs/iam/.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! file it replaces, and every problem still names the file, line and column
 //! where it is written.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 

@@ -1,7 +1,7 @@
 //! The apply lock end to end: the real lzctl binary against the emulator's
 //! S3 (conditional writes) and Organizations, checked with the request log.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Command, Stdio};

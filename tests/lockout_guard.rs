@@ -1,7 +1,7 @@
 //! The lockout guard in `plan`: a policy that would deny the principals the
 //! landing zone depends on is refused before anything is attached.
 
-mod support;
+use crate::support;
 
 use lzctl::families::{DiffError, Observed};
 use lzctl::plan::{make_plan, PlanError, PlanOptions};

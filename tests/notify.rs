@@ -4,9 +4,8 @@
 //! medium problems wait for the digest; slack-api edits the original
 //! message and replies in its thread.
 
-#[path = "fixtures/reports/common.rs"]
-mod common;
-mod support;
+use crate::common;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;

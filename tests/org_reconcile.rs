@@ -1,7 +1,7 @@
 //! The Organizations reconciler end to end: the real lzctl binary and the
 //! real SDK against the local emulator, checked with an independent client.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 

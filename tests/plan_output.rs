@@ -1,7 +1,7 @@
 //! Snapshot tests of what a plan looks like: human text, Markdown and JSON,
 //! with digests filtered. Planned against states built here, no AWS.
 
-mod support;
+use crate::support;
 
 use lzctl::model::{Account, OrgState, Ou, OuPath};
 

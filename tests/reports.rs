@@ -6,9 +6,8 @@
 //! and the charts (screenshot and DOM checked), Markdown renders as tables,
 //! CSV has a row per account; calls stay per page, not per account.
 
-#[path = "fixtures/reports/common.rs"]
-mod common;
-mod support;
+use crate::common;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

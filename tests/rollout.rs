@@ -2,7 +2,7 @@
 //! emulator's Organizations and S3, with CloudTrail log files written into
 //! the trail bucket while the rollout runs.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;

@@ -3,7 +3,7 @@
 //! refuses an unknown key wherever `lzctl validate` does. Completions and the
 //! man page come from the CLI definition.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

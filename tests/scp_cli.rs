@@ -1,6 +1,6 @@
 //! `lzctl scp lint` and `lzctl scp effective` through the real binary, offline.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -14,7 +14,7 @@
 //!   no stack set operation starts while Control Tower is busy, and its own
 //!   stack sets are untouched.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! and lzctl reads each one's parameters and capabilities. Deployment of each
 //! template into member accounts is in tests/stacksets.rs.
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 use std::process::Command;

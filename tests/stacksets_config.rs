@@ -2,7 +2,7 @@
 //! file in tests/fixtures/stacksets/broken fails with its line, message and
 //! a hint, and `plan` on it makes no request.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 

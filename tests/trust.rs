@@ -3,7 +3,7 @@
 //! email, OUs renamed by hand, answers lost on the way, and a CLI whose exit
 //! codes and messages never mislead.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Command, Stdio};

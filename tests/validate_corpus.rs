@@ -1,7 +1,7 @@
 //! Every example validates; every broken config fails with its file, line
 //! and the expected message, and `plan` on it sends nothing to AWS.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 
