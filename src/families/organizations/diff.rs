@@ -636,6 +636,20 @@ fn plan_policies(b: &mut Builder, input: &DiffInput, working: &OrgState) {
                 };
                 let content_differs = normalize(&have.content) != normalize(&want.content);
                 let description_differs = have.description != want_description;
+                if content_differs && input.rollouts.contains_key(name) && !have.targets.is_empty() {
+                    // Waves stage where a policy is attached, not what it
+                    // says: said plainly, since a reader who declared waves
+                    // would assume otherwise.
+                    let targets: Vec<String> = have.targets.iter().map(ToString::to_string).collect();
+                    b.notices.push(Notice {
+                        address: address.clone(),
+                        message: format!(
+                            "the new document of {name} reaches where it is already attached ({}) at once, not in waves: a rollout stages new attachments only",
+                            targets.join(", ")
+                        ),
+                        pending: false,
+                    });
+                }
                 if content_differs || description_differs {
                     let reason = if content_differs {
                         "the document differs from the rendered template"
@@ -1025,10 +1039,13 @@ fn plan_waves(
             .map(|v| (v.clone(), crate::rollout::parse_halt(v)));
         let mut previous: Option<Address> = None;
         let mut first = true;
+        // The wave (1-based) a resume would start from.
+        let mut first_left: Option<usize> = None;
         for (i, _) in spec.waves.iter().enumerate() {
             let Some(targets) = waves.remove(&(policy.clone(), i)) else {
                 continue;
             };
+            first_left.get_or_insert(i + 1);
             // Accounts as the plan leaves them: those the file places, and
             // those it does not name but that exist (left where they are).
             let mut accounts: BTreeSet<String> = BTreeSet::new();
@@ -1099,12 +1116,14 @@ fn plan_waves(
         }
         if let Some((value, parsed)) = &halt {
             let same = parsed.as_ref().is_some_and(|h| h.doc == digest);
-            let message = if !b.changes.iter().any(|c| matches!(&c.operation, crate::families::Operation::Organizations(Operation::RolloutWave(w)) if &w.policy == policy)) {
-                format!("the rollout of {policy} is tagged `{}: {value}` but has no wave left to run; remove the tag", crate::rollout::HALT_TAG_KEY)
-            } else if same {
-                format!("the rollout of {policy} halted ({value}); `lzctl apply --resume` runs the halted wave again, a plain apply refuses")
-            } else {
-                format!("the rollout of {policy} halted ({value}) with an earlier document; this plan rolls the new one out")
+            let halted_wave = parsed.as_ref().map(|h| h.wave);
+            let message = match first_left {
+                None => format!("the rollout of {policy} is tagged `{}: {value}` but has no wave left to run; remove the tag", crate::rollout::HALT_TAG_KEY),
+                Some(left) if same && halted_wave.is_some_and(|h| h != left) => format!(
+                    "the rollout of {policy} halted ({value}), but the first wave left is now wave {left}: the waves or the policy's attachments changed since; `lzctl apply --resume` runs from wave {left}, a plain apply refuses"
+                ),
+                Some(_) if same => format!("the rollout of {policy} halted ({value}); `lzctl apply --resume` runs the halted wave again, a plain apply refuses"),
+                Some(_) => format!("the rollout of {policy} halted ({value}) with an earlier document; this plan rolls the new one out"),
             };
             b.notices.push(Notice {
                 address: Address::policy(PolicyKind::Scp, policy),

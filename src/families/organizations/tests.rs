@@ -853,6 +853,45 @@ mod rollout_waves {
             assert_eq!(waves[0].needs_resume, needs, "halted with {doc}");
             assert!(waves[0].resumes.is_some());
             assert_eq!(plan.notices.len(), 1);
+            assert!(plan.notices[0].message.contains("runs the halted wave again") == needs, "{}", plan.notices[0].message);
+        }
+        // Halted at wave 1, which someone has since finished by hand: a
+        // resume would start at wave 2, and the notice says so.
+        let mut obs = observed.clone();
+        obs.rollout_halts.insert(
+            "new".into(),
+            crate::rollout::halt_tag_value(1, 2, at, &crate::rollout::content_digest(DOCS[2])),
+        );
+        let input = DiffInput { rollouts: &rollouts, regions: &[], ..input(&desired, &renames, false) };
+        let plan = plan_of(&input, &obs).unwrap();
+        assert_eq!(plan.notices.len(), 1);
+        assert!(plan.notices[0].message.contains("the first wave left is now wave 2"), "{}", plan.notices[0].message);
+    }
+
+    #[test]
+    fn a_new_document_for_a_rolled_out_policy_is_said_to_reach_its_targets_at_once() {
+        let mut observed = observed();
+        observed.policies.insert("new".into(), policy(DOCS[1], &[Target::Ou(path("A"))], true));
+        let mut desired = OrgState::default();
+        for ou in ["A", "B", "C"] {
+            desired.ous.insert(path(ou), Ou { id: None, tags: Default::default() });
+        }
+        desired.accounts.insert("b1".into(), Account { id: None, email: "b1@x".into(), ou: path("B"), tags: Default::default() });
+        desired.policies.insert("new".into(), policy(DOCS[2], &[Target::Ou(path("A"))], false));
+        desired.policies.insert("old".into(), policy(DOCS[1], &[Target::Ou(path("C"))], false));
+        desired.enabled_policy_types.insert(PolicyKind::Scp);
+        let renames = BTreeMap::new();
+        let staged = BTreeMap::from([("new".to_string(), spec())]);
+        for (rollouts, says) in [(&staged, true), (&super::diff::NO_ROLLOUTS, false)] {
+            let input = DiffInput { rollouts, regions: &[], ..input(&desired, &renames, false) };
+            let plan = plan_of(&input, &observed).unwrap();
+            assert!(plan.changes.iter().any(|c| matches!(&c.operation, crate::families::Operation::Organizations(Operation::UpdatePolicy { name, .. }) if name == "new")));
+            let notice = plan.notices.iter().find(|n| n.message.contains("at once, not in waves"));
+            assert_eq!(notice.is_some(), says, "{:?}", plan.notices);
+            if let Some(n) = notice {
+                assert_eq!(n.address.to_string(), "scp:new");
+                assert!(n.message.contains("(A)"), "{}", n.message);
+            }
         }
     }
 }
