@@ -37,3 +37,32 @@ mod stacksets_baselines;
 mod stacksets_config;
 mod trust;
 mod validate_corpus;
+
+/// With `autotests = false` (Cargo.toml), a file in `tests/` that is not a
+/// module here is never compiled: this fails instead of its tests being lost
+/// without a word.
+#[test]
+fn every_test_file_is_a_module_of_this_binary() {
+    let dir = support::repo_root().join("tests");
+    let main = std::fs::read_to_string(dir.join("main.rs")).unwrap();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
+        if path.extension().and_then(|e| e.to_str()) != Some("rs") || stem == "main" {
+            continue;
+        }
+        assert!(
+            main.lines().any(|l| l.trim() == format!("mod {stem};")),
+            "tests/{stem}.rs is not a module of tests/main.rs, so its tests never run: add `mod {stem};` there"
+        );
+        checked += 1;
+    }
+    assert!(
+        checked > 20,
+        "only {checked} test files found in {}",
+        dir.display()
+    );
+}
