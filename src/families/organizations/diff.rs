@@ -1038,13 +1038,13 @@ fn plan_waves(
             .get(policy)
             .map(|v| (v.clone(), crate::rollout::parse_halt(v)));
         let mut previous: Option<Address> = None;
-        let mut first = true;
         // The wave (1-based) a resume would start from.
         let mut first_left: Option<usize> = None;
         for (i, _) in spec.waves.iter().enumerate() {
             let Some(targets) = waves.remove(&(policy.clone(), i)) else {
                 continue;
             };
+            let first = first_left.is_none();
             first_left.get_or_insert(i + 1);
             // Accounts as the plan leaves them: those the file places, and
             // those it does not name but that exist (left where they are).
@@ -1070,7 +1070,6 @@ fn plan_waves(
                 }
                 _ => (None, false),
             };
-            first = false;
             let wave = super::RolloutWave {
                 policy: policy.clone(),
                 kind: PolicyKind::Scp,
