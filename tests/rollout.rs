@@ -502,3 +502,147 @@ async fn a_wave_that_fails_halfway_takes_back_what_it_attached() {
     let names: BTreeSet<String> = ["Sandbox", "dev", "prod"].map(String::from).into();
     assert_eq!(attached(&orgs).await, names, "{}", text(&done));
 }
+
+/// Targets (OU names) of the SCP named `name`, and its id; None if it does not exist.
+async fn policy_named(
+    orgs: &aws_sdk_organizations::Client,
+    name: &str,
+) -> Option<(String, BTreeSet<String>)> {
+    let policies = orgs
+        .list_policies()
+        .filter(aws_sdk_organizations::types::PolicyType::ServiceControlPolicy)
+        .send()
+        .await
+        .unwrap();
+    let id = policies
+        .policies()
+        .iter()
+        .find(|p| p.name() == Some(name))?
+        .id()?
+        .to_string();
+    let targets = orgs
+        .list_targets_for_policy()
+        .policy_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let names = targets
+        .targets()
+        .iter()
+        .map(|t| t.name().unwrap().to_string())
+        .collect();
+    Some((id, names))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_document_goes_out_wave_by_wave_on_a_copy_that_then_takes_the_policys_name() {
+    let emu = Emulator::start_unthrottled(serde_json::json!({
+        "controltower_landing_zone": false
+    }));
+    let orgs = create_organization(&emu).await;
+    trail_bucket(&emu).await;
+    let ws = workspace();
+    let dir = ws.path();
+    std::fs::write(dir.join("base.yaml"), BASE).unwrap();
+    let base = emu.lzctl(dir, &["apply", "-c", "base.yaml", "--auto-approve"]);
+    assert!(base.status.success(), "{}", text(&base));
+    std::fs::write(dir.join("v1.yaml"), staged("1s")).unwrap();
+    let v1 = emu.lzctl(dir, &["apply", "-c", "v1.yaml", "--auto-approve"]);
+    assert!(v1.status.success(), "{}", text(&v1));
+    let (old_id, everywhere) = policy_named(&orgs, POLICY).await.unwrap();
+    // (OU names: Sandbox, and the dev and prod OUs of A and B.)
+    let names: BTreeSet<String> = ["Sandbox", "dev", "prod"].map(String::from).into();
+    assert_eq!(everywhere, names);
+
+    // Version 2 of the document also denies closing the account.
+    let v2_doc = std::fs::read_to_string(dir.join("scp/deny-leave-organization.json"))
+        .unwrap()
+        .replace(
+            "\"Action\": \"organizations:LeaveOrganization\"",
+            "\"Action\": [\"organizations:LeaveOrganization\", \"account:CloseAccount\"]",
+        );
+    assert!(v2_doc.contains("account:CloseAccount"));
+    std::fs::write(dir.join("scp/deny-leave-v2.json"), v2_doc).unwrap();
+    let v2 = staged("2s").replace("scp/deny-leave-organization.json", "scp/deny-leave-v2.json");
+    std::fs::write(dir.join("v2.yaml"), v2).unwrap();
+
+    let plan = emu.lzctl(dir, &["plan", "-c", "v2.yaml", "--json"]);
+    assert!(plan.status.success(), "{}", text(&plan));
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let addresses: Vec<&str> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        addresses,
+        vec![
+            "scp:deny-leave (staged)",
+            "rollout:scp:deny-leave (staged):wave-1",
+            "rollout:scp:deny-leave (staged):wave-2",
+            "rollout:scp:deny-leave (staged):wave-3",
+            "rollout:scp:deny-leave:replace",
+        ],
+        "no UpdatePolicy sends the new document everywhere at once"
+    );
+    let human = emu.lzctl(dir, &["plan", "-c", "v2.yaml"]);
+    let human = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        human.contains("wave 1 of 3: 1 target(s): Companies/Sandbox")
+            && human.contains("which then takes its name")
+            && human.contains("account:CloseAccount"),
+        "{human}"
+    );
+
+    // While the apply runs there is a moment with the new document on the
+    // sandbox only and the old one still on prod.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lzctl"));
+    cmd.current_dir(dir)
+        .args(["apply", "-c", "v2.yaml", "--auto-approve"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in emu.env() {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let staged_name = format!("{POLICY} (staged)");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen_first_wave = false;
+    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        let copy = policy_named(&orgs, &staged_name).await;
+        let policy = policy_named(&orgs, POLICY).await;
+        if let (Some((_, copy)), Some((_, policy))) = (copy, policy) {
+            let sandbox_only: BTreeSet<String> = ["Sandbox".to_string()].into();
+            if copy == sandbox_only && policy.contains("prod") && !policy.contains("Sandbox") {
+                seen_first_wave = true;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(seen_first_wave, "never saw wave 1 done and prod untouched");
+
+    // The policy now has the new document on every target, under its name;
+    // the copy is gone, and a plan finds nothing to do.
+    let (new_id, targets) = policy_named(&orgs, POLICY).await.unwrap();
+    assert_eq!(targets, everywhere);
+    assert_ne!(new_id, old_id, "the copy took the policy's name");
+    assert!(policy_named(&orgs, &staged_name).await.is_none());
+    let content = orgs
+        .describe_policy()
+        .policy_id(&new_id)
+        .send()
+        .await
+        .unwrap()
+        .policy()
+        .unwrap()
+        .content()
+        .unwrap()
+        .to_string();
+    assert!(content.contains("account:CloseAccount"), "{content}");
+    let again = emu.lzctl(dir, &["plan", "-c", "v2.yaml", "--detailed-exitcode"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+}

@@ -836,7 +836,7 @@ fn check_policies(
             );
             continue;
         }
-        if name.is_empty() || name.len() > 128 {
+        if name.is_empty() || name.len() > crate::model::MAX_POLICY_NAME_LEN {
             c.error(&field, "policy names are 1-128 characters", None);
         }
         let kind = match p.kind.as_deref().map(PolicyKind::from_short_name) {

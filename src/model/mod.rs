@@ -145,6 +145,9 @@ pub struct Account {
     pub tags: Tags,
 }
 
+/// Organizations' longest policy name (the `PolicyName` shape).
+pub const MAX_POLICY_NAME_LEN: usize = 128;
+
 /// An organization policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {

@@ -12,6 +12,10 @@
 //!       trail: s3://aws-controltower-logs-222222222222-ap-northeast-1
 //! ```
 //!
+//! A new document for a policy that is already attached goes out the same
+//! way, on a copy that takes the policy's place target by target
+//! (`families::organizations::staged`).
+//!
 //! The plan turns the policy's new attachments into one change per wave
 //! (`rollout:scp:region-restriction:wave-2`), each after the one before. A
 //! wave attaches the policy to its targets (the attachment planner's safe

@@ -193,6 +193,30 @@ pub async fn execute(ctx: &StepContext<'_>, op: &Operation) -> Result<(), StepEr
                 ctx.clients.organizations_policies.delete_policy().policy_id(id).send().await,
             )?;
         }
+        Operation::ReplacePolicy {
+            name,
+            staged,
+            delete,
+            ..
+        } => {
+            let staged_id = ctx.ids().policy(staged)?;
+            if *delete {
+                let id = ctx.ids().policy(name)?;
+                ctx.audited(
+                    "organizations:DeletePolicy",
+                    ctx.clients.organizations_policies.delete_policy().policy_id(id).send().await,
+                )?;
+            }
+            ctx.audited(
+                "organizations:UpdatePolicy",
+                ctx.clients.organizations_policies.update_policy()
+                    .policy_id(&staged_id)
+                    .name(name)
+                    .send()
+                    .await,
+            )?;
+            ctx.ids().add_policy(name.clone(), staged_id);
+        }
         Operation::AttachPolicy { policy, target, .. } => {
             let (policy_id, target_id) = {
                 let ids = ctx.ids();

@@ -60,6 +60,19 @@ pub fn implicit_policy(kind: PolicyKind) -> Option<&'static str> {
 }
 
 impl<'a> DiffInput<'a> {
+    /// The same input asking for `r`'s organization and rollouts: staged
+    /// document changes written in (see `super::staged`).
+    fn staging<'b>(&self, r: &'b super::staged::Rewritten) -> DiffInput<'b>
+    where
+        'a: 'b,
+    {
+        DiffInput {
+            desired: &r.desired,
+            rollouts: &r.rollouts,
+            ..*self
+        }
+    }
+
     /// What the file asks of the organization, and whether Control Tower governs it.
     pub fn new(desired: &'a Desired, observed: &Observed) -> DiffInput<'a> {
         DiffInput::of(
@@ -166,6 +179,15 @@ pub fn working_state(input: &DiffInput, observed: &OrgState) -> OrgState {
 /// Compares desired and observed state into the family's changes (needs and
 /// safety orderings set; the plan core orders them), and the working state.
 pub fn diff(input: &DiffInput, observed: &OrgState) -> Result<(FamilyPlan, OrgState), DiffError> {
+    let rewritten = super::staged::rewrite(input.desired, input.rollouts, observed);
+    let staged_input;
+    let input = match &rewritten {
+        Some(r) => {
+            staged_input = input.staging(r);
+            &staged_input
+        }
+        None => input,
+    };
     let mut b = Builder {
         changes: Vec::new(),
         unmanaged: Vec::new(),
@@ -196,6 +218,9 @@ pub fn diff(input: &DiffInput, observed: &OrgState) -> Result<(FamilyPlan, OrgSt
     plan_policies(&mut b, input, &working);
     plan_pruned_ous(&mut b, input, &working);
     plan_attachments(&mut b, input, &working);
+    if let Some(r) = &rewritten {
+        plan_replacements(&mut b, r, observed);
+    }
     if !b.refusals.is_empty() {
         return Err(DiffError::Refused(b.refusals));
     }
@@ -229,6 +254,15 @@ pub fn targets_to_complete(
     if observed.partially_listed.is_empty() {
         return out;
     }
+    let rewritten = super::staged::rewrite(input.desired, input.rollouts, observed);
+    let staged_input;
+    let input = match &rewritten {
+        Some(r) => {
+            staged_input = input.staging(r);
+            &staged_input
+        }
+        None => input,
+    };
     let desired = input.desired;
     let working = working_state(input, observed);
     let managed = |name: &str| {
@@ -637,14 +671,14 @@ fn plan_policies(b: &mut Builder, input: &DiffInput, working: &OrgState) {
                 let content_differs = normalize(&have.content) != normalize(&want.content);
                 let description_differs = have.description != want_description;
                 if content_differs && input.rollouts.contains_key(name) && !have.targets.is_empty() {
-                    // Waves stage where a policy is attached, not what it
-                    // says: said plainly, since a reader who declared waves
-                    // would assume otherwise.
+                    // A document change not staged on a copy (see
+                    // `super::staged` for when it is): said plainly, since a
+                    // reader who declared waves would assume otherwise.
                     let targets: Vec<String> = have.targets.iter().map(ToString::to_string).collect();
                     b.notices.push(Notice {
                         address: address.clone(),
                         message: format!(
-                            "the new document of {name} reaches where it is already attached ({}) at once, not in waves: a rollout stages new attachments only",
+                            "the new document of {name} reaches where it is already attached ({}) at once, not in waves: lzctl stages a new document only for a policy it created, on a copy named `NAME (staged)` of at most 128 characters",
                             targets.join(", ")
                         ),
                         pending: false,
@@ -1017,6 +1051,59 @@ fn plan_pruned_ous(b: &mut Builder, input: &DiffInput, working: &OrgState) {
             .after(children),
         );
         deleted.insert(path.clone());
+    }
+}
+
+/// The end of each staged document change: once every change on the policy
+/// and its copy is done, the copy takes the policy's name. The copy's
+/// creation says what it is for.
+fn plan_replacements(b: &mut Builder, r: &super::staged::Rewritten, observed: &OrgState) {
+    for s in &r.stagings {
+        let touches = |c: &Change| match &c.operation {
+            crate::families::Operation::Organizations(op) => match op {
+                Operation::RolloutWave(w) => w.policy == s.staged,
+                Operation::AttachPolicy { policy, .. } | Operation::DetachPolicy { policy, .. } => {
+                    policy == &s.staged || policy == &s.policy
+                }
+                Operation::CreatePolicy { name, .. } | Operation::UpdatePolicy { name, .. } => {
+                    name == &s.staged
+                }
+                _ => false,
+            },
+            _ => false,
+        };
+        let before: Vec<Address> = b.changes.iter().filter(|c| touches(c)).map(|c| c.address.clone()).collect();
+        let copy_address = Address::policy(s.kind, &s.staged);
+        for c in b.changes.iter_mut().filter(|c| c.address == copy_address) {
+            if matches!(&c.operation, crate::families::Operation::Organizations(Operation::CreatePolicy { .. })) {
+                c.reason = format!(
+                    "{} has `rollout:` and a new document while attached: this copy carries the new document, attached in its place wave by wave",
+                    s.policy
+                );
+            }
+        }
+        let want = &r.desired.policies[&s.staged];
+        let old = observed.policies.get(&s.policy);
+        // Not the policy's own address: the detaches of the policy need
+        // that, and must not wait for the change that ends them.
+        b.push(
+            Change::new(
+                Address::new("rollout", &format!("{}:{}:replace", s.kind.short_name(), s.policy)),
+                format!(
+                    "the new document of {} reaches its targets wave by wave on `{}`, which then takes its name",
+                    s.policy, s.staged
+                ),
+                old.map(|p| json!({"description": p.description, "content": p.content})),
+                Some(json!({"description": want.description, "content": want.content})),
+                Operation::ReplacePolicy {
+                    name: s.policy.clone(),
+                    kind: s.kind,
+                    staged: s.staged.clone(),
+                    delete: s.delete,
+                },
+            )
+            .after(before),
+        );
     }
 }
 

@@ -10,6 +10,7 @@ mod impact;
 mod observe;
 mod ordering;
 pub mod simulate;
+pub mod staged;
 #[cfg(test)]
 mod tests;
 
@@ -191,6 +192,20 @@ pub enum Operation {
         /// Type.
         kind: PolicyKind,
     },
+    /// The end of a staged document change (`crate::rollout::staged`): the
+    /// staged copy, now attached wherever the policy was, takes the policy's
+    /// name; the policy itself, detached everywhere by then, is deleted first.
+    ReplacePolicy {
+        /// The policy's name.
+        name: String,
+        /// Type.
+        kind: PolicyKind,
+        /// The staged copy's name.
+        staged: String,
+        /// The policy still exists (false when an earlier apply deleted it
+        /// and stopped before the rename).
+        delete: bool,
+    },
     /// Attach a policy to a target.
     AttachPolicy {
         /// Policy name.
@@ -325,6 +340,7 @@ impl FamilyOperation for Operation {
             Operation::UpdatePolicy { .. } => "update policy",
             Operation::AdoptPolicy { .. } => "adopt policy",
             Operation::DeletePolicy { .. } => "delete policy",
+            Operation::ReplacePolicy { .. } => "replace policy",
             Operation::AttachPolicy { .. } => "attach policy",
             Operation::DetachPolicy { .. } => "detach policy",
             Operation::RolloutWave(_) => "roll out wave",
@@ -344,7 +360,8 @@ impl FamilyOperation for Operation {
             Operation::CreatePolicy { .. }
             | Operation::UpdatePolicy { .. }
             | Operation::AdoptPolicy { .. }
-            | Operation::DeletePolicy { .. } => "Policies",
+            | Operation::DeletePolicy { .. }
+            | Operation::ReplacePolicy { .. } => "Policies",
             Operation::AttachPolicy { .. }
             | Operation::DetachPolicy { .. }
             | Operation::RolloutWave(_) => "Policy attachments",
@@ -366,7 +383,7 @@ impl FamilyOperation for Operation {
             | Operation::DetachPolicy { .. }
             | Operation::RolloutWave(_) => 6,
             Operation::SetTags { .. } => 7,
-            Operation::DeletePolicy { .. } => 8,
+            Operation::DeletePolicy { .. } | Operation::ReplacePolicy { .. } => 8,
             Operation::DeleteOu { .. } => 9,
         }
     }
@@ -398,6 +415,7 @@ impl FamilyOperation for Operation {
             Operation::UpdatePolicy { name, kind, .. }
             | Operation::AdoptPolicy { name, kind }
             | Operation::DeletePolicy { name, kind } => vec![Address::policy(*kind, name)],
+            Operation::ReplacePolicy { kind, staged, .. } => vec![Address::policy(*kind, staged)],
             Operation::AttachPolicy {
                 policy,
                 kind,
@@ -457,7 +475,8 @@ impl FamilyOperation for Operation {
             Operation::CreatePolicy { name, .. }
             | Operation::UpdatePolicy { name, .. }
             | Operation::AdoptPolicy { name, .. }
-            | Operation::DeletePolicy { name, .. } => name,
+            | Operation::DeletePolicy { name, .. }
+            | Operation::ReplacePolicy { name, .. } => name,
             Operation::AttachPolicy { policy, .. } | Operation::DetachPolicy { policy, .. } => {
                 policy
             }

@@ -181,12 +181,15 @@ async fn read_rollout_halts(
     state: &mut OrgState,
     desired: &crate::config::Desired,
 ) -> Result<(), ObserveError> {
+    // A staged document change rolls out the policy's copy (see `staged`),
+    // which carries the tag then.
     let ids: Vec<(String, String)> = desired
         .rollouts
         .keys()
+        .flat_map(|name| [name.clone(), super::staged::staged_name(name)])
         .filter_map(|name| {
-            let id = state.policies.get(name)?.id.clone()?;
-            Some((name.clone(), id))
+            let id = state.policies.get(&name)?.id.clone()?;
+            Some((name, id))
         })
         .collect();
     let org = &clients.organizations_policies;

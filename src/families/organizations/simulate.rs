@@ -206,6 +206,23 @@ pub fn apply_operation(
             p.description = description.clone();
             p.content = content.clone();
         }
+        Operation::ReplacePolicy {
+            name,
+            staged,
+            delete,
+            ..
+        } => {
+            if *delete {
+                let old = state.policies.remove(name).ok_or("no such policy")?;
+                if !old.targets.is_empty() {
+                    return Err("a replaced policy must be detached everywhere first".into());
+                }
+            } else if state.policies.contains_key(name) {
+                return Err("duplicate policy".into());
+            }
+            let p = state.policies.remove(staged).ok_or("no staged copy")?;
+            state.policies.insert(name.clone(), p);
+        }
         Operation::AdoptPolicy { name, .. } => {
             let p = state.policies.get_mut(name).ok_or("no such policy")?;
             p.tags.insert(

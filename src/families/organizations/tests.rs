@@ -868,24 +868,110 @@ mod rollout_waves {
         assert!(plan.notices[0].message.contains("the first wave left is now wave 2"), "{}", plan.notices[0].message);
     }
 
-    #[test]
-    fn a_new_document_for_a_rolled_out_policy_is_said_to_reach_its_targets_at_once() {
-        let mut observed = observed();
-        observed.policies.insert("new".into(), policy(DOCS[1], &[Target::Ou(path("A"))], true));
+    fn rolled_out(c: &Change) -> Option<&RolloutWave> {
+        match &c.operation {
+            crate::families::Operation::Organizations(Operation::RolloutWave(w)) => Some(w.as_ref()),
+            _ => None,
+        }
+    }
+
+    /// `new` wanted with DOCS[2] on A, B and C, `old` kept on C.
+    fn desired_new_document() -> OrgState {
         let mut desired = OrgState::default();
         for ou in ["A", "B", "C"] {
             desired.ous.insert(path(ou), Ou { id: None, tags: Default::default() });
         }
         desired.accounts.insert("b1".into(), Account { id: None, email: "b1@x".into(), ou: path("B"), tags: Default::default() });
-        desired.policies.insert("new".into(), policy(DOCS[2], &[Target::Ou(path("A"))], false));
+        let targets: Vec<Target> = ["A", "B", "C"].iter().map(|o| Target::Ou(path(o))).collect();
+        desired.policies.insert("new".into(), policy(DOCS[2], &targets, false));
         desired.policies.insert("old".into(), policy(DOCS[1], &[Target::Ou(path("C"))], false));
         desired.enabled_policy_types.insert(PolicyKind::Scp);
+        desired
+    }
+
+    #[test]
+    fn a_new_document_for_an_attached_rolled_out_policy_goes_out_wave_by_wave_on_a_copy() {
+        // `new` has DOCS[0] on A and C; the file wants DOCS[2] on A, B and C.
+        let mut observed = observed();
+        observed.policies.insert("new".into(), policy(DOCS[0], &[Target::Ou(path("A")), Target::Ou(path("C"))], true));
+        let desired = desired_new_document();
+        let rollouts = BTreeMap::from([("new".to_string(), spec())]);
+        let renames = BTreeMap::new();
+        let input = DiffInput { rollouts: &rollouts, regions: &[], ..input(&desired, &renames, false) };
+        let plan = plan_of(&input, &observed).unwrap();
+        let copy = "new (staged)";
+        assert!(
+            !plan.changes.iter().any(|c| matches!(&c.operation, crate::families::Operation::Organizations(Operation::UpdatePolicy { .. }))),
+            "no document reaches a target at once: {:#?}",
+            plan.changes
+        );
+        let create = plan.changes.iter().find(|c| c.address.to_string() == format!("scp:{copy}")).unwrap();
+        assert!(matches!(&create.operation, crate::families::Operation::Organizations(Operation::CreatePolicy { content, .. }) if content == DOCS[2]));
+        let waves: Vec<&RolloutWave> = plan.changes.iter().filter_map(rolled_out).collect();
+        assert_eq!(waves.len(), 2);
+        assert!(waves.iter().all(|w| w.policy == copy));
+        let step = |w: &RolloutWave, ou: &str| w.targets.iter().find(|t| t.target == Target::Ou(path(ou))).cloned().unwrap();
+        let a = step(waves[0], "A");
+        assert_eq!(a.steps, vec![WaveStep::Attach(copy.into()), WaveStep::Detach("new".into())]);
+        assert_eq!(a.undo, vec![WaveStep::Attach("new".into()), WaveStep::Detach(copy.into())]);
+        assert_eq!(step(waves[1], "B").steps, vec![WaveStep::Attach(copy.into())]);
+        let replace = plan.changes.iter().find(|c| matches!(&c.operation, crate::families::Operation::Organizations(Operation::ReplacePolicy { .. }))).unwrap();
+        assert_eq!(replace.address.to_string(), "rollout:scp:new:replace");
+        let wave_2 = plan.changes.iter().find(|c| rolled_out(c).is_some_and(|w| w.wave == 2)).unwrap();
+        assert!(replace.depends_on.contains(&wave_2.address), "the copy takes the name after the last wave");
+        assert!(matches!(&replace.operation, crate::families::Operation::Organizations(Operation::ReplacePolicy { delete: true, .. })));
+
+        // Carried out in any order the dependencies allow: every target keeps
+        // its Allow path, and the end is the file's organization.
+        let mut start = observed.clone();
+        start.policies.insert(copy.into(), policy(DOCS[2], &[], true));
+        let rest = Plan {
+            changes: plan.changes.iter().filter(|c| c.address != create.address).cloned().collect(),
+            ..plan.clone()
+        };
+        let mut end = start.clone();
+        for seed in 0..8 {
+            end = start.clone();
+            apply_plan_in_any_order(&mut end, &rest, &Limits::default(), seed).unwrap();
+            assert!(!end.policies.contains_key(copy));
+            assert_eq!(end.policies["new"].content, DOCS[2]);
+            assert_eq!(end.policies["new"].targets, desired.policies["new"].targets);
+        }
+        let again = plan_of(&input, &end).unwrap();
+        assert!(again.changes.is_empty(), "{:#?}", again.changes);
+
+        // Interrupted after wave 1: the copy is found and wave 2 goes on.
+        let mut after_wave_1 = observed.clone();
+        after_wave_1.policies.insert("new".into(), policy(DOCS[0], &[Target::Ou(path("C"))], true));
+        after_wave_1.policies.insert(copy.into(), policy(DOCS[2], &[Target::Ou(path("A"))], true));
+        let plan = plan_of(&input, &after_wave_1).unwrap();
+        let waves: Vec<&RolloutWave> = plan.changes.iter().filter_map(rolled_out).collect();
+        assert_eq!(waves.iter().map(|w| w.wave).collect::<Vec<_>>(), vec![2], "{:#?}", plan.changes);
+        assert!(!plan.changes.iter().any(|c| matches!(&c.operation, crate::families::Operation::Organizations(Operation::CreatePolicy { .. }))));
+
+        // Interrupted between the delete and the rename: only the rename is left.
+        let mut deleted = observed.clone();
+        deleted.policies.remove("new");
+        deleted.policies.insert(copy.into(), policy(DOCS[2], &desired.policies["new"].targets.iter().cloned().collect::<Vec<_>>(), true));
+        let plan = plan_of(&input, &deleted).unwrap();
+        assert_eq!(plan.changes.len(), 1, "{:#?}", plan.changes);
+        assert!(matches!(&plan.changes[0].operation, crate::families::Operation::Organizations(Operation::ReplacePolicy { delete: false, .. })));
+    }
+
+    #[test]
+    fn a_new_document_is_not_staged_without_rollout_and_said_to_reach_an_adopted_policys_targets_at_once() {
+        let desired = desired_new_document();
         let renames = BTreeMap::new();
         let staged = BTreeMap::from([("new".to_string(), spec())]);
-        for (rollouts, says) in [(&staged, true), (&super::diff::NO_ROLLOUTS, false)] {
+        let mut lzctls = observed();
+        lzctls.policies.insert("new".into(), policy(DOCS[0], &[Target::Ou(path("A"))], true));
+        let mut adopted = lzctls.clone();
+        adopted.policies.get_mut("new").unwrap().description = "made by hand".into();
+        for (observed, rollouts, says) in [(&lzctls, &super::diff::NO_ROLLOUTS, false), (&adopted, &staged, true)] {
             let input = DiffInput { rollouts, regions: &[], ..input(&desired, &renames, false) };
-            let plan = plan_of(&input, &observed).unwrap();
+            let plan = plan_of(&input, observed).unwrap();
             assert!(plan.changes.iter().any(|c| matches!(&c.operation, crate::families::Operation::Organizations(Operation::UpdatePolicy { name, .. }) if name == "new")));
+            assert!(!plan.changes.iter().any(|c| c.address.to_string().contains("staged")));
             let notice = plan.notices.iter().find(|n| n.message.contains("at once, not in waves"));
             assert_eq!(notice.is_some(), says, "{:?}", plan.notices);
             if let Some(n) = notice {
