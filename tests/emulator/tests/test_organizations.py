@@ -434,3 +434,27 @@ def test_email_check_covers_pending_accounts_and_takes_the_creation_time(emu, or
         "CreateAccountStatus"]["State"] == "SUCCEEDED"
     described = orgs.describe_create_account_status(CreateAccountRequestId=dup["Id"])["CreateAccountStatus"]
     assert (described["State"], described["FailureReason"]) == ("FAILED", "EMAIL_ALREADY_EXISTS")
+
+
+def test_update_policy_with_only_a_name_renames_in_place_after_the_old_holder_is_detached_and_deleted(org):
+    # What a staged document change's last step relies on (lzctl
+    # `ReplacePolicy`): DeletePolicy refuses an attached policy; once it is
+    # detached and deleted its name is free, and UpdatePolicy with only Name
+    # renames the copy, keeping its id, document and targets.
+    orgs, root = org
+    ou = new_ou(orgs, root, "prod")
+    old = new_policy(orgs, "deny-leave")
+    copy = new_policy(orgs, "deny-leave (staged)",
+                      scp([{"Effect": "Deny", "Action": "account:CloseAccount", "Resource": "*"}]))
+    for policy in (old, copy):
+        orgs.attach_policy(PolicyId=policy, TargetId=ou)
+    assert error_of(orgs.delete_policy, PolicyId=old)["Error"]["Code"] == "PolicyInUseException"
+    orgs.detach_policy(PolicyId=old, TargetId=ou)
+    orgs.delete_policy(PolicyId=old)
+    orgs.update_policy(PolicyId=copy, Name="deny-leave")
+    renamed = orgs.describe_policy(PolicyId=copy)["Policy"]
+    assert renamed["PolicySummary"]["Name"] == "deny-leave"
+    assert "account:CloseAccount" in renamed["Content"]
+    assert [t["TargetId"] for t in orgs.list_targets_for_policy(PolicyId=copy)["Targets"]] == [ou]
+    names = [p["Name"] for p in orgs.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"]]
+    assert names.count("deny-leave") == 1 and "deny-leave (staged)" not in names
