@@ -4,7 +4,6 @@
 use crate::support;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use lzctl::apply::audit::AuditLog;
@@ -46,21 +45,6 @@ async fn bucket(emu: &Emulator) -> aws_sdk_s3::Client {
     create_bucket(emu, BUCKET).await
 }
 
-fn spawn(emu: &Emulator, dir: &Path, args: &[&str]) -> std::process::Child {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lzctl"));
-    cmd.current_dir(dir)
-        .args(args)
-        .env_remove("AWS_PROFILE")
-        .env_remove("LZCTL_LOCK")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in emu.env() {
-        cmd.env(k, v);
-    }
-    cmd.spawn().expect("start lzctl")
-}
-
 /// Starts `lzctl apply` of `file` that waits up to 120 s for the lock,
 /// auditing to `audit_log`.
 fn spawn_apply(emu: &Emulator, dir: &Path, file: &str, audit_log: &str) -> std::process::Child {
@@ -74,7 +58,7 @@ fn spawn_apply(emu: &Emulator, dir: &Path, file: &str, audit_log: &str) -> std::
         "--audit-log",
         audit_log,
     ];
-    spawn(emu, dir, &args)
+    emu.spawn_lzctl(dir, &args)
 }
 
 /// The log entries of calls on the lock object and of Organizations mutations.
@@ -235,7 +219,7 @@ async fn without_a_timeout_the_second_apply_refuses_at_once_naming_the_holder() 
     let a = config(dir, "a.yaml", &["A1", "A2", "A3"]);
     let b = config(dir, "b.yaml", &["B1"]);
     emu.clear_log();
-    let first = spawn(&emu, dir, &["apply", "-c", &a, "--auto-approve"]);
+    let first = emu.spawn_lzctl(dir, &["apply", "-c", &a, "--auto-approve"]);
     let pid = first.id();
     // Wait until the first apply holds the lock.
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -7,7 +7,7 @@ use crate::support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::{create_organization, text, workspace, Emulator, REGION};
@@ -53,6 +53,26 @@ fn staged(soak: &str) -> String {
 
 async fn trail_bucket(emu: &Emulator) -> aws_sdk_s3::Client {
     support::create_bucket(emu, TRAIL_BUCKET).await
+}
+
+/// An emulator with BASE's organization applied (by lzctl) and the trail
+/// bucket made; the workspace holds `base.yaml`.
+async fn base_organization() -> (
+    Emulator,
+    aws_sdk_organizations::Client,
+    aws_sdk_s3::Client,
+    tempfile::TempDir,
+) {
+    let emu = Emulator::start_unthrottled(serde_json::json!({
+        "controltower_landing_zone": false
+    }));
+    let orgs = create_organization(&emu).await;
+    let s3 = trail_bucket(&emu).await;
+    let ws = workspace();
+    std::fs::write(ws.path().join("base.yaml"), BASE).unwrap();
+    let base = emu.lzctl(ws.path(), &["apply", "-c", "base.yaml", "--auto-approve"]);
+    assert!(base.status.success(), "{}", text(&base));
+    (emu, orgs, s3, ws)
 }
 
 /// A gzip CloudTrail file of calls by `role` in `account` and `region`, each failed with `message`.
@@ -112,47 +132,55 @@ async fn put_trail_file(
         .unwrap();
 }
 
-/// Target → policies of the rolled-out SCP, read independently of lzctl.
-async fn attached(orgs: &aws_sdk_organizations::Client) -> BTreeSet<String> {
+/// The id of the SCP named `name`, read independently of lzctl.
+async fn policy_id(orgs: &aws_sdk_organizations::Client, name: &str) -> Option<String> {
     let policies = orgs
         .list_policies()
         .filter(aws_sdk_organizations::types::PolicyType::ServiceControlPolicy)
         .send()
         .await
         .unwrap();
-    let Some(p) = policies
-        .policies()
-        .iter()
-        .find(|p| p.name() == Some(POLICY))
-    else {
-        return BTreeSet::new();
-    };
+    Some(
+        policies
+            .policies()
+            .iter()
+            .find(|p| p.name() == Some(name))?
+            .id()?
+            .to_string(),
+    )
+}
+
+/// The id of the SCP named `name` and its targets (OU names); None if it
+/// does not exist.
+async fn policy_named(
+    orgs: &aws_sdk_organizations::Client,
+    name: &str,
+) -> Option<(String, BTreeSet<String>)> {
+    let id = policy_id(orgs, name).await?;
     let targets = orgs
         .list_targets_for_policy()
-        .policy_id(p.id().unwrap())
+        .policy_id(&id)
         .send()
         .await
         .unwrap();
-    targets
+    let names = targets
         .targets()
         .iter()
         .map(|t| t.name().unwrap().to_string())
-        .collect()
+        .collect();
+    Some((id, names))
+}
+
+/// Targets of the rolled-out SCP.
+async fn attached(orgs: &aws_sdk_organizations::Client) -> BTreeSet<String> {
+    policy_named(orgs, POLICY)
+        .await
+        .map(|(_, targets)| targets)
+        .unwrap_or_default()
 }
 
 async fn halt_tag(orgs: &aws_sdk_organizations::Client) -> Option<String> {
-    let policies = orgs
-        .list_policies()
-        .filter(aws_sdk_organizations::types::PolicyType::ServiceControlPolicy)
-        .send()
-        .await
-        .unwrap();
-    let id = policies
-        .policies()
-        .iter()
-        .find(|p| p.name() == Some(POLICY))?
-        .id()?
-        .to_string();
+    let id = policy_id(orgs, POLICY).await?;
     let tags = orgs
         .list_tags_for_resource()
         .resource_id(id)
@@ -174,16 +202,8 @@ fn attach_calls(emu: &Emulator) -> usize {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wave_whose_accounts_meet_scp_denials_halts_and_is_detached_and_resume_goes_on() {
-    let emu = Emulator::start_unthrottled(serde_json::json!({
-        "controltower_landing_zone": false
-    }));
-    let orgs = create_organization(&emu).await;
-    let s3 = trail_bucket(&emu).await;
-    let ws = workspace();
+    let (emu, orgs, s3, ws) = base_organization().await;
     let dir = ws.path();
-    std::fs::write(dir.join("base.yaml"), BASE).unwrap();
-    let base = emu.lzctl(dir, &["apply", "-c", "base.yaml", "--auto-approve"]);
-    assert!(base.status.success(), "{}", text(&base));
     let org_id = orgs
         .describe_organization()
         .send()
@@ -287,23 +307,17 @@ async fn a_wave_whose_accounts_meet_scp_denials_halts_and_is_detached_and_resume
     .await;
 
     emu.clear_log();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lzctl"));
-    cmd.current_dir(dir)
-        .args([
+    let child = emu.spawn_lzctl(
+        dir,
+        &[
             "apply",
             "-c",
             "staged.yaml",
             "--auto-approve",
             "--audit-log",
             "audit.jsonl",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in emu.env() {
-        cmd.env(k, v);
-    }
-    let child = cmd.spawn().unwrap();
+        ],
+    );
     // Once the second wave is attached (1 + 2 targets), its accounts' callers fail.
     let deadline = Instant::now() + Duration::from_secs(60);
     while attach_calls(&emu) < 3 {
@@ -440,16 +454,8 @@ fn bad_rollouts_are_refused_with_field_and_line() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wave_that_fails_halfway_takes_back_what_it_attached() {
-    let emu = Emulator::start_unthrottled(serde_json::json!({
-        "controltower_landing_zone": false
-    }));
-    let orgs = create_organization(&emu).await;
-    trail_bucket(&emu).await;
-    let ws = workspace();
+    let (emu, orgs, _, ws) = base_organization().await;
     let dir = ws.path();
-    std::fs::write(dir.join("base.yaml"), BASE).unwrap();
-    let base = emu.lzctl(dir, &["apply", "-c", "base.yaml", "--auto-approve"]);
-    assert!(base.status.success(), "{}", text(&base));
 
     // The first wave has two targets; its second attachment is refused.
     let config = staged("1s").replace(
@@ -503,49 +509,10 @@ async fn a_wave_that_fails_halfway_takes_back_what_it_attached() {
     assert_eq!(attached(&orgs).await, names, "{}", text(&done));
 }
 
-/// Targets (OU names) of the SCP named `name`, and its id; None if it does not exist.
-async fn policy_named(
-    orgs: &aws_sdk_organizations::Client,
-    name: &str,
-) -> Option<(String, BTreeSet<String>)> {
-    let policies = orgs
-        .list_policies()
-        .filter(aws_sdk_organizations::types::PolicyType::ServiceControlPolicy)
-        .send()
-        .await
-        .unwrap();
-    let id = policies
-        .policies()
-        .iter()
-        .find(|p| p.name() == Some(name))?
-        .id()?
-        .to_string();
-    let targets = orgs
-        .list_targets_for_policy()
-        .policy_id(&id)
-        .send()
-        .await
-        .unwrap();
-    let names = targets
-        .targets()
-        .iter()
-        .map(|t| t.name().unwrap().to_string())
-        .collect();
-    Some((id, names))
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_new_document_goes_out_wave_by_wave_on_a_copy_that_then_takes_the_policys_name() {
-    let emu = Emulator::start_unthrottled(serde_json::json!({
-        "controltower_landing_zone": false
-    }));
-    let orgs = create_organization(&emu).await;
-    trail_bucket(&emu).await;
-    let ws = workspace();
+    let (emu, orgs, _, ws) = base_organization().await;
     let dir = ws.path();
-    std::fs::write(dir.join("base.yaml"), BASE).unwrap();
-    let base = emu.lzctl(dir, &["apply", "-c", "base.yaml", "--auto-approve"]);
-    assert!(base.status.success(), "{}", text(&base));
     std::fs::write(dir.join("v1.yaml"), staged("1s")).unwrap();
     let v1 = emu.lzctl(dir, &["apply", "-c", "v1.yaml", "--auto-approve"]);
     assert!(v1.status.success(), "{}", text(&v1));
@@ -597,16 +564,7 @@ async fn a_new_document_goes_out_wave_by_wave_on_a_copy_that_then_takes_the_poli
 
     // While the apply runs there is a moment with the new document on the
     // sandbox only and the old one still on prod.
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lzctl"));
-    cmd.current_dir(dir)
-        .args(["apply", "-c", "v2.yaml", "--auto-approve"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in emu.env() {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().unwrap();
+    let mut child = emu.spawn_lzctl(dir, &["apply", "-c", "v2.yaml", "--auto-approve"]);
     let staged_name = format!("{POLICY} (staged)");
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut seen_first_wave = false;

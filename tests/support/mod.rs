@@ -127,17 +127,33 @@ impl Emulator {
         ]
     }
 
-    /// Runs `lzctl ARGS` against the emulator from `cwd`.
-    pub fn lzctl(&self, cwd: &Path, args: &[&str]) -> Output {
+    /// `lzctl ARGS` from `cwd`, pointed at the emulator, with nothing
+    /// inherited that could point it elsewhere (a profile, a lock).
+    fn command(&self, cwd: &Path, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_lzctl"));
         cmd.current_dir(cwd)
             .args(args)
             .env_remove("AWS_PROFILE")
+            .env_remove("LZCTL_LOCK")
             .stdin(Stdio::null());
         for (k, v) in self.env() {
             cmd.env(k, v);
         }
-        cmd.output().expect("run lzctl")
+        cmd
+    }
+
+    /// Runs `lzctl ARGS` against the emulator from `cwd`.
+    pub fn lzctl(&self, cwd: &Path, args: &[&str]) -> Output {
+        self.command(cwd, args).output().expect("run lzctl")
+    }
+
+    /// Starts `lzctl ARGS` against the emulator from `cwd`, its output piped.
+    pub fn spawn_lzctl(&self, cwd: &Path, args: &[&str]) -> Child {
+        self.command(cwd, args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start lzctl")
     }
 
     /// POSTs JSON to a control endpoint and returns the JSON answer.

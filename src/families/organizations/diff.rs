@@ -179,15 +179,27 @@ pub fn working_state(input: &DiffInput, observed: &OrgState) -> OrgState {
 /// Compares desired and observed state into the family's changes (needs and
 /// safety orderings set; the plan core orders them), and the working state.
 pub fn diff(input: &DiffInput, observed: &OrgState) -> Result<(FamilyPlan, OrgState), DiffError> {
-    let rewritten = super::staged::rewrite(input.desired, input.rollouts, observed);
-    let staged_input;
-    let input = match &rewritten {
-        Some(r) => {
-            staged_input = input.staging(r);
-            &staged_input
-        }
-        None => input,
-    };
+    with_staging(input, observed, |input, rewritten| diff_staged(input, rewritten, observed))
+}
+
+/// Runs `f` on the input with staged document changes written in (see
+/// `super::staged`), and on what was rewritten.
+fn with_staging<R>(
+    input: &DiffInput,
+    observed: &OrgState,
+    f: impl FnOnce(&DiffInput, Option<&super::staged::Rewritten>) -> R,
+) -> R {
+    match super::staged::rewrite(input.desired, input.rollouts, observed) {
+        Some(r) => f(&input.staging(&r), Some(&r)),
+        None => f(input, None),
+    }
+}
+
+fn diff_staged(
+    input: &DiffInput,
+    rewritten: Option<&super::staged::Rewritten>,
+    observed: &OrgState,
+) -> Result<(FamilyPlan, OrgState), DiffError> {
     let mut b = Builder {
         changes: Vec::new(),
         unmanaged: Vec::new(),
@@ -218,7 +230,7 @@ pub fn diff(input: &DiffInput, observed: &OrgState) -> Result<(FamilyPlan, OrgSt
     plan_policies(&mut b, input, &working);
     plan_pruned_ous(&mut b, input, &working);
     plan_attachments(&mut b, input, &working);
-    if let Some(r) = &rewritten {
+    if let Some(r) = rewritten {
         plan_replacements(&mut b, r, observed);
     }
     if !b.refusals.is_empty() {
@@ -250,19 +262,19 @@ pub fn targets_to_complete(
     input: &DiffInput,
     observed: &OrgState,
 ) -> BTreeSet<(PolicyKind, Target)> {
-    let mut out = BTreeSet::new();
     if observed.partially_listed.is_empty() {
-        return out;
+        return BTreeSet::new();
     }
-    let rewritten = super::staged::rewrite(input.desired, input.rollouts, observed);
-    let staged_input;
-    let input = match &rewritten {
-        Some(r) => {
-            staged_input = input.staging(r);
-            &staged_input
-        }
-        None => input,
-    };
+    with_staging(input, observed, |input, _| {
+        staged_targets_to_complete(input, observed)
+    })
+}
+
+fn staged_targets_to_complete(
+    input: &DiffInput,
+    observed: &OrgState,
+) -> BTreeSet<(PolicyKind, Target)> {
+    let mut out = BTreeSet::new();
     let desired = input.desired;
     let working = working_state(input, observed);
     let managed = |name: &str| {

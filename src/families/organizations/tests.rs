@@ -820,15 +820,7 @@ mod rollout_waves {
     fn a_halted_rollout_marks_its_next_wave_as_needing_resume_only_for_the_same_document() {
         let mut observed = observed();
         observed.policies.insert("new".into(), policy(DOCS[2], &[Target::Ou(path("A"))], true));
-        let mut desired = OrgState::default();
-        for ou in ["A", "B", "C"] {
-            desired.ous.insert(path(ou), Ou { id: None, tags: Default::default() });
-        }
-        desired.accounts.insert("b1".into(), Account { id: None, email: "b1@x".into(), ou: path("B"), tags: Default::default() });
-        let targets: Vec<Target> = ["A", "B", "C"].iter().map(|o| Target::Ou(path(o))).collect();
-        desired.policies.insert("new".into(), policy(DOCS[2], &targets, false));
-        desired.policies.insert("old".into(), policy(DOCS[1], &[Target::Ou(path("C"))], false));
-        desired.enabled_policy_types.insert(PolicyKind::Scp);
+        let desired = desired_new_document();
         let rollouts = BTreeMap::from([("new".to_string(), spec())]);
         let renames = BTreeMap::new();
         let at = chrono::Utc::now();
