@@ -75,6 +75,46 @@ async fn base_organization() -> (
     (emu, orgs, s3, ws)
 }
 
+/// The organization's id (trail file paths) and account ids by name.
+async fn organization_and_account_ids(
+    orgs: &aws_sdk_organizations::Client,
+) -> (String, BTreeMap<String, String>) {
+    let org_id = orgs
+        .describe_organization()
+        .send()
+        .await
+        .unwrap()
+        .organization()
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_string();
+    let ids = orgs
+        .list_accounts()
+        .send()
+        .await
+        .unwrap()
+        .accounts()
+        .iter()
+        .map(|a| (a.name().unwrap().to_string(), a.id().unwrap().to_string()))
+        .collect();
+    (org_id, ids)
+}
+
+/// The staged config with version 2 of the document, which also denies
+/// closing the account (its template written into `dir`).
+fn version_2(dir: &Path, soak: &str) -> String {
+    let doc = std::fs::read_to_string(dir.join("scp/deny-leave-organization.json"))
+        .unwrap()
+        .replace(
+            "\"Action\": \"organizations:LeaveOrganization\"",
+            "\"Action\": [\"organizations:LeaveOrganization\", \"account:CloseAccount\"]",
+        );
+    assert!(doc.contains("account:CloseAccount"));
+    std::fs::write(dir.join("scp/deny-leave-v2.json"), doc).unwrap();
+    staged(soak).replace("scp/deny-leave-organization.json", "scp/deny-leave-v2.json")
+}
+
 /// A gzip CloudTrail file of calls by `role` in `account` and `region`, each failed with `message`.
 fn trail_file(account: &str, region: &str, times: &[String], message: &str) -> Vec<u8> {
     let records: Vec<serde_json::Value> = times
@@ -179,8 +219,9 @@ async fn attached(orgs: &aws_sdk_organizations::Client) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
-async fn halt_tag(orgs: &aws_sdk_organizations::Client) -> Option<String> {
-    let id = policy_id(orgs, POLICY).await?;
+/// The halt tag of the SCP named `name`.
+async fn halt_tag(orgs: &aws_sdk_organizations::Client, name: &str) -> Option<String> {
+    let id = policy_id(orgs, name).await?;
     let tags = orgs
         .list_tags_for_resource()
         .resource_id(id)
@@ -204,25 +245,7 @@ fn attach_calls(emu: &Emulator) -> usize {
 async fn a_wave_whose_accounts_meet_scp_denials_halts_and_is_detached_and_resume_goes_on() {
     let (emu, orgs, s3, ws) = base_organization().await;
     let dir = ws.path();
-    let org_id = orgs
-        .describe_organization()
-        .send()
-        .await
-        .unwrap()
-        .organization()
-        .unwrap()
-        .id()
-        .unwrap()
-        .to_string();
-    let ids: BTreeMap<String, String> = orgs
-        .list_accounts()
-        .send()
-        .await
-        .unwrap()
-        .accounts()
-        .iter()
-        .map(|a| (a.name().unwrap().to_string(), a.id().unwrap().to_string()))
-        .collect();
+    let (org_id, ids) = organization_and_account_ids(&orgs).await;
 
     // The plan shows the waves in order and the accounts in each.
     std::fs::write(dir.join("staged.yaml"), staged("3s")).unwrap();
@@ -363,7 +386,7 @@ async fn a_wave_whose_accounts_meet_scp_denials_halts_and_is_detached_and_resume
         attached(&orgs).await,
         BTreeSet::from(["Sandbox".to_string()])
     );
-    let tag = halt_tag(&orgs)
+    let tag = halt_tag(&orgs, POLICY)
         .await
         .expect("the halt is tagged on the policy");
     assert!(tag.starts_with("wave 2/3 halted "), "{tag}");
@@ -410,7 +433,7 @@ async fn a_wave_whose_accounts_meet_scp_denials_halts_and_is_detached_and_resume
         "the policy is on every wave (names repeat: dev and prod of both companies)"
     );
     assert_eq!(
-        halt_tag(&orgs).await,
+        halt_tag(&orgs, POLICY).await,
         None,
         "the halt tag is gone once the halted wave passed"
     );
@@ -521,17 +544,7 @@ async fn a_new_document_goes_out_wave_by_wave_on_a_copy_that_then_takes_the_poli
     let names: BTreeSet<String> = ["Sandbox", "dev", "prod"].map(String::from).into();
     assert_eq!(everywhere, names);
 
-    // Version 2 of the document also denies closing the account.
-    let v2_doc = std::fs::read_to_string(dir.join("scp/deny-leave-organization.json"))
-        .unwrap()
-        .replace(
-            "\"Action\": \"organizations:LeaveOrganization\"",
-            "\"Action\": [\"organizations:LeaveOrganization\", \"account:CloseAccount\"]",
-        );
-    assert!(v2_doc.contains("account:CloseAccount"));
-    std::fs::write(dir.join("scp/deny-leave-v2.json"), v2_doc).unwrap();
-    let v2 = staged("2s").replace("scp/deny-leave-organization.json", "scp/deny-leave-v2.json");
-    std::fs::write(dir.join("v2.yaml"), v2).unwrap();
+    std::fs::write(dir.join("v2.yaml"), version_2(dir, "2s")).unwrap();
 
     let plan = emu.lzctl(dir, &["plan", "-c", "v2.yaml", "--json"]);
     assert!(plan.status.success(), "{}", text(&plan));
@@ -601,6 +614,74 @@ async fn a_new_document_goes_out_wave_by_wave_on_a_copy_that_then_takes_the_poli
         .unwrap()
         .to_string();
     assert!(content.contains("account:CloseAccount"), "{content}");
+    let again = emu.lzctl(dir, &["plan", "-c", "v2.yaml", "--detailed-exitcode"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_staged_new_document_that_meets_denials_halts_on_the_copy_and_resume_finishes_it() {
+    let (emu, orgs, s3, ws) = base_organization().await;
+    let dir = ws.path();
+    let (org_id, ids) = organization_and_account_ids(&orgs).await;
+    std::fs::write(dir.join("v1.yaml"), staged("1s")).unwrap();
+    let v1 = emu.lzctl(dir, &["apply", "-c", "v1.yaml", "--auto-approve"]);
+    assert!(v1.status.success(), "{}", text(&v1));
+    std::fs::write(dir.join("v2.yaml"), version_2(dir, "3s")).unwrap();
+    let copy = format!("{POLICY} (staged)");
+
+    emu.clear_log();
+    let child = emu.spawn_lzctl(dir, &["apply", "-c", "v2.yaml", "--auto-approve"]);
+    // Once the copy is on wave 2 (1 + 2 targets), a-dev's callers fail.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while attach_calls(&emu) < 3 {
+        assert!(Instant::now() < deadline, "wave 2 was never attached");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    put_trail_file(
+        &s3,
+        &org_id,
+        &ids["a-dev"],
+        REGION,
+        trail_file(&ids["a-dev"], REGION, &[now], SCP_DENIAL),
+        1,
+    )
+    .await;
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("rollout of {copy} halted after wave 2 of 3")),
+        "{err}"
+    );
+    // Wave 1 keeps the new document; waves 2 and 3 have the old one again.
+    let sandbox: BTreeSet<String> = ["Sandbox".to_string()].into();
+    assert_eq!(policy_named(&orgs, &copy).await.unwrap().1, sandbox);
+    let old_targets: BTreeSet<String> = ["dev", "prod"].map(String::from).into();
+    assert_eq!(policy_named(&orgs, POLICY).await.unwrap().1, old_targets);
+    let tag = halt_tag(&orgs, &copy)
+        .await
+        .expect("the halt is tagged on the copy");
+    assert!(tag.starts_with("wave 2/3 halted "), "{tag}");
+
+    // Read back by the next plan: a plain apply refuses, --resume goes on.
+    let refused = emu.lzctl(dir, &["apply", "-c", "v2.yaml", "--auto-approve"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("run `lzctl apply --resume`"),
+        "{}",
+        text(&refused)
+    );
+    std::fs::write(dir.join("v2.yaml"), version_2(dir, "1s")).unwrap();
+    let resumed = emu.lzctl(
+        dir,
+        &["apply", "-c", "v2.yaml", "--auto-approve", "--resume"],
+    );
+    assert!(resumed.status.success(), "{}", text(&resumed));
+    let (_, targets) = policy_named(&orgs, POLICY).await.unwrap();
+    assert_eq!(targets, ["Sandbox", "dev", "prod"].map(String::from).into());
+    assert!(policy_named(&orgs, &copy).await.is_none());
+    assert_eq!(halt_tag(&orgs, POLICY).await, None);
     let again = emu.lzctl(dir, &["plan", "-c", "v2.yaml", "--detailed-exitcode"]);
     assert_eq!(again.status.code(), Some(0), "{}", text(&again));
 }
