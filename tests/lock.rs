@@ -40,6 +40,17 @@ async fn setup(emu: &Emulator) -> aws_sdk_s3::Client {
     bucket(emu).await
 }
 
+/// An emulator whose OU creation is slow, so that two unlocked applies
+/// would overlap; the organization and the lock's bucket made.
+async fn slow_ou_creation() -> Emulator {
+    let emu = Emulator::start_unthrottled(serde_json::json!({
+        "controltower_landing_zone": false,
+        "hold_ms": {"organizations:CreateOrganizationalUnit": 250}
+    }));
+    setup(&emu).await;
+    emu
+}
+
 /// The lock's bucket, and a client of it.
 async fn bucket(emu: &Emulator) -> aws_sdk_s3::Client {
     create_bucket(emu, BUCKET).await
@@ -112,12 +123,7 @@ async fn leave_a_dead_lock(s3: &aws_sdk_s3::Client) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_applies_started_together_never_interleave_and_the_waiter_names_the_holder() {
-    let emu = Emulator::start_unthrottled(serde_json::json!({
-        "controltower_landing_zone": false,
-        // Slow OU creation, so that two unlocked applies would overlap.
-        "hold_ms": {"organizations:CreateOrganizationalUnit": 250}
-    }));
-    setup(&emu).await;
+    let emu = slow_ou_creation().await;
     let ws = workspace();
     let dir = ws.path();
     let a = config(dir, "a.yaml", &["A1", "A2", "A3"]);
@@ -588,11 +594,7 @@ async fn a_break_is_recorded_in_an_audit_log_in_s3() {
 /// reads back as one unbroken chain (and not as an edit at the second apply).
 #[tokio::test(flavor = "multi_thread")]
 async fn two_applies_waiting_for_each_other_keep_an_s3_audit_log_one_chain() {
-    let emu = Emulator::start_unthrottled(serde_json::json!({
-        "controltower_landing_zone": false,
-        "hold_ms": {"organizations:CreateOrganizationalUnit": 250}
-    }));
-    setup(&emu).await;
+    let emu = slow_ou_creation().await;
     let ws = workspace();
     let dir = ws.path();
     let a = config(dir, "a.yaml", &["A1", "A2"]);

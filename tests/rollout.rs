@@ -549,12 +549,7 @@ async fn a_new_document_goes_out_wave_by_wave_on_a_copy_that_then_takes_the_poli
     let plan = emu.lzctl(dir, &["plan", "-c", "v2.yaml", "--json"]);
     assert!(plan.status.success(), "{}", text(&plan));
     let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
-    let addresses: Vec<&str> = plan["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["address"].as_str().unwrap())
-        .collect();
+    let addresses = support::change_addresses(&plan);
     assert_eq!(
         addresses,
         vec![

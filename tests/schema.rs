@@ -127,11 +127,7 @@ fn an_unknown_key_is_refused_by_the_schema_wherever_validate_refuses_it() {
         // `lzctl validate` refuses the same file.
         let path = dir.path().join("examples/group/unknown.yaml");
         std::fs::write(&path, &text).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_lzctl"))
-            .args(["validate", "-c"])
-            .arg(&path)
-            .output()
-            .unwrap();
+        let out = lzctl(&["validate", "-c", path.to_str().unwrap()]);
         assert!(!out.status.success(), "validate accepts `{insert}`");
         assert!(
             String::from_utf8_lossy(&out.stderr).contains("unknown key"),
@@ -244,11 +240,7 @@ fn a_rollout_without_a_trail_is_refused_by_the_schema_as_by_validate() {
         let errors = schema_errors(&validator, &as_json(&text));
         assert_eq!(errors.is_empty(), valid, "{rollout}: {errors:?}");
         std::fs::write(&path, &text).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_lzctl"))
-            .args(["validate", "-c"])
-            .arg(&path)
-            .output()
-            .unwrap();
+        let out = lzctl(&["validate", "-c", path.to_str().unwrap()]);
         assert_eq!(
             out.status.success(),
             valid,

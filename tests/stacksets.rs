@@ -216,12 +216,7 @@ async fn group_baselines_roll_out_concurrently_deploy_stacks_and_converge() {
     std::fs::write(&config, &full).unwrap();
     let plan = emu.lzctl(dir, &["plan", "-c", GROUP, "--json"]);
     let json: serde_json::Value = serde_json::from_str(&stdout(&plan)).unwrap();
-    let planned: Vec<&str> = json["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["address"].as_str().unwrap())
-        .collect();
+    let planned = support::change_addresses(&json);
     assert_eq!(
         planned,
         [
@@ -556,12 +551,7 @@ async fn failures_are_tabled_and_stop_only_dependants_suspended_skipped_hand_mov
         .unwrap();
     let plan = emu.lzctl(dir, &["plan", "-c", lz, "--json"]);
     let json: serde_json::Value = serde_json::from_str(&stdout(&plan)).unwrap();
-    let addresses: Vec<&str> = json["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["address"].as_str().unwrap())
-        .collect();
+    let addresses = support::change_addresses(&json);
     assert_eq!(addresses, ["stackset-deploy:rules"], "{}", stdout(&plan));
     assert!(
         json["changes"][0]["reason"]

@@ -14,6 +14,16 @@ pub const REGION: &str = "ap-northeast-1";
 /// The emulator's default (management) account.
 pub const MANAGEMENT_ACCOUNT: &str = "123456789012";
 
+/// The addresses of a JSON plan's changes, in plan order.
+pub fn change_addresses(plan: &serde_json::Value) -> Vec<&str> {
+    plan["changes"]
+        .as_array()
+        .expect("a JSON plan has changes")
+        .iter()
+        .map(|c| c["address"].as_str().expect("a change has an address"))
+        .collect()
+}
+
 /// Path of the repository root.
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
