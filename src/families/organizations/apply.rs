@@ -186,13 +186,7 @@ pub async fn execute(ctx: &StepContext<'_>, op: &Operation) -> Result<(), StepEr
                     .await,
             )?;
         }
-        Operation::DeletePolicy { name, .. } => {
-            let id = ctx.ids().policy(name)?;
-            ctx.audited(
-                "organizations:DeletePolicy",
-                ctx.clients.organizations_policies.delete_policy().policy_id(id).send().await,
-            )?;
-        }
+        Operation::DeletePolicy { name, .. } => delete_policy(ctx, name).await?,
         Operation::ReplacePolicy {
             name,
             staged,
@@ -201,11 +195,7 @@ pub async fn execute(ctx: &StepContext<'_>, op: &Operation) -> Result<(), StepEr
         } => {
             let staged_id = ctx.ids().policy(staged)?;
             if *delete {
-                let id = ctx.ids().policy(name)?;
-                ctx.audited(
-                    "organizations:DeletePolicy",
-                    ctx.clients.organizations_policies.delete_policy().policy_id(id).send().await,
-                )?;
+                delete_policy(ctx, name).await?;
             }
             ctx.audited(
                 "organizations:UpdatePolicy",
@@ -263,6 +253,16 @@ pub async fn execute(ctx: &StepContext<'_>, op: &Operation) -> Result<(), StepEr
 
 /// EnablePolicyType returns while the type is still PENDING_ENABLE; attaching
 /// before it is ENABLED fails, so wait for the root to say so.
+/// Deletes a policy (detached everywhere by then).
+async fn delete_policy(ctx: &StepContext<'_>, name: &str) -> Result<(), StepError> {
+    let id = ctx.ids().policy(name)?;
+    ctx.audited(
+        "organizations:DeletePolicy",
+        ctx.clients.organizations_policies.delete_policy().policy_id(id).send().await,
+    )?;
+    Ok(())
+}
+
 async fn wait_until_enabled(
     ctx: &StepContext<'_>,
     root: &str,

@@ -686,15 +686,17 @@ fn plan_policies(b: &mut Builder, input: &DiffInput, working: &OrgState) {
                     // A document change not staged on a copy (see
                     // `super::staged` for when it is): said plainly, since a
                     // reader who declared waves would assume otherwise.
-                    let targets: Vec<String> = have.targets.iter().map(ToString::to_string).collect();
-                    b.notices.push(Notice {
-                        address: address.clone(),
-                        message: format!(
-                            "the new document of {name} reaches where it is already attached ({}) at once, not in waves: lzctl stages a new document only for a policy it created, on a copy named `NAME (staged)` of at most 128 characters",
-                            targets.join(", ")
+                    let targets = have.targets.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+                    let message = match super::staged::copy_of(name) {
+                        Some(policy) => format!(
+                            "{name} carries a staged document change of {policy} that the file changed again: its newer document reaches where the copy is already attached ({targets}) at once"
                         ),
-                        pending: false,
-                    });
+                        None => format!(
+                            "the new document of {name} reaches where it is already attached ({targets}) at once, not in waves: lzctl stages a new document only for a policy it created, on a copy named `NAME (staged)` of at most {} characters",
+                            crate::model::MAX_POLICY_NAME_LEN
+                        ),
+                    };
+                    b.notices.push(Notice { address: address.clone(), message, pending: false });
                 }
                 if content_differs || description_differs {
                     let reason = if content_differs {

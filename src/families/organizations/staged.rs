@@ -21,6 +21,11 @@ use crate::rollout::RolloutSpec;
 /// What a staged copy's name adds to the policy's.
 pub const STAGED_SUFFIX: &str = " (staged)";
 
+/// The policy whose staged copy `name` is, if it is one.
+pub fn copy_of(name: &str) -> Option<&str> {
+    name.strip_suffix(STAGED_SUFFIX)
+}
+
 /// The name of a policy's staged copy.
 pub fn staged_name(policy: &str) -> String {
     format!("{policy}{STAGED_SUFFIX}")

@@ -941,6 +941,14 @@ mod rollout_waves {
         assert_eq!(waves.iter().map(|w| w.wave).collect::<Vec<_>>(), vec![2], "{:#?}", plan.changes);
         assert!(!plan.changes.iter().any(|c| matches!(&c.operation, crate::families::Operation::Organizations(Operation::CreatePolicy { .. }))));
 
+        // The file changed again mid-rollout: the copy takes the newer
+        // document where it already is, and the plan says so.
+        let mut edited = after_wave_1.clone();
+        edited.policies.get_mut(copy).unwrap().content = DOCS[1].into();
+        let plan = plan_of(&input, &edited).unwrap();
+        assert!(plan.changes.iter().any(|c| matches!(&c.operation, crate::families::Operation::Organizations(Operation::UpdatePolicy { name, content, .. }) if name == copy && content == DOCS[2])));
+        assert!(plan.notices.iter().any(|n| n.message.contains("carries a staged document change of new") && n.message.contains("(A)")), "{:?}", plan.notices);
+
         // Interrupted between the delete and the rename: only the rename is left.
         let mut deleted = observed.clone();
         deleted.policies.remove("new");
